@@ -1,0 +1,97 @@
+"""Firmware tick cost under the MicroPython Unix port: bytes allocated and time per tick.
+
+    python bench/bench_tick.py [--ticks 5000]
+
+Each configuration provisions a board folder and runs tests/mpy/tick_probe.py on it. Time is
+reported as a ratio to one bare HMAC-SHA256 of a record measured in the same process (machines
+are noisy; the ratio travels better than microseconds). Record results in docs/benchmarks.md.
+"""
+
+import argparse
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from veil.dataset import Series
+from veil.firmware import firmware_dir
+from veil.home import Home
+from veil.protocol import Channel, DeviceSpec
+from veil.provision import board_config, stage
+
+PROBE = Path(__file__).resolve().parents[1] / "tests" / "mpy" / "tick_probe.py"
+
+
+def series(rows: int, channels: int) -> Series:
+    rng = random.Random(1)
+    chans = [Channel(f"c{i}", 2, -4000, 8500) for i in range(channels)]
+    hints = [{"mu": 2000, "sd": 300, "q": 1, "min": 0, "max": 5000}] * channels
+    times = [1_700_000_000 + 30 * i for i in range(rows)]
+    return Series(times, chans, hints, [[rng.randrange(0, 5000) for _ in chans] for _ in times])
+
+
+def probe(tmp: Path, home: Home, k: int, channels: int, ticks: int) -> dict:
+    board = tmp / f"board-{k}-{channels}"
+    board.mkdir()
+    data = series(2 * ticks + 500, channels)
+    spec = DeviceSpec("bench", k, 0, tuple(data.channels))
+    stage(board, home, board_config(spec, data.hints, pace="fast"), data)
+    exe = shutil.which("micropython", path=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    env = dict(os.environ, MICROPYPATH=f"{firmware_dir()}:.frozen")
+    out = subprocess.run(
+        [exe, str(PROBE), str(ticks)],
+        cwd=board,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\n")
+    alloc, garbage, us, hmac_us = (float(x) for x in out[0].split())
+    heap = [int(x) for x in out[1].split()]
+    return {
+        "k": k,
+        "channels": channels,
+        "bytes_per_tick": alloc / ticks,
+        "garbage_per_tick": garbage,
+        "us_per_tick": us / ticks,
+        "hmac_us": hmac_us,
+        "tick_in_hmacs": us / ticks / hmac_us,
+        "heap_growth": max(heap[1:]) - heap[0],
+    }
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--ticks", type=int, default=5000)
+    ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    args = ap.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Home(Path(tmp) / "home")
+        home.keygen()
+        for k, ch in ((2, 4), (4, 1), (4, 4), (4, 8), (8, 4)):
+            rows.append(probe(Path(tmp), home, k, ch, args.ticks))
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return
+    print(f"firmware tick under MicroPython Unix port, {args.ticks} ticks each")
+    print(
+        "| k | channels | garbage / tick | allocated / tick (incl. freed frames) | µs / tick "
+        "| tick in HMACs | heap growth |"
+    )
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for r in rows:
+        print(
+            f"| {r['k']} | {r['channels']} | {r['garbage_per_tick']:.0f} B "
+            f"| {r['bytes_per_tick']:.0f} B | {r['us_per_tick']:.0f} "
+            f"| {r['tick_in_hmacs']:.0f} | {r['heap_growth']} B |"
+        )
+    print(f"(one HMAC-SHA256 of a record: {rows[0]['hmac_us']:.1f} µs)")
+
+
+if __name__ == "__main__":
+    main()

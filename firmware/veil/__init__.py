@@ -1,0 +1,1 @@
+"""veil firmware: publish every real reading hidden among keyed fake ones."""

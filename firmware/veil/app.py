@@ -1,0 +1,154 @@
+"""The tick loop: read the sensor, make k-1 fakes, publish k records in track order.
+
+All work of a tick happens before the first record of that tick is written, and the real
+track is treated exactly like the fakes, so timing, size and order say nothing about which
+track is real. Nothing here prints a key: logs carry counters only.
+"""
+
+import gc
+import time
+
+from . import config, proto
+from .decoy import Decoys
+from .drivers import END
+from .state import State
+
+
+def log(*parts):
+    print("veil:", *parts)
+
+
+def _load(kind, name):
+    """Import veil.<kind>.<name> and return it (drivers and sinks are chosen by config)."""
+    pkg = __import__("veil." + kind + "." + name)
+    return getattr(getattr(pkg, kind), name)
+
+
+class Node:
+    """One device: everything allocated once, then `read()` and `publish()` once per tick."""
+
+    def __init__(self, cfg, keys, state):
+        k_real, k_fake, k_track, k_decoy = keys
+        self.cfg = cfg
+        self.k = cfg["k"]
+        self.state = state
+        dev, ep = cfg["dev"], cfg["epoch"]
+        chans = cfg["channels"]
+        spec = [(c["name"], c["dec"], c["lo"], c["hi"]) for c in chans]
+        houses = proto.placement(k_track, dev, ep, self.k)
+        self.real = houses.index(proto.real_household(k_track, ep, self.k))
+        self.enc = proto.Encoder(dev, self.k, ep, spec, k_real, k_fake)
+        self.decoys = Decoys(chans, k_decoy, dev, ep, houses)
+        drv = cfg.get("driver", {"type": "replay"})
+        snk = cfg.get("sink", {"type": "spool"})
+        self.driver = _load("drivers", drv["type"]).Driver(spec, drv)
+        self.sink = _load("sinks", snk["type"]).Sink(snk, self.enc.size)
+        self.lo = [c["lo"] for c in chans]
+        self.hi = [c["hi"] for c in chans]
+        self.values = [[0] * len(chans) for _ in range(self.k)]
+        self.failed = 0
+        self.mask = 0
+
+    def read(self):
+        """Read the sensor into the real track; False when the driver has no more data."""
+        real = self.values[self.real]
+        mask = self.driver.read(real)
+        if mask == END:
+            return False
+        for i in range(len(real)):
+            if not self.lo[i] <= real[i] <= self.hi[i]:
+                mask |= 1 << i
+        self.decoys.stand_in(self.real, real, mask)
+        self.mask = mask
+        if mask:
+            self.failed += 1
+        for t in range(self.k):
+            if t != self.real:
+                self.decoys.fill(t, self.values[t])
+        return True
+
+    def publish(self):
+        """Encode and write the k records of this tick, then move to the next sequence number."""
+        ts = self.driver.ts
+        st = self.state
+        for t in range(self.k):
+            is_real = t == self.real
+            mask = self.mask if is_real else 0
+            self.sink.write(self.enc.encode(mask, st.boot, st.seq, t, ts, self.values[t], is_real))
+        self.sink.flush()
+        st.advance()
+
+    def close(self):
+        self.sink.close()
+
+
+class Pacer:
+    """When ticks happen: every `period_ms`, at the data's own timestamps sped up by `speed`
+    (replay in real time), or as fast as possible (`pace` = "period", "timestamps", "fast")."""
+
+    def __init__(self, cfg):
+        self.mode = cfg.get("pace", "period")
+        self.period = cfg.get("period_ms", 30000)
+        self.speed = max(1, cfg.get("speed", 1))
+        self.start = time.ticks_ms()
+        self.first_ts = -1
+        self.n = 0
+
+    def _until(self, due_ms):
+        wait = due_ms - time.ticks_diff(time.ticks_ms(), self.start)
+        if wait > 0:
+            time.sleep_ms(wait)
+
+    def before_read(self):
+        if self.mode == "period":
+            self._until(self.n * self.period)
+            self.n += 1
+
+    def before_publish(self, ts):
+        if self.mode == "timestamps":
+            if self.first_ts < 0:
+                self.first_ts = ts
+            self._until((ts - self.first_ts) * 1000 // self.speed)
+
+
+def main(config_path="config.json", key_path="key.bin"):
+    """Run until the driver ends (replay) or forever (sensors); config errors end with a log."""
+    try:
+        cfg = config.load(config_path)
+        keys = config.subkeys(key_path)
+        state = State(reserve=cfg.get("reserve", 64))
+        node = Node(cfg, keys, state)
+    except (config.ConfigError, OSError, ValueError, KeyError) as e:
+        log("error:", e)
+        return
+    keys = None
+    gc.collect()
+    every = cfg.get("log_every", 1000)
+    log(
+        "boot",
+        state.boot,
+        "device",
+        cfg["device"],
+        "k",
+        node.k,
+        "seq",
+        state.seq,
+        "record",
+        node.enc.size,
+        "bytes",
+    )
+    pacer = Pacer(cfg)
+    n = 0
+    try:
+        while True:
+            pacer.before_read()
+            if not node.read():
+                break
+            pacer.before_publish(node.driver.ts)
+            node.publish()
+            n += 1
+            if n % every == 0:
+                log("ticks", n, "seq", state.seq, "failed", node.failed)
+    finally:
+        node.close()
+        log("stopped after", n, "ticks; seq", state.seq, "failed", node.failed)

@@ -1,0 +1,55 @@
+"""Board configuration (config.json) and secrets (key.bin), read once at boot.
+
+The home key lives in its own file, is read only here, and only its derived subkeys are kept.
+"""
+
+import json
+
+from . import proto
+
+_NAME_OK = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
+
+
+class ConfigError(Exception):
+    pass
+
+
+def _name(s, what):
+    b = s.encode()
+    if not 1 <= len(b) <= 32 or any(c not in _NAME_OK for c in b):
+        raise ConfigError("bad %s name %r" % (what, s))
+    return b
+
+
+def load(path="config.json"):
+    try:
+        with open(path) as f:
+            cfg = json.load(f)
+    except OSError:
+        raise ConfigError("no %s: provision the board first" % path)
+    except ValueError:
+        raise ConfigError("%s is not valid JSON" % path)
+    for key in ("device", "k", "channels"):
+        if key not in cfg:
+            raise ConfigError("%s lacks %r" % (path, key))
+    cfg["dev"] = _name(cfg["device"], "device")
+    if not 2 <= cfg["k"] <= proto.MAX_K:
+        raise ConfigError("k must be 2..%d" % proto.MAX_K)
+    cfg.setdefault("epoch", 0)
+    for c in cfg["channels"]:
+        _name(c["name"], "channel")
+        if not c["lo"] <= c["hi"]:
+            raise ConfigError("channel %s: lo > hi" % c["name"])
+    return cfg
+
+
+def subkeys(path="key.bin"):
+    """(K_real, K_fake, K_track, K_decoy) from the home key file; the key itself is dropped."""
+    try:
+        with open(path, "rb") as f:
+            home = f.read()
+    except OSError:
+        raise ConfigError("no %s: provision the board first" % path)
+    if len(home) != 32:
+        raise ConfigError("%s is not a 32-byte home key" % path)
+    return tuple(proto.subkey(home, label) for label in proto.LABELS)

@@ -1,0 +1,15 @@
+"""Sensor drivers: one small interface for real sensors, the replay driver and tests.
+
+A driver is built as `Driver(channels, options)` and offers:
+- `read(values)`: writes one integer n per channel into the list `values` (value x 10**dec,
+  see docs/protocol.md) and returns a mask of the channels that failed to read (bit i for
+  channel i; OK = 0 when all read), or END when recorded data is exhausted (real sensors never
+  end). A failed channel's entry in `values` is left as it was.
+- `ts`: Unix time in seconds of the last `read()`.
+Drivers allocate their buffers in the constructor so that `read()` creates no garbage.
+"""
+
+from micropython import const
+
+OK = const(0)
+END = const(-1)

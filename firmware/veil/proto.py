@@ -1,0 +1,223 @@
+"""Wire protocol v1 on the device: key derivation, track roles, record encoding.
+
+docs/protocol.md is the definition; host/veil/protocol.py is the laptop's implementation and
+tests/vectors/v1.json holds the vectors both must reproduce. Everything here is written for
+MicroPython's small heap: buffers are allocated once per device and records are built in place.
+"""
+
+import hashlib
+import struct
+
+from micropython import const
+
+VERSION = const(1)
+TAG_LEN = const(16)
+SEQ_DIGITS = const(15)  # seq < 2**48
+WIDE_DIGITS = const(10)  # ep, boot, ts < 2**32
+MAX_K = const(16)
+
+_HEX = b"0123456789abcdef"
+
+# HKDF labels of the subkeys, in the order config.subkeys() returns them.
+LABELS = (b"veil/v1/tag/real", b"veil/v1/tag/fake", b"veil/v1/track", b"veil/v1/decoy")
+
+
+class Hmac:
+    """HMAC-SHA256 with the padded keys prepared once (MicroPython's hashlib has no copy())."""
+
+    def __init__(self, key):
+        if len(key) > 64:
+            key = hashlib.sha256(key).digest()
+        ipad = bytearray(64)
+        opad = bytearray(64)
+        for i in range(64):
+            b = key[i] if i < len(key) else 0
+            ipad[i] = b ^ 0x36
+            opad[i] = b ^ 0x5C
+        self._ipad = bytes(ipad)
+        self._opad = bytes(opad)
+
+    def digest(self, msg):
+        h = hashlib.sha256(self._ipad)
+        h.update(msg)
+        inner = h.digest()
+        h = hashlib.sha256(self._opad)
+        h.update(inner)
+        return h.digest()
+
+
+def subkey(home_key, label):
+    """One HKDF-Expand block: HMAC(K, label || 0x01)."""
+    return Hmac(home_key).digest(label + b"\x01")
+
+
+def _word(block, n):
+    return struct.unpack_from(">I", block, 4 * n)[0]
+
+
+def placement(k_track, dev, ep, k):
+    """Keyed permutation: p[t] is the household shown on track t of device `dev`."""
+    mac = Hmac(k_track)
+    stream = b""
+    words = k - 1
+    c = 0
+    while len(stream) < 4 * words:
+        stream += mac.digest(b"place" + struct.pack(">IB", ep, len(dev)) + dev + bytes((c,)))
+        c += 1
+    p = list(range(k))
+    for n in range(words):
+        i = k - 1 - n
+        j = _word(stream, n) % (i + 1)
+        p[i], p[j] = p[j], p[i]
+    return p
+
+
+def real_household(k_track, ep, k):
+    return _word(Hmac(k_track).digest(b"real" + struct.pack(">I", ep)), 0) % k
+
+
+def real_track(k_track, dev, ep, k):
+    return placement(k_track, dev, ep, k).index(real_household(k_track, ep, k))
+
+
+def _digits(n):
+    d = 1
+    while n >= 10:
+        n //= 10
+        d += 1
+    return d
+
+
+def _put_uint(buf, pos, n):
+    end = pos + _digits(n)
+    i = end
+    while True:
+        i -= 1
+        buf[i] = 48 + n % 10
+        n //= 10
+        if not n:
+            return end
+
+
+def _put_fixed(buf, pos, n, dec):
+    """Write integer n as a JSON number with exactly `dec` decimals (2494, 2 -> 24.94)."""
+    if n < 0:
+        buf[pos] = 45
+        pos += 1
+        n = -n
+    if not dec:
+        return _put_uint(buf, pos, n)
+    scale = 10**dec
+    pos = _put_uint(buf, pos, n // scale)
+    buf[pos] = 46
+    frac = n % scale
+    i = pos + dec
+    while i > pos:
+        buf[i] = 48 + frac % 10
+        frac //= 10
+        i -= 1
+    return pos + dec + 1
+
+
+def _fixed_width(n, dec):
+    return (1 if n < 0 else 0) + _digits(abs(n) // 10**dec) + (dec + 1 if dec else 0)
+
+
+def _put(buf, pos, frag):
+    end = pos + len(frag)
+    buf[pos:end] = frag
+    return end
+
+
+class Encoder:
+    """Encodes the records of one device: canonical bytes, tag and JSON line, all in place.
+
+    `channels` is a sequence of (name, dec, lo, hi). `encode()` returns a memoryview of the
+    JSON line (length `size`, newline included) that stays valid until the next call.
+    """
+
+    def __init__(self, dev, k, epoch, channels, k_real, k_fake):
+        dev = dev.encode() if isinstance(dev, str) else dev
+        self.k = k
+        self.epoch = epoch
+        self._dec = bytes(c[1] for c in channels)
+        self._real = Hmac(k_real)
+        self._fake = Hmac(k_fake)
+
+        head = b"veil" + bytes((VERSION, 0, 0, 0, 0, len(dev))) + dev
+        self._var = len(head)
+        canon = bytearray(head + bytes(22) + bytes((len(channels),)))
+        self._voff = []
+        for name, dec, _lo, _hi in channels:
+            name = name.encode() if isinstance(name, str) else name
+            canon += bytes((len(name),)) + name + bytes((dec,))
+            self._voff.append(len(canon))
+            canon += bytes(4)
+        self._canon = canon
+
+        self._frags = [b'{"v":1,"dev":"' + dev + b'","ep":']
+        self._frags += [b',"boot":', b',"seq":', b',"trk":', b',"ts":']
+        sep = b',"val":{"'
+        width = 0
+        for name, dec, lo, hi in channels:
+            name = name.encode() if isinstance(name, str) else name
+            self._frags.append(sep + name + b'":')
+            sep = b',"'
+            width += max(_fixed_width(lo, dec), _fixed_width(hi, dec))
+        self._frags.append(b'},"tag":"')
+        fixed = sum(len(f) for f in self._frags) + 2 * TAG_LEN + 3  # '"', '}', '\n'
+        self.size = fixed + 3 * WIDE_DIGITS + SEQ_DIGITS + 2 + width
+        self._line = bytearray(self.size)
+        self._tail = bytearray(4)
+        self._mv = memoryview(self._line)
+
+    def encode(self, mask, boot, seq, trk, ts, values, real):
+        """Build the record of track `trk` for one tick; `values` are integers n per channel and
+        `mask` flags the real track's stand-in channels (docs/protocol.md 4.1, 4.2)."""
+        c = self._canon
+        struct.pack_into(">I", c, 5, 0)
+        struct.pack_into(">IIQBBI", c, self._var, self.epoch, boot, seq, trk, self.k, ts)
+        for i in range(len(self._voff)):
+            struct.pack_into(">i", c, self._voff[i], values[i])
+        tag = (self._real if real else self._fake).digest(c)
+        if mask:
+            h0 = tag
+            struct.pack_into(">I", c, 5, mask)
+            tag = self._real.digest(c)
+            tail = self._tail
+            for i in range(4):
+                tail[i] = h0[12 + i] ^ ((mask >> (24 - 8 * i)) & 0xFF)
+
+        b = self._line
+        f = self._frags
+        p = _put(b, 0, f[0])
+        p = _put_uint(b, p, self.epoch)
+        p = _put(b, p, f[1])
+        p = _put_uint(b, p, boot)
+        p = _put(b, p, f[2])
+        p = _put_uint(b, p, seq)
+        p = _put(b, p, f[3])
+        p = _put_uint(b, p, trk)
+        p = _put(b, p, f[4])
+        p = _put_uint(b, p, ts)
+        for i in range(len(self._dec)):
+            p = _put(b, p, f[5 + i])
+            p = _put_fixed(b, p, values[i], self._dec[i])
+        p = _put(b, p, f[-1])
+        for i in range(TAG_LEN):
+            x = tag[i] if not mask or i < 12 else tail[i - 12]
+            b[p] = _HEX[x >> 4]
+            b[p + 1] = _HEX[x & 15]
+            p += 2
+        b[p] = 34
+        end = self.size - 2
+        while p < end:
+            p += 1
+            b[p] = 32
+        b[end] = 125
+        b[end + 1] = 10
+        return self._mv
+
+    def canonical(self):
+        """The canonical bytes of the last encoded record (for tests and vectors)."""
+        return bytes(self._canon)

@@ -1,0 +1,400 @@
+"""The `veil` command: a thin shell over the library. Every expected failure is a VeilError,
+caught once in `main()` and shown as one line with a non-zero exit code."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .errors import VeilError
+
+HOME_HELP = "home folder with home.key and devices.json (env VEIL_HOME)"
+home_option = click.option(
+    "--home",
+    "home_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=lambda: os.environ.get("VEIL_HOME", "veil-home"),
+    show_default="veil-home",
+    help=HOME_HELP,
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="veil")
+def cli():
+    """veil: every real sensor reading published among keyed fakes.
+
+    Owners keep the home key and de-mix their real data; platforms store only the disguised
+    feed. Start with `veil demo`.
+    """
+
+
+@cli.command()
+@home_option
+def keygen(home_dir: Path):
+    """Create the home key (32 bytes from the OS CSPRNG, file mode 0600; never shown)."""
+    from .home import Home
+
+    home = Home(home_dir)
+    fp = home.keygen()
+    click.echo(f"created {home.key_path} (mode 0600, fingerprint {fp})")
+    click.echo("Keep it secret and keep a backup: without it your real data cannot be recovered.")
+
+
+def _progress(total: int, label: str):
+    bar = click.progressbar(length=total, label=label, file=sys.stderr, show_pos=True)
+    done = 0
+
+    def update(n: int) -> None:
+        nonlocal done
+        bar.update(n - done)
+        done = n
+
+    return bar, update
+
+
+def _load_series(csv_path, time_col, time_format, channels, rows):
+    from . import dataset
+
+    return dataset.load(
+        csv_path, time_col=time_col, time_format=time_format, channels=list(channels), limit=rows
+    )
+
+
+data_options = [
+    click.option(
+        "--time", "time_col", help="time column (default: ts/time/timestamp/date or the first)"
+    ),
+    click.option(
+        "--time-format",
+        help="strptime format of the time column (default: ISO 8601 or Unix seconds)",
+    ),
+    click.option(
+        "--channel",
+        "channels",
+        multiple=True,
+        metavar="COLUMN[:DECIMALS]",
+        help="column to publish (repeat; default: every numeric column)",
+    ),
+    click.option("--rows", type=click.IntRange(min=1), help="replay only the first ROWS rows"),
+]
+
+
+def _with(options):
+    def wrap(f):
+        for opt in reversed(options):
+            f = opt(f)
+        return f
+
+    return wrap
+
+
+@cli.command()
+@click.argument("csv_path", metavar="CSV", type=click.Path(dir_okay=False, path_type=Path))
+@home_option
+@click.option("--device", default="sim1", show_default=True, help="device id")
+@_with(data_options)
+@click.option(
+    "--k", type=click.IntRange(2, 16), default=4, show_default=True, help="tracks per tick"
+)
+@click.option("--epoch", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True)
+@click.option(
+    "--realtime",
+    is_flag=True,
+    help="tick at the data's own timestamps (default: as fast as possible)",
+)
+@click.option(
+    "--speed",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="with --realtime: run this many times faster",
+)
+@click.option(
+    "--out",
+    "feed_out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default="feed.jsonl",
+    show_default=True,
+    help="where to write the disguised feed",
+)
+@click.option(
+    "--board-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="keep the virtual board's filesystem here (default: a temporary folder)",
+)
+@click.option("--replace", is_flag=True, help="redefine an existing device of the home")
+def sim(
+    csv_path,
+    home_dir,
+    device,
+    time_col,
+    time_format,
+    channels,
+    rows,
+    k,
+    epoch,
+    realtime,
+    speed,
+    feed_out,
+    board_dir,
+    replace,
+):
+    """Run the firmware on the virtual board over recorded data in CSV."""
+    from .home import Home
+    from .sim import simulate
+
+    series = _load_series(csv_path, time_col, time_format, channels, rows)
+    home = Home(home_dir)
+    bar, update = _progress(len(series.times), f"{device}: replaying")
+    with bar:
+        result = simulate(
+            series,
+            home,
+            device,
+            feed_out,
+            k=k,
+            epoch=epoch,
+            realtime=realtime,
+            speed=speed,
+            board_dir=board_dir,
+            replace=replace,
+            progress=update,
+        )
+        update(result.ticks)
+    click.echo(
+        f"{device}: {result.ticks} ticks x {k} tracks -> {feed_out} "
+        f"({', '.join(c.name for c in result.spec.channels)})"
+    )
+
+
+@cli.command()
+@click.argument("port")
+@home_option
+@click.option("--device", required=True, help="device id (1-32 of A-Z a-z 0-9 _ -)")
+@click.option(
+    "--csv",
+    "csv_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="recorded data the board's replay driver will publish",
+)
+@_with(data_options)
+@click.option("--k", type=click.IntRange(2, 16), default=4, show_default=True)
+@click.option("--epoch", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True)
+@click.option(
+    "--period-ms",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="tick period (0: as fast as the data allows)",
+)
+@click.option("--replace", is_flag=True, help="redefine an existing device of the home")
+def provision(
+    port,
+    home_dir,
+    device,
+    csv_path,
+    time_col,
+    time_format,
+    channels,
+    rows,
+    k,
+    epoch,
+    period_ms,
+    replace,
+):
+    """Write a device's config, replay data and the home key to the board on PORT (over USB)."""
+    from .board import Board
+    from .home import Home
+    from .protocol import DeviceSpec
+    from .provision import board_config
+    from .provision import provision as do_provision
+
+    series = _load_series(csv_path, time_col, time_format, channels, rows)
+    spec = DeviceSpec(device, k, epoch, tuple(series.channels))
+    config = board_config(
+        spec,
+        series.hints,
+        driver={"type": "replay", "file": "replay.csv"},
+        sink={"type": "spool", "file": "feed.jsonl"},
+        pace="period" if period_ms else "fast",
+        period_ms=period_ms,
+    )
+    do_provision(Board(port), Home(home_dir), spec, config, series, replace=replace)
+    click.echo(
+        f"provisioned {device} on {port}: k={k}, epoch {epoch}, {len(spec.channels)} channels"
+    )
+
+
+@cli.command()
+@click.argument("feeds", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--store",
+    "store_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default="platform.db",
+    show_default=True,
+    help="SQLite store",
+)
+def ingest(feeds, store_path):
+    """Platform side: store disguised feed files (no key needed); quarantine non-records."""
+    from .ingest import ingest_file
+    from .store import Store
+
+    quarantined = []
+    with Store(store_path) as store:
+        for feed in feeds:
+            res = ingest_file(store, feed)
+            quarantined += res.quarantined
+            click.echo(
+                f"{feed}: {res.read} messages, {res.stored} stored, "
+                f"{res.duplicates} already stored, {len(res.quarantined)} quarantined"
+            )
+        total, _ = store.counts()
+    click.echo(f"{store_path}: {total} records")
+    if quarantined:
+        first = quarantined[0]
+        raise VeilError(
+            f"{len(quarantined)} messages quarantined (first, {first.origin}: {first.reason}); "
+            "valid records were stored"
+        )
+
+
+def _report_table(report) -> str:
+    from .decode import FINDINGS
+
+    devs = sorted(report.devices)
+    width = max([len("finding"), *(len(d) for d in devs)]) + 2
+    lines = ["finding".ljust(20) + "".join(d.rjust(width) for d in devs)]
+    for f in (*FINDINGS, "skipped_at_reboot"):
+        cells = []
+        for d in devs:
+            dr = report.devices[d]
+            cells.append(str(dr.skipped_at_reboot if f == "skipped_at_reboot" else dr.counts[f]))
+        lines.append(f.replace("_", " ").ljust(20) + "".join(c.rjust(width) for c in cells))
+    return "\n".join(lines)
+
+
+@cli.command()
+@click.argument("feeds", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
+@home_option
+@click.option(
+    "--store",
+    "store_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="decode from a platform's SQLite store instead of feed files",
+)
+@click.option(
+    "--out",
+    "csv_out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default="real.csv",
+    show_default=True,
+    help="CSV of the real readings",
+)
+@click.option(
+    "--report",
+    "report_out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="also write the verification report as JSON",
+)
+def decode(feeds, home_dir, store_path, csv_out, report_out):
+    """Owner side: recover the real readings and verify every record with the home key.
+
+    Exits 3 when records were altered, injected, missing or malformed.
+    """
+    from itertools import chain
+
+    from .decode import decode as run_decode
+    from .decode import write_csv
+    from .feed import read_feed
+    from .home import Home
+    from .store import Store
+
+    if bool(feeds) == bool(store_path):
+        raise click.UsageError("give feed files or --store, not both and not neither")
+    home = Home(home_dir)
+    keys, specs = home.keys(), home.devices()
+    if not specs:
+        raise VeilError(f"no devices in {home.path}: provision or sim a device first")
+    if store_path:
+        with Store(store_path, create=False) as store:
+            readings, report = run_decode(keys, specs, store.items())
+    else:
+        readings, report = run_decode(keys, specs, chain.from_iterable(map(read_feed, feeds)))
+    n = write_csv(csv_out, readings, specs)
+    click.echo(_report_table(report))
+    if report_out:
+        report_out.write_text(json.dumps(report.to_json(), indent=1) + "\n")
+    click.echo(f"{n} real readings -> {csv_out}")
+    if not report.clean:
+        for finding, examples in report.examples.items():
+            if finding in ("altered", "injected", "missing", "malformed"):
+                click.echo(f"{finding}: " + "; ".join(examples), err=True)
+        click.echo("veil: integrity problems found (see the table above)", err=True)
+        sys.exit(3)
+
+
+@cli.command()
+@click.option(
+    "--dir",
+    "out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default="veil-demo",
+    show_default=True,
+    help="where the demo writes its files",
+)
+@click.option(
+    "--k", type=click.IntRange(2, 16), default=4, show_default=True, help="tracks per tick"
+)
+@click.option(
+    "--rows", type=click.IntRange(min=1), help="replay only the first ROWS rows of the demo data"
+)
+def demo(out, k, rows):
+    """The main job on embedded defaults: virtual board -> platform store -> owner's decode."""
+    from .demo import DATA, run_demo
+
+    total = rows or sum(1 for _ in DATA.open()) - 1
+    bar, update = _progress(total, "virtual board: replaying room data")
+    with bar:
+        res = run_demo(out, k=k, rows=rows, progress=update)
+        update(total)
+    r = res.report
+    click.echo(
+        f"\nplatform stored {res.ingest.stored} records ({k} tracks x {res.rows} ticks), no key"
+    )
+    click.echo(_report_table(r))
+    ok = res.exact == res.rows and r.clean
+    click.echo(
+        f"\nowner recovered {res.exact}/{res.rows} real readings bit-exact against the source CSV"
+        + (" - all of them" if ok else "")
+    )
+    for m in res.mismatches:
+        click.echo(f"  {m}", err=True)
+    click.echo(f"files in {out}/: feed.jsonl platform.db real.csv views.png home/")
+    if not ok:
+        raise VeilError("the demo did not recover every reading exactly")
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=False)
+    except VeilError as e:
+        click.echo(f"veil: error: {e}", err=True)
+        sys.exit(e.exit_code)
+    except click.exceptions.Abort:
+        click.echo("veil: aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,229 @@
+"""Owner-side decode: pick out the real track of every device with the home key, verify every
+record's tag, and account for every record that is not a clean, first copy of itself.
+
+The rules are those of docs/protocol.md section 6. Recovered readings are keyed by their slot,
+so loss, duplication and reordering in transit never change what comes out.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from itertools import pairwise
+from pathlib import Path
+
+from .errors import VeilError
+from .feed import Rejected
+from .protocol import (
+    CanonicalPacker,
+    DeviceSpec,
+    HomeKeys,
+    MalformedRecord,
+    Record,
+    check_tag,
+    format_value,
+    scaled_values,
+)
+
+# Findings that mean the data was tampered with or lost (decode exits non-zero on these).
+PROBLEMS = ("altered", "injected", "missing", "malformed")
+UNPARSED = "-"  # report row for messages that name no known device
+FINDINGS = ("verified_real", "verified_fake", "stand_in", "duplicated", "reordered", *PROBLEMS)
+
+
+class WrongKeyError(VeilError):
+    """Not one record verifies: the home key is not the one these devices use."""
+
+
+@dataclass
+class Reading:
+    """One recovered real reading."""
+
+    dev: str
+    boot: int
+    seq: int
+    ts: int
+    values: tuple[int, ...]
+    mask: int
+
+
+@dataclass
+class DeviceReport:
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(FINDINGS, 0))
+    skipped_at_reboot: int = 0
+
+
+@dataclass
+class Report:
+    """What decode found, per device, plus examples of each problem (origin and reason)."""
+
+    devices: dict[str, DeviceReport] = field(default_factory=lambda: defaultdict(DeviceReport))
+    examples: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+
+    def note(self, dev: str, finding: str, example: str | None = None) -> None:
+        self.devices[dev].counts[finding] += 1
+        if example and len(self.examples[finding]) < 5:
+            self.examples[finding].append(example)
+
+    def total(self, finding: str) -> int:
+        return sum(d.counts[finding] for d in self.devices.values())
+
+    @property
+    def clean(self) -> bool:
+        return not any(self.total(p) for p in PROBLEMS)
+
+    def to_json(self) -> dict:
+        return {
+            "clean": self.clean,
+            "devices": {
+                dev: dict(d.counts, skipped_at_reboot=d.skipped_at_reboot)
+                for dev, d in sorted(self.devices.items())
+            },
+            "examples": dict(self.examples),
+        }
+
+
+class Decoder:
+    """Feed records in arrival order with `add()`, then `finish()` once."""
+
+    def __init__(self, keys: HomeKeys, specs: dict[str, DeviceSpec]):
+        self.keys = keys
+        self.specs = specs
+        self.packers = {name: CanonicalPacker(spec) for name, spec in specs.items()}
+        self.report = Report()
+        self.readings: dict[tuple, Reading] = {}
+        self._verified: set[tuple] = set()
+        self._failed: list[tuple[str, Record]] = []
+        self._last: dict[str, tuple[int, int]] = {}
+
+    def add(self, origin: str, item: Record | Rejected) -> None:
+        if isinstance(item, Rejected):
+            self.report.note(UNPARSED, "malformed", f"{origin}: {item.reason}")
+            return
+        rec = item
+        spec = self.specs.get(rec.dev)
+        if spec is None or rec.trk >= spec.k:
+            what = "unknown device" if spec is None else f"no track {rec.trk}"
+            self.report.note(rec.dev if spec else UNPARSED, "injected", f"{origin}: {what}")
+            return
+        try:
+            values = scaled_values(rec, spec)
+        except MalformedRecord as e:
+            self.report.note(rec.dev, "malformed", f"{origin}: {e}")
+            return
+        real = rec.trk == self.keys.real_track(spec, rec.ep)
+        fields = (rec.ep, rec.boot, rec.seq, rec.trk, rec.ts, values)
+        mask = check_tag(
+            self.keys.real if real else self.keys.fake,
+            self.packers[rec.dev],
+            bytes.fromhex(rec.tag),
+            *fields,
+        )
+        if mask is None:
+            self._failed.append((origin, rec))
+            return
+        slot = rec.slot
+        if slot in self._verified:
+            self.report.note(rec.dev, "duplicated", f"{origin}: seq {rec.seq} track {rec.trk}")
+            return
+        self._verified.add(slot)
+        self.report.note(rec.dev, "verified_real" if real else "verified_fake")
+        if not real:
+            return
+        if mask:
+            self.report.note(rec.dev, "stand_in")
+        order = (rec.boot, rec.seq)
+        if order < self._last.get(rec.dev, order):
+            self.report.note(rec.dev, "reordered")
+        self._last[rec.dev] = max(order, self._last.get(rec.dev, order))
+        key = (rec.dev, rec.ep, rec.boot, rec.seq)
+        self.readings[key] = Reading(rec.dev, rec.boot, rec.seq, rec.ts, values, mask)
+
+    def finish(self) -> Report:
+        """Classify failed tags, count gaps; raises WrongKeyError if nothing verified."""
+        verified = self.report.total("verified_real") + self.report.total("verified_fake")
+        if self._failed and not verified:
+            raise WrongKeyError(
+                f"none of {len(self._failed)} records verifies with this home key: "
+                "wrong key, or these devices belong to another home"
+            )
+        ranges: dict[tuple, tuple[int, int]] = {}
+        for dev, ep, boot, seq, _trk in self._verified:
+            lo, hi = ranges.get((dev, ep, boot), (seq, seq))
+            ranges[(dev, ep, boot)] = (min(lo, seq), max(hi, seq))
+        altered_slots = set()
+        for origin, rec in self._failed:
+            slot = rec.slot
+            lo, hi = ranges.get((rec.dev, rec.ep, rec.boot), (1, 0))
+            if slot in self._verified or slot in altered_slots or not lo <= rec.seq <= hi:
+                self.report.note(rec.dev, "injected", f"{origin}: seq {rec.seq} track {rec.trk}")
+            else:
+                altered_slots.add(slot)
+                self.report.note(rec.dev, "altered", f"{origin}: seq {rec.seq} track {rec.trk}")
+        self._count_gaps(altered_slots)
+        return self.report
+
+    def _count_gaps(self, altered_slots: set) -> None:
+        """Missing = real-track sequence numbers absent inside one boot's run; the numbers
+        between one boot's last record and the next boot's first were skipped by the reboot."""
+        runs: dict[tuple, set[int]] = defaultdict(set)
+        for dev, ep, boot, seq in self.readings:
+            runs[(dev, ep, boot)].add(seq)
+        for dev, ep, boot, seq, trk in altered_slots:
+            if trk == self.keys.real_track(self.specs[dev], ep):
+                runs[(dev, ep, boot)].add(seq)
+        previous_end: dict[str, int] = {}
+        for (dev, _ep, boot), seqs in sorted(runs.items(), key=_run_order):
+            ordered = sorted(seqs)
+            lo, hi = ordered[0], ordered[-1]
+            for a, b in pairwise(ordered):
+                if b - a > 1:
+                    span = f"{a + 1}" if b - a == 2 else f"{a + 1}-{b - 1}"
+                    self.report.note(dev, "missing", f"{dev} boot {boot} seq {span}")
+                    self.report.devices[dev].counts["missing"] += b - a - 2
+            if dev in previous_end:
+                self.report.devices[dev].skipped_at_reboot += max(0, lo - previous_end[dev] - 1)
+            previous_end[dev] = hi
+
+
+def _run_order(item):
+    (dev, _ep, _boot), seqs = item
+    return dev, min(seqs)
+
+
+def decode(
+    keys: HomeKeys, specs: dict[str, DeviceSpec], items: Iterable[tuple[str, Record | Rejected]]
+) -> tuple[list[Reading], Report]:
+    """Decode a whole feed: the real readings in (device, boot, seq) order and the report."""
+    dec = Decoder(keys, specs)
+    for origin, item in items:
+        dec.add(origin, item)
+    report = dec.finish()
+    readings = [dec.readings[k] for k in sorted(dec.readings, key=lambda k: (k[0], k[2], k[3]))]
+    return readings, report
+
+
+def write_csv(path: str | Path, readings: list[Reading], specs: dict[str, DeviceSpec]) -> int:
+    """Write the real readings: device, boot, seq, time (UTC), one column per channel, and the
+    channels that were stand-ins (their cells are left empty: there was no real reading)."""
+    names: list[str] = []
+    for spec in specs.values():
+        names += [c.name for c in spec.channels if c.name not in names]
+    with Path(path).open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["device", "boot", "seq", "time", *names, "stand_in"])
+        for r in readings:
+            spec = specs[r.dev]
+            cells = dict.fromkeys(names, "")
+            stand_in = []
+            for i, (c, n) in enumerate(zip(spec.channels, r.values, strict=True)):
+                if r.mask >> i & 1:
+                    stand_in.append(c.name)
+                else:
+                    cells[c.name] = format_value(n, c.dec)
+            when = dt.datetime.fromtimestamp(r.ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            w.writerow([r.dev, r.boot, r.seq, when, *cells.values(), " ".join(stand_in)])
+    return len(readings)

@@ -1,0 +1,71 @@
+"""Reading a disguised feed file: JSON lines, one record per line, as the file spool writes.
+
+Lines are read with a hard length cap so a hostile file cannot exhaust memory, and every line
+comes back either as a checked Record or as the reason it is not one: nothing is dropped.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import VeilError
+from .protocol import MalformedRecord, Record, check_shape
+
+MAX_LINE = 4096
+
+
+@dataclass
+class Rejected:
+    """A message that is not a record, with where it came from and why."""
+
+    origin: str
+    reason: str
+    raw: bytes
+
+
+def parse_message(raw: bytes) -> Record:
+    """One message (a line or an MQTT payload) to a Record, or MalformedRecord saying why."""
+    if len(raw) > MAX_LINE:
+        raise MalformedRecord(f"message of {len(raw)} bytes exceeds {MAX_LINE}")
+    try:
+        obj = json.loads(raw)
+    except UnicodeDecodeError:
+        raise MalformedRecord("not UTF-8 text") from None
+    except ValueError as e:
+        raise MalformedRecord(f"bad JSON ({e.msg} at column {e.colno})") from None
+    return check_shape(obj)
+
+
+def read_feed(path: str | Path) -> Iterator[tuple[str, Record | Rejected]]:
+    """Yield (origin, Record or Rejected) for every non-blank line of a feed file."""
+    path = Path(path)
+    try:
+        f = path.open("rb")
+    except OSError as e:
+        raise VeilError(f"cannot read feed {path}: {e.strerror}") from None
+    with f:
+        lineno = 0
+        while True:
+            raw = f.readline(MAX_LINE + 1)
+            if not raw:
+                return
+            lineno += 1
+            origin = f"{path.name}:{lineno}"
+            if len(raw) > MAX_LINE:
+                head = raw
+                while raw and not raw.endswith(b"\n"):
+                    raw = f.readline(MAX_LINE + 1)
+                yield origin, Rejected(origin, f"line longer than {MAX_LINE} bytes", head)
+                continue
+            if not raw.strip():
+                continue
+            try:
+                rec = parse_message(raw)
+            except MalformedRecord as e:
+                reason = str(e) if raw.endswith(b"\n") else f"truncated last line: {e}"
+                yield origin, Rejected(origin, reason, raw)
+            else:
+                yield origin, rec

