@@ -4,24 +4,14 @@ caught once in `main()` and shown as one line with a non-zero exit code."""
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
 import click
 
 from . import __version__
+from .clikit import data_options, home_option, load_series, progress, report_table, with_options
 from .errors import VeilError
-
-HOME_HELP = "home folder with home.key and devices.json (env VEIL_HOME)"
-home_option = click.option(
-    "--home",
-    "home_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=lambda: os.environ.get("VEIL_HOME", "veil-home"),
-    show_default="veil-home",
-    help=HOME_HELP,
-)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -46,59 +36,11 @@ def keygen(home_dir: Path):
     click.echo("Keep it secret and keep a backup: without it your real data cannot be recovered.")
 
 
-def _progress(total: int, label: str):
-    bar = click.progressbar(length=total, label=label, file=sys.stderr, show_pos=True)
-    done = 0
-
-    def update(n: int) -> None:
-        nonlocal done
-        bar.update(n - done)
-        done = n
-
-    return bar, update
-
-
-def _load_series(csv_path, time_col, time_format, channels, rows):
-    from . import dataset
-
-    return dataset.load(
-        csv_path, time_col=time_col, time_format=time_format, channels=list(channels), limit=rows
-    )
-
-
-data_options = [
-    click.option(
-        "--time", "time_col", help="time column (default: ts/time/timestamp/date or the first)"
-    ),
-    click.option(
-        "--time-format",
-        help="strptime format of the time column (default: ISO 8601 or Unix seconds)",
-    ),
-    click.option(
-        "--channel",
-        "channels",
-        multiple=True,
-        metavar="COLUMN[:DECIMALS]",
-        help="column to publish (repeat; default: every numeric column)",
-    ),
-    click.option("--rows", type=click.IntRange(min=1), help="replay only the first ROWS rows"),
-]
-
-
-def _with(options):
-    def wrap(f):
-        for opt in reversed(options):
-            f = opt(f)
-        return f
-
-    return wrap
-
-
 @cli.command()
 @click.argument("csv_path", metavar="CSV", type=click.Path(dir_okay=False, path_type=Path))
 @home_option
 @click.option("--device", default="sim1", show_default=True, help="device id")
-@_with(data_options)
+@with_options(data_options)
 @click.option(
     "--k", type=click.IntRange(2, 16), default=4, show_default=True, help="tracks per tick"
 )
@@ -149,9 +91,9 @@ def sim(
     from .home import Home
     from .sim import simulate
 
-    series = _load_series(csv_path, time_col, time_format, channels, rows)
+    series = load_series(csv_path, time_col, time_format, channels, rows)
     home = Home(home_dir)
-    bar, update = _progress(len(series.times), f"{device}: replaying")
+    bar, update = progress(len(series.times), f"{device}: replaying")
     with bar:
         result = simulate(
             series,
@@ -184,7 +126,7 @@ def sim(
     required=True,
     help="recorded data the board's replay driver will publish",
 )
-@_with(data_options)
+@with_options(data_options)
 @click.option("--k", type=click.IntRange(2, 16), default=4, show_default=True)
 @click.option("--epoch", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True)
 @click.option(
@@ -216,7 +158,7 @@ def provision(
     from .provision import board_config
     from .provision import provision as do_provision
 
-    series = _load_series(csv_path, time_col, time_format, channels, rows)
+    series = load_series(csv_path, time_col, time_format, channels, rows)
     spec = DeviceSpec(device, k, epoch, tuple(series.channels))
     config = board_config(
         spec,
@@ -264,21 +206,6 @@ def ingest(feeds, store_path):
             f"{len(quarantined)} messages quarantined (first, {first.origin}: {first.reason}); "
             "valid records were stored"
         )
-
-
-def _report_table(report) -> str:
-    from .decode import FINDINGS
-
-    devs = sorted(report.devices)
-    width = max([len("finding"), *(len(d) for d in devs)]) + 2
-    lines = ["finding".ljust(20) + "".join(d.rjust(width) for d in devs)]
-    for f in (*FINDINGS, "skipped_at_reboot"):
-        cells = []
-        for d in devs:
-            dr = report.devices[d]
-            cells.append(str(dr.skipped_at_reboot if f == "skipped_at_reboot" else dr.counts[f]))
-        lines.append(f.replace("_", " ").ljust(20) + "".join(c.rjust(width) for c in cells))
-    return "\n".join(lines)
 
 
 @cli.command()
@@ -329,7 +256,7 @@ def decode(feeds, home_dir, store_path, csv_out, report_out):
     else:
         readings, report = run_decode(keys, specs, chain.from_iterable(map(read_feed, feeds)))
     n = write_csv(csv_out, readings, specs)
-    click.echo(_report_table(report))
+    click.echo(report_table(report))
     if report_out:
         report_out.write_text(json.dumps(report.to_json(), indent=1) + "\n")
     click.echo(f"{n} real readings -> {csv_out}")
@@ -361,7 +288,7 @@ def demo(out, k, rows):
     from .demo import DATA, run_demo
 
     total = rows or sum(1 for _ in DATA.open()) - 1
-    bar, update = _progress(total, "virtual board: replaying room data")
+    bar, update = progress(total, "virtual board: replaying room data")
     with bar:
         res = run_demo(out, k=k, rows=rows, progress=update)
         update(total)
@@ -369,7 +296,7 @@ def demo(out, k, rows):
     click.echo(
         f"\nplatform stored {res.ingest.stored} records ({k} tracks x {res.rows} ticks), no key"
     )
-    click.echo(_report_table(r))
+    click.echo(report_table(r))
     ok = res.exact == res.rows and r.clean
     click.echo(
         f"\nowner recovered {res.exact}/{res.rows} real readings bit-exact against the source CSV"
