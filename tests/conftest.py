@@ -17,8 +17,10 @@ import pytest
 from veil import dataset
 from veil.firmware import firmware_dir
 from veil.home import Home
+from veil.profile import fit_series
 from veil.protocol import DeviceSpec
 from veil.provision import board_config, stage
+from veil.sim import run_folder
 
 REPO = Path(__file__).resolve().parents[1]
 VECTORS = REPO / "tests" / "vectors" / "v1.json"
@@ -63,19 +65,15 @@ def home(tmp_path) -> Home:
     return h
 
 
-def run_firmware(home: Home, board: Path, series, device="room1", k=4, **settings):
+def run_firmware(home: Home, board: Path, series, device="room1", k=4, profile=None, **settings):
     """Provision a board folder like `veil provision` would and run the real firmware on it
     under MicroPython until the replay ends. Returns the spec and the firmware's output."""
     spec = DeviceSpec(device, k, 0, tuple(series.channels))
     home.save_device(spec)
     board.mkdir(parents=True, exist_ok=True)
-    cfg = board_config(spec, series.hints, pace="fast", log_every=10**6, **settings)
-    stage(board, home, cfg, series)
-    run = REPO / "tests" / "mpy" / "run_app.py"
-    p = micropython(run, cwd=board)
-    assert p.returncode == 0, p.stdout + p.stderr
-    assert "veil: error" not in p.stdout, p.stdout
-    return spec, p.stdout
+    cfg = board_config(spec, pace="fast", log_every=10**6, **settings)
+    stage(board, home, cfg, profile or fit_series(series), series)
+    return spec, run_folder(board)
 
 
 @pytest.fixture(scope="session")

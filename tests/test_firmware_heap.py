@@ -1,28 +1,16 @@
 """The tick loop under the MicroPython binary: flat heap over 10,000 ticks (k=4, 4 channels)."""
 
-import random
+from veil import dataset
+from veil.profile import fit_series
 
-from veil.dataset import Series
-from veil.protocol import Channel
-
-from conftest import REPO, micropython, run_firmware
-
-
-def synthetic(rows: int, channels: int = 4) -> Series:
-    rng = random.Random(1)
-    chans = [Channel(f"c{i}", 2, -4000, 8500) for i in range(channels)]
-    hints = [{"mu": 2000, "sd": 300, "q": 1, "min": 0, "max": 5000}] * channels
-    times = [1_700_000_000 + 30 * i for i in range(rows)]
-    data = [[rng.randrange(0, 5000) for _ in chans] for _ in range(rows)]
-    return Series(times, chans, hints, data)
+from conftest import REPO, ROOM, ROOM_CHANNELS, micropython, run_firmware
 
 
 def test_heap_is_flat_over_10000_ticks(home, tmp_path):
+    room = dataset.load(ROOM, channels=ROOM_CHANNELS)
+    series = dataset.cycled(room, 20_500)
     board = tmp_path / "board"
-    series = synthetic(20_500)
-    run_firmware(
-        home, board, Series(series.times[:1], series.channels, series.hints, series.rows[:1])
-    )
+    run_firmware(home, board, dataset.cycled(room, 1), profile=fit_series(room))
     series.write_replay(board / "replay.csv")
     p = micropython(REPO / "tests" / "mpy" / "tick_probe.py", "10000", cwd=board)
     assert p.returncode == 0, p.stdout + p.stderr

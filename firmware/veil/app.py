@@ -27,7 +27,7 @@ def _load(kind, name):
 class Node:
     """One device: everything allocated once, then `read()` and `publish()` once per tick."""
 
-    def __init__(self, cfg, keys, state):
+    def __init__(self, cfg, keys, state, profile):
         k_real, k_fake, k_track, k_decoy = keys
         self.cfg = cfg
         self.k = cfg["k"]
@@ -38,7 +38,8 @@ class Node:
         houses = proto.placement(k_track, dev, ep, self.k)
         self.real = houses.index(proto.real_household(k_track, ep, self.k))
         self.enc = proto.Encoder(dev, self.k, ep, spec, k_real, k_fake)
-        self.decoys = Decoys(chans, k_decoy, dev, ep, houses)
+        self.decoys = Decoys(profile, spec, k_decoy, dev, ep, houses)
+        self.decoys.restore(state.seq, int(profile.get("period_s", 30)), self.real)
         drv = cfg.get("driver", {"type": "replay"})
         snk = cfg.get("sink", {"type": "spool"})
         self.driver = _load("drivers", drv["type"]).Driver(spec, drv)
@@ -58,13 +59,10 @@ class Node:
         for i in range(len(real)):
             if not self.lo[i] <= real[i] <= self.hi[i]:
                 mask |= 1 << i
-        self.decoys.stand_in(self.real, real, mask)
+        self.decoys.tick(self.state.seq, self.driver.ts, self.real, self.values, real, mask)
         self.mask = mask
         if mask:
             self.failed += 1
-        for t in range(self.k):
-            if t != self.real:
-                self.decoys.fill(t, self.values[t])
         return True
 
     def publish(self):
@@ -76,7 +74,8 @@ class Node:
             mask = self.mask if is_real else 0
             self.sink.write(self.enc.encode(mask, st.boot, st.seq, t, ts, self.values[t], is_real))
         self.sink.flush()
-        st.advance()
+        if st.advance():
+            self.decoys.save(st.seq - 1, ts)
 
     def close(self):
         self.sink.close()
@@ -117,7 +116,7 @@ def main(config_path="config.json", key_path="key.bin"):
         cfg = config.load(config_path)
         keys = config.subkeys(key_path)
         state = State(reserve=cfg.get("reserve", 64))
-        node = Node(cfg, keys, state)
+        node = Node(cfg, keys, state, config.profile())
     except (config.ConfigError, OSError, ValueError, KeyError) as e:
         log("error:", e)
         return

@@ -1,4 +1,5 @@
-"""Board configuration (config.json) and secrets (key.bin), read once at boot.
+"""Board configuration (config.json), decoy profile (profile.json) and secrets (key.bin), read
+once at boot.
 
 The home key lives in its own file, is read only here, and only its derived subkeys are kept.
 """
@@ -53,3 +54,17 @@ def subkeys(path="key.bin"):
     if len(home) != 32:
         raise ConfigError("%s is not a 32-byte home key" % path)
     return tuple(proto.subkey(home, label) for label in proto.LABELS)
+
+
+def profile(path="profile.json"):
+    """The decoy profile: how this home's fakes behave (see host/veil/profile.py)."""
+    try:
+        with open(path) as f:
+            doc = json.load(f)
+    except OSError:
+        raise ConfigError("no %s: provision the board with a decoy profile" % path)
+    except ValueError:
+        raise ConfigError("%s is not valid JSON" % path)
+    if doc.get("veil_profile") != 1:
+        raise ConfigError("%s is not a veil decoy profile" % path)
+    return doc

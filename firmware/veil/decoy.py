@@ -1,71 +1,228 @@
-"""First decoy generator: plausible, sensor-quantised values for the fake tracks.
+"""Decoys: every fake track shows one virtual household through this device's sensors.
 
-Each fake track follows a mean-reverting random walk per channel, drawn from a keyed stream
-of its household, clamped to the channel's bounds and moved in steps of the sensor's
-quantum. It is deliberately simple; realistic households are the decoy model's next step.
+A channel model (from the decoy profile, fitted on real readings by `veil profile fit`) moves
+a reading along the sensor's own value grid: each tick it draws a step, in grid units, from a
+distribution chosen by the household's state (away, awake, asleep), the hour band, how far the
+reading sits above the home's slow baseline, and the direction of its last move. So fakes
+have the real sensor's grid, repeats, jitter, switching steps, step tails and autocorrelation.
 
-Channel options (config "channels" entries): `mu` centre, `sd` spread, `q` quantum, `min`
-and `max` the range the fakes keep to (default: the channel's bounds), all as integers n like
-the readings. Integer arithmetic only: no floats, no garbage per tick.
+The baseline is the slow, public part of the signal (season, weather, the building): it is
+tracked from the real readings and shared by every track, so that a public covariate cannot
+single out the real one.
+
+Randomness comes from one keystream per (household, device), addressed by sequence number, so
+reboots never replay it. All state is in preallocated arrays; a tick creates no garbage.
 """
 
+import array
 import struct
 
+from .households import Households
 from .keystream import Keystream
 from .proto import Hmac
+from .slots import Slots
+
+# the last move of a walk: down just now, down before, none, up before, up just now
+_DOWN, _NONE, _UP = 0, 2, 4
+_BEFORE = b"\x01\x01\x02\x03\x03"  # what the last move becomes after a tick without one
+_RELEVEL = -32768  # a step meaning: jump to a level typical of the household's state
+
+
+class Grid:
+    """The values a sensor can report: `period` apart, at `offsets` within each period (a
+    DS18B20's 1/16 degC rounded to 0.01 is period 25, offsets 0, 6, 13, 19)."""
+
+    def __init__(self, period, offsets):
+        self.p = period
+        self.offs = array.array("i", offsets)
+        self.m = len(offsets)
+
+    def index(self, v):
+        q = v // self.p
+        r = v - q * self.p
+        j = self.m - 1
+        while j > 0 and self.offs[j] > r:
+            j -= 1
+        return q * self.m + j
+
+    def value(self, i):
+        q = i // self.m
+        return q * self.p + self.offs[i - q * self.m]
+
+
+class Channel:
+    """One channel's compiled model (see host/veil/profile.py for the fitted format)."""
+
+    def __init__(self, spec, lo, hi):
+        """`lo`, `hi`: the channel's bounds in the device config; fakes stay inside them."""
+        self.grid = Grid(spec["grid"][0], spec["grid"][1])
+        self.imin = self.grid.index(max(lo, spec["range"][0]))
+        self.imax = self.grid.index(min(hi, spec["range"][1]))
+        self.levels = array.array("i", spec["levels"])
+        self.start = array.array("i", spec["start"])
+        self.band = bytes(spec["band"])  # hour -> band
+        self.nbands = max(self.band) + 1
+        self.cells = array.array("H", spec["cells"])
+        self.dx = array.array("h", spec["dx"])
+        self.cum = array.array("H", spec["cum"])
+        self.up, self.down = spec["base"]
+        self.base = (self.imin + (self.imax - self.imin) // 3) << 8  # fixed point; see begin()
+
+    def follow(self, i):
+        """Move the shared baseline towards a real reading (index units)."""
+        d = (i << 8) - self.base
+        self.base += d >> (self.up if d > 0 else self.down)
+
+    def typical(self, state, hour, r):
+        """A level typical of `state` at `hour` (one of eight quantiles, picked by r)."""
+        at = (state * self.nbands + self.band[hour]) * 8 + (r & 7)
+        return self._clamp((self.base >> 8) + self.start[at])
+
+    def _clamp(self, i):
+        return self.imin if i < self.imin else self.imax if i > self.imax else i
+
+    def step(self, i, prev, state, hour, r):
+        """The next index after `i`, for a household in `state`; r is uniform in 0..65535."""
+        d = i - (self.base >> 8)
+        lv = 0
+        levels = self.levels
+        while lv < len(levels) and d >= levels[lv]:
+            lv += 1
+        cell = ((state * self.nbands + self.band[hour]) * (len(levels) + 1) + lv) * 5 + prev
+        a = self.cells[2 * cell]
+        b = self.cells[2 * cell + 1] - 1
+        cum = self.cum
+        while a < b and r >= cum[a]:
+            a += 1
+        if self.dx[a] == _RELEVEL:
+            return self.typical(state, hour, r)
+        return self._clamp(i + self.dx[a])
 
 
 class Decoys:
-    def __init__(self, channels, k_decoy, dev, epoch, households):
-        """`households[t]` is the household shown on track t (the device's placement)."""
+    def __init__(self, profile, channels, k_decoy, dev, epoch, placement):
+        """`placement[t]` is the household shown on track t; `channels` the device's (name,
+        dec, lo, hi)."""
+        k = len(placement)
+        self.placement = bytes(placement)
+        self.households = Households(
+            k_decoy, epoch, k, profile["occupancy"], profile.get("tz_offset_s", 0)
+        )
+        self._tz = profile.get("tz_offset_s", 0)
+        self.ch = [Channel(profile["channels"][c[0]], c[2], c[3]) for c in channels]
         mac = Hmac(k_decoy)
-        self._streams = []
-        for h in households:
-            seed = b"walk" + struct.pack(">IBB", epoch, h, len(dev)) + dev
-            self._streams.append(Keystream(mac.digest(seed)))
-        self._ch = []
-        for c in channels:
-            lo, hi = c.get("min", c["lo"]), c.get("max", c["hi"])
-            q = max(1, c.get("q", 1))
-            mu = c.get("mu", (lo + hi) // 2)
-            sd = max(q, c.get("sd", (hi - lo) // 8))
-            self._ch.append((lo, hi, q, mu, sd))
-        self.state = [[0] * len(channels) for _ in households]
-        for t in range(len(households)):
-            s = self._streams[t]
-            for i, (lo, hi, q, mu, sd) in enumerate(self._ch):
-                self.state[t][i] = self._clamp(mu + (s.below(2 * sd + 1) - sd), lo, hi, q)
+        self._ks = [
+            Keystream(mac.digest(b"noise" + struct.pack(">IBB", epoch, h, len(dev)) + dev))
+            for h in placement
+        ]
+        n = len(self.ch)
+        self.idx = [array.array("i", [0] * k) for c in self.ch]
+        self._fresh = True  # no walk yet: the first tick starts each at a typical level
+        self.prev = [bytearray([_NONE] * k) for _ in range(n)]
+        self._slots = Slots("decoy", 12 + n * 4 + n * k * 5)
+        self._snap = bytearray(12 + n * 4 + n * k * 5)
 
-    @staticmethod
-    def _clamp(x, lo, hi, q):
-        x -= (x - lo) % q
-        return lo if x < lo else hi if x > hi else x
+    def _hour(self, ts):
+        return ((ts + self._tz) % 86400) // 3600
 
-    def fill(self, trk, values):
-        """Advance track `trk` by one tick and copy its values into `values`."""
-        s = self._streams[trk]
-        st = self.state[trk]
-        for i in range(len(st)):
-            st[i] = values[i] = self._step(s, i, st[i])
+    def _moved(self, c, t, i):
+        """Track t's channel c is now at index i: note the move (or its absence)."""
+        old = self.idx[c][t]
+        prev = self.prev[c]
+        prev[t] = _BEFORE[prev[t]] if i == old else _DOWN if i < old else _UP
+        self.idx[c][t] = i
 
-    def _step(self, s, i, x):
-        lo, hi, q, mu, sd = self._ch[i]
-        x += (mu - x) >> 4
-        r = s.below(8)
-        if r == 0:
-            x -= q
-        elif r == 1:
-            x += q
-        elif r == 2 and sd > q:
-            x += (s.below(2 * sd + 1) - sd) >> 2
-        return self._clamp(x, lo, hi, q)
+    def _advance(self, t, seq, hour, state, values, mask):
+        """Step track t's channels in `mask` and write their new values into `values`."""
+        ks = self._ks[t]
+        for c in range(len(self.ch)):
+            if c & 7 == 0:
+                ks.block(seq, c >> 3)
+            if mask >> c & 1:
+                i = self.ch[c].step(self.idx[c][t], self.prev[c][t], state, hour, ks.u16(c & 7))
+                self._moved(c, t, i)
+                values[c] = self.ch[c].grid.value(i)
 
-    def stand_in(self, trk, values, mask):
-        """Keep the real track's walk on the real readings and replace the channels in `mask`
-        with a step of that walk, so a stand-in continues from the last real value."""
-        s = self._streams[trk]
-        st = self.state[trk]
-        for i in range(len(st)):
-            if mask & (1 << i):
-                values[i] = self._step(s, i, st[i])
-            st[i] = values[i]
+    def tick(self, seq, ts, real, values, real_values, fail_mask):
+        """Fill `values[t]` for every fake track and stand-ins for the real track's channels in
+        `fail_mask`; the real track's other channels feed the baseline and its own walk."""
+        states = self.households.at(ts)
+        hour = self._hour(ts)
+        every = (1 << len(self.ch)) - 1
+        if self._fresh:
+            self._fresh = False
+            self._begin(seq, states, hour, real_values, fail_mask)
+        for c in range(len(self.ch)):
+            if not fail_mask >> c & 1:
+                ch = self.ch[c]
+                i = ch.grid.index(real_values[c])
+                ch.follow(i)
+                self._moved(c, real, i)
+        for t in range(len(self.placement)):
+            state = states[self.placement[t]]
+            if t == real:
+                if fail_mask:
+                    self._advance(t, seq, hour, state, real_values, fail_mask)
+            else:
+                self._advance(t, seq, hour, state, values[t], every)
+
+    def _begin(self, seq, states, hour, real_values, fail_mask):
+        """Start each baseline at the first real reading and every walk at a level typical of
+        its household's state, drawn from keystream positions no tick uses (the real track's
+        walk then takes its first readings)."""
+        for c in range(len(self.ch)):
+            if not fail_mask >> c & 1:
+                self.ch[c].base = self.ch[c].grid.index(real_values[c]) << 8
+        for t in range(len(self.placement)):
+            ks = self._ks[t]
+            for c in range(len(self.ch)):
+                if c & 7 == 0:
+                    ks.block(seq, 0xFFFFFFFF - (c >> 3))
+                typical = self.ch[c].typical(states[self.placement[t]], hour, ks.u16(c & 7))
+                self.idx[c][t] = typical
+
+    def save(self, seq, ts):
+        """Snapshot every walk and baseline, so a reboot can carry the fakes on seamlessly."""
+        b = self._snap
+        struct.pack_into(">QI", b, 0, seq, ts)
+        p = 12
+        for c in range(len(self.ch)):
+            struct.pack_into(">i", b, p, self.ch[c].base)
+            p += 4
+            for t in range(len(self.placement)):
+                struct.pack_into(">iB", b, p, self.idx[c][t], self.prev[c][t])
+                p += 5
+        self._slots.store(b)
+
+    def restore(self, seq, period_s, real):
+        """Load the last snapshot (taken after tick `at`) and replay the ticks up to `seq`, as
+        they were drawn before the reboot (same keystream positions, estimated times): the
+        fakes continue where they were, as the real sensor does."""
+        snap = self._slots.load(_later)
+        if snap is None:
+            return
+        self._fresh = False
+        at, ts = struct.unpack_from(">QI", snap, 0)
+        at += 1
+        ts += period_s
+        p = 12
+        for c in range(len(self.ch)):
+            self.ch[c].base = struct.unpack_from(">i", snap, p)[0]
+            p += 4
+            for t in range(len(self.placement)):
+                self.idx[c][t], self.prev[c][t] = struct.unpack_from(">iB", snap, p)
+                p += 5
+        every = (1 << len(self.ch)) - 1
+        scratch = [0] * len(self.ch)
+        while at < seq:
+            states = self.households.at(ts)
+            hour = self._hour(ts)
+            for t in range(len(self.placement)):
+                if t != real:
+                    self._advance(t, at, hour, states[self.placement[t]], scratch, every)
+            at += 1
+            ts += period_s
+
+
+def _later(a, b):
+    return struct.unpack_from(">Q", a, 0)[0] > struct.unpack_from(">Q", b, 0)[0]

@@ -1,60 +1,43 @@
 """Boot counter and sequence high-water mark, kept in flash (docs/protocol.md section 5).
 
-Two slot files are written alternately, each with a check value, so a power cut in the middle
-of a write always leaves the previous slot readable: sequence numbers never repeat.
+Sequence numbers never repeat: at boot the device resumes from the stored mark, and it stores a
+new mark R numbers ahead before it reaches the old one, so flash is written once every R ticks.
 """
 
-import hashlib
 import struct
+
+from .slots import Slots
 
 _FMT = ">IQ"
 
 
-def _check(payload):
-    return hashlib.sha256(payload).digest()[:4]
-
-
-def _read(path):
-    try:
-        with open(path, "rb") as f:
-            raw = f.read(16)
-    except OSError:
-        return None
-    if len(raw) != 16 or _check(raw[:12]) != raw[12:]:
-        return None
-    return struct.unpack(_FMT, raw[:12])
+def _later(a, b):
+    return struct.unpack(_FMT, a)[1] > struct.unpack(_FMT, b)[1]
 
 
 class State:
     """Starts a boot: `boot` and `seq` are this boot's counter and first sequence number."""
 
     def __init__(self, prefix="state", reserve=64):
-        self._paths = (prefix + ".0", prefix + ".1")
+        self._slots = Slots(prefix, 12)
         self._reserve = reserve
-        slots = [_read(p) for p in self._paths]
-        best = -1
-        for i in range(2):
-            if slots[i] and (best < 0 or slots[i][1] > slots[best][1]):
-                best = i
-        if best < 0:
+        last = self._slots.load(_later)
+        if last is None:
             self.boot, self.seq = 0, 0
-            self._next = 0
         else:
-            self.boot = slots[best][0] + 1
-            self.seq = slots[best][1]
-            self._next = 1 - best
-        self._mark = 0
+            boot, hw = struct.unpack(_FMT, last)
+            self.boot, self.seq = boot + 1, hw
         self._store(self.seq + reserve)
 
     def _store(self, mark):
-        payload = struct.pack(_FMT, self.boot, mark)
-        with open(self._paths[self._next], "wb") as f:
-            f.write(payload + _check(payload))
-        self._next = 1 - self._next
+        self._slots.store(struct.pack(_FMT, self.boot, mark))
         self._mark = mark
 
     def advance(self):
-        """Move to the next sequence number, reserving another block in flash when needed."""
+        """Move to the next sequence number; True when a new mark was stored in flash (the
+        moment to save anything else that must survive a reboot)."""
         self.seq += 1
         if self.seq >= self._mark:
             self._store(self.seq + self._reserve)
+            return True
+        return False

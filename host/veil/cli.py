@@ -10,7 +10,15 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .clikit import data_options, home_option, load_series, progress, report_table, with_options
+from .clikit import (
+    data_options,
+    home_option,
+    load_series,
+    profile_option,
+    progress,
+    report_table,
+    with_options,
+)
 from .errors import VeilError
 
 
@@ -71,6 +79,7 @@ def keygen(home_dir: Path):
     help="keep the virtual board's filesystem here (default: a temporary folder)",
 )
 @click.option("--replace", is_flag=True, help="redefine an existing device of the home")
+@profile_option
 def sim(
     csv_path,
     home_dir,
@@ -86,9 +95,12 @@ def sim(
     feed_out,
     board_dir,
     replace,
+    profile_path,
 ):
-    """Run the firmware on the virtual board over recorded data in CSV."""
+    """Run the firmware on the virtual board over recorded data in CSV. Without --profile, the
+    decoys are fitted from the CSV itself (the home's own history)."""
     from .home import Home
+    from .profile import load as load_profile
     from .sim import simulate
 
     series = load_series(csv_path, time_col, time_format, channels, rows)
@@ -105,6 +117,7 @@ def sim(
             realtime=realtime,
             speed=speed,
             board_dir=board_dir,
+            profile=load_profile(profile_path) if profile_path else None,
             replace=replace,
             progress=update,
         )
@@ -137,6 +150,7 @@ def sim(
     help="tick period (0: as fast as the data allows)",
 )
 @click.option("--replace", is_flag=True, help="redefine an existing device of the home")
+@profile_option
 def provision(
     port,
     home_dir,
@@ -150,10 +164,14 @@ def provision(
     epoch,
     period_ms,
     replace,
+    profile_path,
 ):
-    """Write a device's config, replay data and the home key to the board on PORT (over USB)."""
+    """Write a device's config, decoy profile, replay data and the home key to the board on PORT
+    (over USB). Without --profile, the decoys are fitted from the CSV (the home's history)."""
     from .board import Board
     from .home import Home
+    from .profile import fit_series
+    from .profile import load as load_profile
     from .protocol import DeviceSpec
     from .provision import board_config
     from .provision import provision as do_provision
@@ -162,13 +180,15 @@ def provision(
     spec = DeviceSpec(device, k, epoch, tuple(series.channels))
     config = board_config(
         spec,
-        series.hints,
         driver={"type": "replay", "file": "replay.csv"},
         sink={"type": "spool", "file": "feed.jsonl"},
         pace="period" if period_ms else "fast",
         period_ms=period_ms,
     )
-    do_provision(Board(port), Home(home_dir), spec, config, series, replace=replace)
+    home = Home(home_dir)
+    profile = load_profile(profile_path) if profile_path else None
+    profile = profile or (None if replace else home.profile(device)) or fit_series(series)
+    do_provision(Board(port), home, spec, config, profile, series, replace=replace)
     click.echo(
         f"provisioned {device} on {port}: k={k}, epoch {epoch}, {len(spec.channels)} channels"
     )

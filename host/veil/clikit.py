@@ -18,6 +18,13 @@ home_option = click.option(
     help=HOME_HELP,
 )
 
+profile_option = click.option(
+    "--profile",
+    "profile_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="decoy profile (JSON from `veil profile fit`)",
+)
+
 
 def progress(total: int, label: str):
     """A progress bar on stderr and an `update(done)` callback taking absolute counts."""

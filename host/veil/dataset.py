@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import math
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -28,11 +27,10 @@ class DataError(VeilError):
 
 @dataclass
 class Series:
-    """A replayable data set: times, channel specs with decoy hints, readings as integers n."""
+    """A replayable data set: times, channel specs, readings as integers n."""
 
     times: list[int]
     channels: list[Channel]
-    hints: list[dict]  # per channel: mu, sd, q, min, max for the first decoy generator
     rows: list[list[int | None]]  # None: no reading (the sensor failed)
 
     def write_replay(self, path: str | Path) -> None:
@@ -125,7 +123,7 @@ def load(
             hint = "" if time_format else " (give --time-format)"
             raise DataError(f"{path} row {n}: cannot read time {row[ti]!r}{hint}") from None
 
-    chans, hints, columns = [], [], []
+    chans, columns = [], []
     for col, dec in wanted:
         ci = header.index(col)
         cells = [row[ci] for row in table]
@@ -145,12 +143,10 @@ def load(
             )
         scale = Decimal(10) ** dec
         ints = [None if x is None else int((x * scale).to_integral_value()) for x in nums]
-        chan, hint = _channel(_BAD_NAME.sub("_", col)[:32], dec, ints)
-        chans.append(chan)
-        hints.append(hint)
+        chans.append(_channel(_BAD_NAME.sub("_", col)[:32], dec, ints))
         columns.append(ints)
     rows = [list(r) for r in zip(*columns, strict=True)]
-    return Series(times, chans, hints, rows)
+    return Series(times, chans, rows)
 
 
 def _is_number(text: str) -> bool:
@@ -166,28 +162,27 @@ def _numeric(table, header, col) -> bool:
     return all(_is_number(row[i]) for row in table[:50] if row[i])
 
 
-def _channel(name: str, dec: int, ints: list[int | None]) -> tuple[Channel, dict]:
-    """Bounds with room around the data (real readings beyond them would be published as
-    stand-ins) and the first generator's hints: centre, spread, quantum and the range seen,
-    which the fakes keep to."""
-    seen = sorted(n for n in ints if n is not None)
+def _channel(name: str, dec: int, ints: list[int | None]) -> Channel:
+    """Bounds with room around the data: readings beyond them would be published as
+    stand-ins, so they must hold every real reading the data has."""
+    seen = [n for n in ints if n is not None]
     if not seen:
         raise DataError(f"column {name!r} has no readings")
     if not NAME_RE.match(name):
         raise DataError(f"column name {name!r} cannot be a channel name")
-    lo, hi = seen[0], seen[-1]
+    lo, hi = min(seen), max(seen)
     margin = max((hi - lo) // 4, 10**dec)
     lo_b = 0 if lo >= 0 and lo - margin < 0 else lo - margin
-    q = 0
-    for n in seen:
-        q = math.gcd(q, n - lo)
-    mean = sum(seen) / len(seen)
-    sd = (sum((n - mean) ** 2 for n in seen) / len(seen)) ** 0.5
-    hint = {
-        "mu": seen[len(seen) // 2],
-        "sd": max(1, round(sd)),
-        "q": max(q, 1),
-        "min": lo,
-        "max": hi,
-    }
-    return Channel(name, dec, lo_b, hi + margin), hint
+    return Channel(name, dec, lo_b, hi + margin)
+
+
+def cycled(series: Series, rows: int) -> Series:
+    """`rows` readings: the series repeated, its clock running on across the repeats (for
+    soak tests and benchmarks that need more ticks than a recording has)."""
+    span = series.times[-1] - series.times[0] + (series.times[1] - series.times[0])
+    times, data = [], []
+    for n in range(rows):
+        lap, i = divmod(n, len(series.times))
+        times.append(series.times[i] + lap * span)
+        data.append(series.rows[i])
+    return Series(times, series.channels, data)

@@ -2,6 +2,7 @@
 
     <home>/home.key       32 random bytes; never printed, logged or sent to a platform
     <home>/devices.json   {"devices": [DeviceSpec.to_json(), ...]}
+    <home>/profiles/      the decoy profile each device was provisioned with (not secret)
 
 Secrets and settings are kept in separate files so that the settings can be shared, diffed and
 backed up without the key.
@@ -16,6 +17,7 @@ import stat
 from pathlib import Path
 
 from .errors import VeilError
+from .profile import load as load_profile
 from .protocol import DeviceSpec, HomeKeys, fingerprint
 
 KEY_FILE = "home.key"
@@ -108,3 +110,16 @@ class Home:
         self.path.mkdir(parents=True, exist_ok=True)
         doc = {"devices": [devices[n].to_json() for n in sorted(devices)]}
         _atomic_write(self.devices_path, (json.dumps(doc, indent=1) + "\n").encode(), 0o644)
+
+    def profile_path(self, device: str) -> Path:
+        return self.path / "profiles" / f"{device}.json"
+
+    def profile(self, device: str) -> dict | None:
+        """The decoy profile the device was last provisioned with, if any."""
+        path = self.profile_path(device)
+        return load_profile(path) if path.exists() else None
+
+    def save_profile(self, device: str, profile: dict) -> None:
+        path = self.profile_path(device)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _atomic_write(path, (json.dumps(profile, separators=(",", ":")) + "\n").encode(), 0o644)

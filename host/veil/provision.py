@@ -1,4 +1,5 @@
-"""Provisioning: a device's config and the home key onto a board, its spec into the home."""
+"""Provisioning: a device's config, decoy profile and the home key onto a board, its spec into
+the home."""
 
 from __future__ import annotations
 
@@ -14,21 +15,9 @@ from .home import Home
 from .protocol import DeviceSpec
 
 
-def board_config(spec: DeviceSpec, hints: list[dict] | None = None, **settings) -> dict:
-    """config.json for a board: the spec, decoy hints per channel, then driver/sink/pace."""
-    channels = []
-    for i, c in enumerate(spec.channels):
-        entry = c.to_json()
-        if hints:
-            entry.update(hints[i])
-        channels.append(entry)
-    return {
-        "device": spec.device,
-        "k": spec.k,
-        "epoch": spec.epoch,
-        "channels": channels,
-        **settings,
-    }
+def board_config(spec: DeviceSpec, **settings) -> dict:
+    """config.json for a board: the spec, then driver, sink, pace and other settings."""
+    return {**spec.to_json(), **settings}
 
 
 def check_compatible(home: Home, spec: DeviceSpec, replace: bool) -> None:
@@ -42,16 +31,22 @@ def check_compatible(home: Home, spec: DeviceSpec, replace: bool) -> None:
         )
 
 
-def stage(folder: Path, home: Home, config: dict, series: Series | None = None) -> list[str]:
+def stage(
+    folder: Path, home: Home, config: dict, profile: dict, series: Series | None = None
+) -> list[str]:
     """Write the files provisioning puts on a board into `folder` (the key as a 0600 copy);
     returns their names. `folder` may be a virtual board's root or a private staging dir."""
     home.key()  # fail on a missing or exposed key before writing anything
+    missing = [c["name"] for c in config["channels"] if c["name"] not in profile["channels"]]
+    if missing:
+        raise VeilError(f"the decoy profile has no model for channel(s) {', '.join(missing)}")
     (folder / "config.json").write_text(json.dumps(config))
+    (folder / "profile.json").write_text(json.dumps(profile, separators=(",", ":")))
     key = folder / "key.bin"
     key.unlink(missing_ok=True)
     key.touch(0o600)
     shutil.copyfile(home.key_path, key)
-    names = ["config.json", "key.bin"]
+    names = ["config.json", "profile.json", "key.bin"]
     if series is not None:
         series.write_replay(folder / "replay.csv")
         names.append("replay.csv")
@@ -63,13 +58,15 @@ def provision(
     home: Home,
     spec: DeviceSpec,
     config: dict,
+    profile: dict,
     series: Series | None = None,
     replace: bool = False,
 ) -> None:
-    """Write config.json, key.bin (and replay data) to the board, each file atomically, then
-    record the spec in the home."""
+    """Write config.json, profile.json, key.bin (and replay data) to the board, each file
+    atomically, then record the spec and the profile in the home."""
     check_compatible(home, spec, replace)
     with tempfile.TemporaryDirectory(prefix="veil-provision-") as tmp:
-        names = stage(Path(tmp), home, config, series)
+        names = stage(Path(tmp), home, config, profile, series)
         board.put_files({name: Path(tmp) / name for name in names})
     home.save_device(spec)
+    home.save_profile(spec.device, profile)

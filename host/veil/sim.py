@@ -7,7 +7,11 @@ back, and the spooled feed is copied off it.
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
+import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,8 +20,9 @@ from pathlib import Path
 from .board import Board
 from .dataset import Series
 from .errors import VeilError
-from .firmware import firmware_files
+from .firmware import firmware_dir, firmware_files
 from .home import Home
+from .profile import fit_series
 from .protocol import DeviceSpec
 from .provision import board_config, provision
 from .vboard import VirtualBoard
@@ -55,10 +60,13 @@ def simulate(
     realtime: bool = False,
     speed: int = 1,
     board_dir: Path | None = None,
+    profile: dict | None = None,
     replace: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> SimResult:
     """Replay `series` on a virtual board as `device` of `home`; the feed goes to `feed_out`.
+    Without a decoy `profile`, the device keeps the one it had, or one is fitted from the
+    series itself (the home's own history).
     A device the home already has keeps its spec when the data has the same channels (readings
     outside its bounds are then published as stand-ins, as a real sensor's would be)."""
     spec = DeviceSpec(device, k, epoch, tuple(series.channels))
@@ -72,7 +80,8 @@ def simulate(
         "speed": speed,
         "log_every": max(1, len(series.times) // 200),
     }
-    config = board_config(spec, series.hints, **settings)
+    config = board_config(spec, **settings)
+    profile = profile or (None if replace else home.profile(device)) or fit_series(series)
     log: list[str] = []
     ticks = 0
 
@@ -92,9 +101,33 @@ def simulate(
         with VirtualBoard(root) as vb:
             board = Board(vb.port)
             board.put_files(firmware_files(with_main=False))
-            provision(board, home, spec, config, series, replace=replace)
+            provision(board, home, spec, config, profile, series, replace=replace)
             board.stream("from veil import app\napp.main()", on_line)
             if m := re.search(r"stopped after (\d+) ticks", log[-1] if log else ""):
                 ticks = int(m.group(1))
             board.get_file("feed.jsonl", Path(feed_out))
     return SimResult(spec, ticks, log)
+
+
+def run_folder(root: Path, timeout: float = 3600) -> str:
+    """Run the firmware's tick loop under the MicroPython Unix port directly in a board folder
+    staged with provision.stage(), without pty or mpremote: the same firmware and interpreter
+    as the virtual board, for soak runs and benchmarks over long recordings. Returns the log."""
+    exe = shutil.which(
+        "micropython", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    )
+    if not exe:
+        raise SimError("the MicroPython Unix port (`micropython`) is not installed")
+    env = dict(os.environ, MICROPYPATH=f"{firmware_dir()}:.frozen")
+    code = "from veil import app\napp.main()"
+    try:
+        p = subprocess.run(
+            [exe, "-c", code], cwd=root, env=env, capture_output=True, text=True, timeout=timeout
+        )
+    except subprocess.TimeoutExpired:
+        raise SimError(f"the firmware did not finish within {timeout:.0f} s") from None
+    if p.returncode:
+        raise SimError(f"firmware crashed: {(p.stderr.strip().splitlines() or ['?'])[-1]}")
+    if m := _ERROR.search(p.stdout):
+        raise SimError(f"firmware stopped: {m.group(1)}")
+    return p.stdout

@@ -8,8 +8,10 @@ import os
 import sys
 
 from veil import proto
+from veil.decoy import Grid
 from veil.drivers import END, OK
 from veil.drivers.replay import Driver, ReplayError
+from veil.households import Households
 from veil.keystream import Keystream
 from veil.state import State
 
@@ -91,7 +93,7 @@ def test_state_survives_a_power_cut_during_a_slot_write():
         while s.seq + 1 < s._mark:  # publish up to the tick before the next slot write
             s.advance()
         last = s.seq
-        target = s._paths[s._next]
+        target = s._slots._paths[s._slots._next]
         with open(target, "rb") as f:
             old = f.read()
         s.advance()  # writes the next slot; the power fails part way through that write
@@ -109,17 +111,53 @@ def test_state_starts_fresh_without_valid_slots():
     eq((s.boot, s.seq), (0, 0))
 
 
-def test_keystream_is_keyed_and_deterministic():
-    a = [Keystream(b"k" * 32).u16() for _ in range(1)]
+def test_keystream_is_keyed_and_addressable():
     x, y, z = Keystream(b"k" * 32), Keystream(b"k" * 32), Keystream(b"j" * 32)
-    xs = [x.u16() for _ in range(40)]
-    eq(xs, [y.u16() for _ in range(40)])
-    if xs == [z.u16() for _ in range(40)]:
-        raise AssertionError("different keys gave the same stream")
-    eq(xs[0], a[0])
-    for _ in range(1000):
-        if not 0 <= x.below(7) < 7:
-            raise AssertionError("below() out of range")
+    x.block(7, 1)
+    z.block(7, 1)
+    first = bytes(x.out)
+    for a in range(6):
+        y.block(a, 0)  # other positions in between change nothing
+    y.block(7, 1)
+    eq(bytes(y.out), first)
+    if bytes(z.out) == first:
+        raise AssertionError("different keys gave the same block")
+    x.block(7, 2)
+    if bytes(x.out) == first:
+        raise AssertionError("different positions gave the same block")
+    eq(x.u16(0), (x.out[0] << 8) | x.out[1])
+
+
+def test_grid_round_trips_the_sensor_values():
+    g = Grid(25, [0, 6, 13, 19])  # 1/16 degC rounded to 0.01
+    for v in (2494, 2500, 2506, 2513, 2519, -6, -25, 0):
+        eq(g.value(g.index(v)), v)
+    eq(g.index(2513) - g.index(2500), 2)
+    eq(g.value(g.index(2510)), 2506)  # off-grid readings map to the grid value below
+
+
+OCC = {
+    "slot_s": 300,
+    "days": [13000, 30000, 20000, 40000],
+    "start": [20000, 40000, 30000, 50000],
+    "trans": [60000, 63000, 2000, 62000, 3000, 5000] * 48,
+}
+
+
+def test_households_agree_whatever_the_boot_time():
+    a = Households(b"d" * 32, 0, 4, OCC, 0)
+    t0 = 1700000000
+    seen = []
+    for n in range(300):  # one device ticking every 5 minutes for a day
+        seen.append(bytes(a.at(t0 + 300 * n)))
+    for n in (17, 150, 299):  # devices that boot later land on the same states
+        b = Households(b"d" * 32, 0, 4, OCC, 0)
+        eq(bytes(b.at(t0 + 300 * n)), seen[n])
+    other = Households(b"e" * 32, 0, 4, OCC, 0)
+    if [bytes(other.at(t0 + 300 * n)) for n in range(300)] == seen:
+        raise AssertionError("another key told the same story")
+    if len(set(seen)) < 3:
+        raise AssertionError("the households never changed state")
 
 
 def test_encoder_rejects_nothing_in_bounds_and_keeps_size():
