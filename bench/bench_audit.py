@@ -59,7 +59,7 @@ def series(times, rows, columns, dec_of) -> Series:
     chans, cols = [], []
     for col in columns:
         dec = dec_of(col)
-        ints = [int(round(float(r[col]) * 10**dec)) for r in rows]
+        ints = [round(float(r[col]) * 10**dec) for r in rows]
         chans.append(_channel(col, dec, ints))
         cols.append(ints)
     return Series(times, chans, [list(x) for x in zip(*cols, strict=True)])

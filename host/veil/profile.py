@@ -357,10 +357,10 @@ def fit_channel(
                 by_level = _blend(counts(at), by_band)
                 for c in range(MOVES):
                     dist = _blend(counts(at & (move == c)), by_level)
-                    if near is None or near != lv:
-                        dist = (
-                            {RELEVEL: 1.0} if switching or near is None else _back(dist, lv - near)
-                        )
+                    if near is None or (switching and near != lv):
+                        dist = {RELEVEL: 1.0}
+                    elif near != lv:
+                        dist = _back(dist, lv - near)
                     out.add(dist)
     lo, hi = int(raw[ok].min()), int(raw[ok].max())
     if not switching:  # slow signals drift with the seasons beyond what the history saw
