@@ -7,6 +7,7 @@ their virtual-board twins run instead.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -91,3 +92,15 @@ def genuine(tmp_path_factory, room_series):
     h.keygen()
     spec, _log = run_firmware(h, tmp / "board", room_series)
     return h, spec, (tmp / "board" / "feed.jsonl").read_bytes().splitlines(keepends=True)
+
+
+def run_mpy_tests(script: str, cwd: Path):
+    """Run tests/mpy/<script> (test functions under tests/mpy/runner.py) under MicroPython;
+    asserts every declared test passed and returns the output."""
+    path = REPO / "tests" / "mpy" / script
+    p = micropython(path, cwd=cwd)
+    declared = set(re.findall(r"^def (test_\w+)", path.read_text(), re.M))
+    passed = set(re.findall(r"^ok (test_\w+)$", p.stdout, re.M))
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert passed == declared
+    return p.stdout
