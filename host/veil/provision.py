@@ -12,6 +12,7 @@ from .dataset import Series
 from .errors import VeilError
 from .home import Home
 from .protocol import DeviceSpec
+from .settingset import put_set
 
 
 def board_config(spec: DeviceSpec, hints: list[dict] | None = None, **settings) -> dict:
@@ -66,10 +67,10 @@ def provision(
     series: Series | None = None,
     replace: bool = False,
 ) -> None:
-    """Write config.json, key.bin (and replay data) to the board, each file atomically, then
-    record the spec in the home."""
+    """Write config.json, key.bin (and replay data) to the board as one atomic set
+    (veil.settingset), then record the spec in the home."""
     check_compatible(home, spec, replace)
     with tempfile.TemporaryDirectory(prefix="veil-provision-") as tmp:
         names = stage(Path(tmp), home, config, series)
-        board.put_files({name: Path(tmp) / name for name in names})
+        put_set(board, {name: Path(tmp) / name for name in names})
     home.save_device(spec)
