@@ -47,7 +47,7 @@ class FakeRom:
         self._sock = socket.socket()
         self._sock.bind(("127.0.0.1", 0))
         self._sock.listen(4)
-        self.url = "socket://127.0.0.1:%d" % self._sock.getsockname()[1]
+        self.url = f"socket://127.0.0.1:{self._sock.getsockname()[1]}"
         self._thread = threading.Thread(target=self._serve, daemon=True)
 
     def __enter__(self):
@@ -55,6 +55,7 @@ class FakeRom:
         return self
 
     def __exit__(self, *exc):
+        self._sock.shutdown(socket.SHUT_RDWR)  # wakes the accept() of the serving thread
         self._sock.close()
         self._thread.join(5)
 
@@ -116,7 +117,9 @@ class _Session:
             if "chip_id" not in rom.chip:
                 self.reply(op, status=1, error=5)  # the ESP32 ROM does not know it
             else:
-                info = struct.pack("<IBBBBBBBBII", 0, 0, 0, 0, 0, 0, 0, 0, 0, rom.chip["chip_id"], 0)
+                info = struct.pack(
+                    "<IBBBBBBBBII", 0, 0, 0, 0, 0, 0, 0, 0, 0, rom.chip["chip_id"], 0
+                )
                 self.reply(op, data=info)
         elif op == MEM_END:
             self.reply(op)

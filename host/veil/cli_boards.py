@@ -79,7 +79,6 @@ def flash(port, board_name, image, cache, download, baud, no_reset):
     page = os.environ.get("VEIL_MICROPYTHON_URL")
     args = {"page": page} if page else {}
     img = find_image(board, image, cache or cache_dir(), download, **args)
-    click.echo(f"{board.name}: writing {img} at {board.image_offset:#x} on {port}", err=True)
     chip = do_flash(board, port, img, baud=baud, reset=not no_reset, out=_echo_err)
     click.echo(f"flashed MicroPython to the {chip} on {port}; next: veil deploy {port}")
 

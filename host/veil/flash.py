@@ -226,5 +226,10 @@ def flash(
             f"the board on {port} is an {found}, but board {board.name} is an {want}: "
             "nothing was written; choose the matching --board"
         )
+    if out:
+        out(
+            f"{found} on {port} matches {board.name}: erasing, then writing {image} at "
+            f"{board.image_offset:#x}"
+        )
     run_esptool(write_args(board, port, image, baud, reset), WRITE_TIMEOUT, out)
     return found

@@ -19,7 +19,7 @@ from .ports import check_port
 BAUD = 115200
 _RESET = b"\r\x03\x03\x01import machine\nmachine.reset()\x04"
 # What the REPL prints while the reset is typed: prompts and "OK" before the board's own text.
-_PROMPTS = re.compile(r"^(?:>>> ?|>OK|OK|>)+")
+_PROMPTS = re.compile(r"^(?:>>> ?|>OK|OK|>|\x04)+")
 _CHATTER = re.compile(r'^(raw REPL; CTRL-B to exit|Type "help\(\)".*|)$')
 
 

@@ -8,6 +8,7 @@ After a cut anywhere, recover() at boot must leave exactly the old set or exactl
 import os
 
 import runner
+
 from veil import settings
 
 OLD = {"config.json": b'{"device": "old"}', "key.bin": b"o" * 32}
