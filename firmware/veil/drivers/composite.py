@@ -54,5 +54,5 @@ class Driver:
                     mask |= 1 << i
                 else:
                     values[i] = scratch[j]
-        self.ts = time.time() + _EPOCH
+        self.ts = int(time.time()) + _EPOCH
         return mask
