@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -53,6 +54,14 @@ def veil_cli(*args, cwd, check=True, timeout=300, env=None):
     if check:
         assert p.returncode == 0, p.stdout + p.stderr
     return p
+
+
+def wait_for(condition, timeout=10.0):
+    """Poll `condition` until it holds; fail the test after `timeout` seconds."""
+    end = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.02)
 
 
 def micropython(script: str | Path, *args: str, cwd: Path | None = None, timeout=300):

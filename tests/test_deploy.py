@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
@@ -12,7 +11,7 @@ from veil.deploy import build
 from veil.settingset import put_set
 from veil.vboard import VirtualBoard
 
-from conftest import ROOM, veil_cli
+from conftest import ROOM, veil_cli, wait_for
 
 
 @pytest.fixture
@@ -101,13 +100,6 @@ def test_settings_set_lands_whole_and_an_interrupted_one_is_settled_at_boot(vboa
     wait_for(lambda: not (root / "settings.commit").exists())
     assert (root / "config.json").read_text() == '{"device": "three"}'
     assert (root / "key.bin").read_text() == "n" * 32
-
-
-def wait_for(condition, timeout=10.0):
-    end = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < end, "timed out"
-        time.sleep(0.05)
 
 
 def test_several_devices_of_one_home_share_its_key_k_and_epoch(tmp_path):

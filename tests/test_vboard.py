@@ -17,6 +17,8 @@ import pytest
 
 from veil.vboard import VirtualBoard, VirtualBoardError
 
+from conftest import wait_for
+
 COUNT_BOOTS = """\
 import machine
 open("boots.txt", "a").write("%d\\n" % machine.reset_cause())
@@ -58,13 +60,6 @@ def mpremote(board, *args, cwd=None):
     )
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout
-
-
-def wait_for(condition, timeout=3.0):
-    end = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < end, "timed out"
-        time.sleep(0.02)
 
 
 def boots(flash):
