@@ -24,13 +24,17 @@ SPOOL = {"type": "spool", "file": "feed.jsonl"}
 
 
 def household(home: Home, device: str, k: int | None, epoch: int | None) -> tuple[int, int]:
-    """k and epoch for `device`: the ones its home's other devices use, or the defaults."""
-    others = {n: s for n, s in home.devices().items() if n != device}
+    """k and epoch for `device`: the ones its home's other devices use, else its own from an
+    earlier provisioning, else the defaults."""
+    known = home.devices()
+    others = {n: s for n, s in known.items() if n != device}
     shared = {(s.k, s.epoch) for s in others.values()}
     if len(shared) > 1:
         raise VeilError(f"the devices of {home.path} disagree on k and epoch: {sorted(shared)}")
     if not shared:
-        return k or DEFAULT_K, epoch or 0
+        own = known.get(device)
+        default_k, default_epoch = (own.k, own.epoch) if own else (DEFAULT_K, 0)
+        return k or default_k, default_epoch if epoch is None else epoch
     home_k, home_epoch = shared.pop()
     if (k or home_k, home_epoch if epoch is None else epoch) != (home_k, home_epoch):
         raise VeilError(
