@@ -132,3 +132,11 @@ def test_several_devices_of_one_home_share_its_key_k_and_epoch(tmp_path):
     )  # fmt: skip
     assert p.returncode == 1
     assert "uses k=4 and epoch 0 for hall, kitchen" in p.stderr
+
+
+def test_fetch_from_a_board_that_has_not_published(vboard, tmp_path):
+    vb, _ = vboard
+    p = veil_cli("fetch", vb.port, "--out", "f.jsonl", cwd=tmp_path, check=False)
+    assert p.returncode == 1
+    assert p.stderr.startswith(f"veil: error: no feed.jsonl on the board on {vb.port}")
+    assert not (tmp_path / "f.jsonl").exists()

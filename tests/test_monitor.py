@@ -89,4 +89,7 @@ def test_monitor_gives_up_after_its_duration(tmp_path):
             check=False,
         )  # fmt: skip
     assert p.returncode == 1
-    assert p.stderr.strip() == "veil: error: no log line matched 'never printed' within 1.0 s"
+    assert p.stderr.strip().splitlines() == [
+        f"monitoring {vb.port} (Ctrl-C to stop)",
+        "veil: error: no log line matched 'never printed' within 1.0 s",
+    ]

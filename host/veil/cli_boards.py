@@ -123,7 +123,10 @@ def monitor(port, home_dir, reset, duration, until):
     from .home import Home
     from .masking import Masker
     from .monitor import monitor as do_monitor
+    from .ports import check_port
 
+    check_port(port)
+    click.echo(f"monitoring {port} (Ctrl-C to stop)", err=True)
     home = Home(home_dir)
     secrets = [home.key_path.read_bytes()] if home.key_path.is_file() else []
     found = do_monitor(
@@ -147,10 +150,18 @@ def monitor(port, home_dir, reset, duration, until):
 @click.option("--file", "remote", default="feed.jsonl", show_default=True, help="file on the board")
 def fetch(port, out, remote):
     """Copy the spooled feed off the board on PORT (this stops its tick loop until a reset)."""
-    from .board import Board
+    from .board import Board, BoardError
     from .ports import check_port
 
     check_port(port)
-    Board(port).get_file(remote, out)
+    board = Board(port)
+    try:
+        board.exec(f"import os; os.stat({remote!r})")
+    except BoardError:
+        raise VeilError(
+            f"no {remote} on the board on {port}: it has not published yet "
+            f"(provision it, then start it with `veil monitor {port} --reset`)"
+        ) from None
+    board.get_file(remote, out)
     n = sum(1 for _ in out.open("rb"))
     click.echo(f"{port}:{remote} -> {out} ({n} records)")
