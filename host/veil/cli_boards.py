@@ -157,7 +157,9 @@ def fetch(port, out, remote):
     board = Board(port)
     try:
         board.exec(f"import os; os.stat({remote!r})")
-    except BoardError:
+    except BoardError as e:
+        if "ENOENT" not in str(e):
+            raise
         raise VeilError(
             f"no {remote} on the board on {port}: it has not published yet "
             f"(provision it, then start it with `veil monitor {port} --reset`)"
