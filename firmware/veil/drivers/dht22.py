@@ -1,5 +1,6 @@
 """DHT22 (AM2302) temperature and humidity on one GPIO: 5 bytes, the last one the low byte of
-the sum of the first four. The bit timing is the port's `dht_readinto` (esp module)."""
+the sum of the first four. The bit timing is the port's `dht_readinto` (esp module; tests
+pass their own as options["readinto"])."""
 
 from . import hw
 
@@ -14,16 +15,12 @@ def _readinto():
 
 class Driver:
     def __init__(self, channels, options):
-        self._pin = None
-        self._options = options
-        self._readinto = options.get("readinto")
+        self._pin = hw.pin(options, "up")
+        self._readinto = options.get("readinto") or _readinto()
         self._buf = bytearray(5)
         self.ts = 0
 
     def read(self, values):
-        if self._pin is None:
-            self._pin = hw.pin(self._options, "up")
-            self._readinto = self._readinto or _readinto()
         b = self._buf
         self._readinto(self._pin, b)
         if (b[0] + b[1] + b[2] + b[3]) & 0xFF != b[4]:
