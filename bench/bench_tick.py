@@ -10,28 +10,30 @@ are noisy; the ratio travels better than microseconds). Record results in docs/b
 import argparse
 import json
 import os
-import random
 import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+from veil import dataset
 from veil.dataset import Series
 from veil.firmware import firmware_dir
 from veil.home import Home
-from veil.protocol import Channel, DeviceSpec
+from veil.profile import fit_series
+from veil.protocol import DeviceSpec
 from veil.provision import board_config, stage
 
 PROBE = Path(__file__).resolve().parents[1] / "tests" / "mpy" / "tick_probe.py"
 
 
+ROOM = Path(__file__).resolve().parents[1] / "host" / "veil" / "data" / "room_occupancy.csv"
+COLUMNS = ["S1_Temp", "S1_Light", "S5_CO2", "S6_PIR", "S2_Temp", "S2_Light", "S3_Temp", "S7_PIR"]
+
+
 def series(rows: int, channels: int) -> Series:
-    rng = random.Random(1)
-    chans = [Channel(f"c{i}", 2, -4000, 8500) for i in range(channels)]
-    hints = [{"mu": 2000, "sd": 300, "q": 1, "min": 0, "max": 5000}] * channels
-    times = [1_700_000_000 + 30 * i for i in range(rows)]
-    return Series(times, chans, hints, [[rng.randrange(0, 5000) for _ in chans] for _ in times])
+    """`rows` ticks of the shipped room data, `channels` of its columns."""
+    return dataset.cycled(dataset.load(ROOM, channels=COLUMNS[:channels]), rows)
 
 
 def probe(tmp: Path, home: Home, k: int, channels: int, ticks: int) -> dict:
@@ -39,7 +41,7 @@ def probe(tmp: Path, home: Home, k: int, channels: int, ticks: int) -> dict:
     board.mkdir()
     data = series(2 * ticks + 500, channels)
     spec = DeviceSpec("bench", k, 0, tuple(data.channels))
-    stage(board, home, board_config(spec, data.hints, pace="fast"), data)
+    stage(board, home, board_config(spec, pace="fast"), fit_series(data), data)
     exe = shutil.which("micropython", path=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
     env = dict(os.environ, MICROPYPATH=f"{firmware_dir()}:.frozen")
     out = subprocess.run(

@@ -1,15 +1,17 @@
 """Shared fixtures: the MicroPython binary, the real firmware run on recorded data, homes.
 
-Hardware-in-the-loop tests opt in with `--port /dev/ttyUSB0`; without it they are skipped and
-their virtual-board twins run instead.
+The hardware-in-the-loop suite (tests/hil, marker `hil`) drives the virtual board by default and
+a real board with `--port /dev/ttyUSB0 [--board NAME]`: the same tests, a different port.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -29,16 +31,39 @@ ROOM_CHANNELS = ["S1_Temp", "S1_Light", "S5_CO2", "S6_PIR"]
 
 
 def pytest_addoption(parser):
-    parser.addoption("--port", help="serial port of a real board for the hil tests")
+    parser.addoption(
+        "--port",
+        help="serial port of a real board: the hil suite drives it instead of the virtual one",
+    )
+    parser.addoption(
+        "--board",
+        default="esp32-devkitc",
+        help="board file of the board on --port (default: %(default)s)",
+    )
 
 
-def pytest_collection_modifyitems(config, items):
-    if config.getoption("--port"):
-        return
-    skip = pytest.mark.skip(reason="needs a real board: give --port")
-    for item in items:
-        if "hil" in item.keywords:
-            item.add_marker(skip)
+def veil_cli(*args, cwd, check=True, timeout=300, env=None):
+    """The installed CLI as a user runs it (stdin closed); returns the finished process."""
+    p = subprocess.run(
+        [sys.executable, "-m", "veil.cli", *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        env=dict(os.environ, COLUMNS="120", **(env or {})),
+    )
+    if check:
+        assert p.returncode == 0, p.stdout + p.stderr
+    return p
+
+
+def wait_for(condition, timeout=10.0):
+    """Poll `condition` until it holds; fail the test after `timeout` seconds."""
+    end = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.02)
 
 
 def micropython(script: str | Path, *args: str, cwd: Path | None = None, timeout=300):
@@ -89,3 +114,15 @@ def genuine(tmp_path_factory, room_series):
     h.keygen()
     spec, _log = run_firmware(h, tmp / "board", room_series)
     return h, spec, (tmp / "board" / "feed.jsonl").read_bytes().splitlines(keepends=True)
+
+
+def run_mpy_tests(script: str, cwd: Path):
+    """Run tests/mpy/<script> (test functions under tests/mpy/runner.py) under MicroPython;
+    asserts every declared test passed and returns the output."""
+    path = REPO / "tests" / "mpy" / script
+    p = micropython(path, cwd=cwd)
+    declared = set(re.findall(r"^def (test_\w+)", path.read_text(), re.M))
+    passed = set(re.findall(r"^ok (test_\w+)$", p.stdout, re.M))
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert passed == declared
+    return p.stdout

@@ -1,14 +1,11 @@
 """Firmware modules tested under the MicroPython binary (tests/mpy/units.py)."""
 
-import re
-
-from conftest import REPO, micropython
+from conftest import run_mpy_tests
 
 
 def test_firmware_units_under_micropython(tmp_path):
-    p = micropython(REPO / "tests" / "mpy" / "units.py", cwd=tmp_path)
-    source = (REPO / "tests" / "mpy" / "units.py").read_text()
-    declared = set(re.findall(r"^def (test_\w+)", source, re.M))
-    passed = set(re.findall(r"^ok (test_\w+)$", p.stdout, re.M))
-    assert p.returncode == 0, p.stdout + p.stderr
-    assert passed == declared
+    run_mpy_tests("units.py", tmp_path)
+
+
+def test_settings_set_survives_a_cut_at_every_step(tmp_path):
+    run_mpy_tests("settings_set.py", tmp_path)

@@ -8,7 +8,7 @@ track is real. Nothing here prints a key: logs carry counters only.
 import gc
 import time
 
-from . import config, proto
+from . import config, proto, settings
 from .decoy import Decoys
 from .drivers import END
 from .state import State
@@ -113,6 +113,9 @@ class Pacer:
 def main(config_path="config.json", key_path="key.bin"):
     """Run until the driver ends (replay) or forever (sensors); config errors end with a log."""
     try:
+        done = settings.recover()
+        if done:
+            log("settings:", done)
         cfg = config.load(config_path)
         keys = config.subkeys(key_path)
         state = State(reserve=cfg.get("reserve", 64))

@@ -8,7 +8,8 @@ have the real sensor's grid, repeats, jitter, switching steps, step tails and au
 
 The baseline is the slow, public part of the signal (season, weather, the building): it is
 tracked from the real readings and shared by every track, so that a public covariate cannot
-single out the real one.
+single out the real one. A channel that is public outright (air pressure: the weather station
+next door reports it) has a "shared" model: every track carries the real reading.
 
 Randomness comes from one keystream per (household, device), addressed by sequence number, so
 reboots never replay it. All state is in preallocated arrays; a tick creates no garbage.
@@ -66,6 +67,7 @@ class Channel:
         self.dx = array.array("h", spec["dx"])
         self.cum = array.array("H", spec["cum"])
         self.up, self.down = spec["base"]
+        self.every = spec.get("every", 1)  # a model recorded at a longer period steps less often
         self.base = (self.imin + (self.imax - self.imin) // 3) << 8  # fixed point; see begin()
 
     def follow(self, i):
@@ -109,7 +111,14 @@ class Decoys:
             k_decoy, epoch, k, profile["occupancy"], profile.get("tz_offset_s", 0)
         )
         self._tz = profile.get("tz_offset_s", 0)
-        self.ch = [Channel(profile["channels"][c[0]], c[2], c[3]) for c in channels]
+        models = [profile["channels"][c[0]] for c in channels]
+        self.ch = [
+            None if m.get("shared") else Channel(m, c[2], c[3]) for m, c in zip(models, channels)
+        ]
+        self.walked = 0  # channels with a walk of their own; the others are shared
+        for c in range(len(self.ch)):
+            if self.ch[c]:
+                self.walked |= 1 << c
         mac = Hmac(k_decoy)
         self._ks = [
             Keystream(mac.digest(b"noise" + struct.pack(">IBB", epoch, h, len(dev)) + dev))
@@ -139,21 +148,24 @@ class Decoys:
             if c & 7 == 0:
                 ks.block(seq, c >> 3)
             if mask >> c & 1:
-                i = self.ch[c].step(self.idx[c][t], self.prev[c][t], state, hour, ks.u16(c & 7))
-                self._moved(c, t, i)
-                values[c] = self.ch[c].grid.value(i)
+                ch = self.ch[c]
+                if not seq % ch.every:
+                    self._moved(
+                        c, t, ch.step(self.idx[c][t], self.prev[c][t], state, hour, ks.u16(c & 7))
+                    )
+                values[c] = ch.grid.value(self.idx[c][t])
 
     def tick(self, seq, ts, real, values, real_values, fail_mask):
         """Fill `values[t]` for every fake track and stand-ins for the real track's channels in
         `fail_mask`; the real track's other channels feed the baseline and its own walk."""
         states = self.households.at(ts)
         hour = self._hour(ts)
-        every = (1 << len(self.ch)) - 1
+        walked = self.walked
         if self._fresh:
             self._fresh = False
             self._begin(seq, states, hour, real_values, fail_mask)
         for c in range(len(self.ch)):
-            if not fail_mask >> c & 1:
+            if walked >> c & 1 and not fail_mask >> c & 1:
                 ch = self.ch[c]
                 i = ch.grid.index(real_values[c])
                 ch.follow(i)
@@ -161,25 +173,29 @@ class Decoys:
         for t in range(len(self.placement)):
             state = states[self.placement[t]]
             if t == real:
-                if fail_mask:
-                    self._advance(t, seq, hour, state, real_values, fail_mask)
+                if fail_mask & walked:
+                    self._advance(t, seq, hour, state, real_values, fail_mask & walked)
             else:
-                self._advance(t, seq, hour, state, values[t], every)
+                self._advance(t, seq, hour, state, values[t], walked)
+                for c in range(len(self.ch)):
+                    if not walked >> c & 1:
+                        values[t][c] = real_values[c]
 
     def _begin(self, seq, states, hour, real_values, fail_mask):
         """Start each baseline at the first real reading and every walk at a level typical of
         its household's state, drawn from keystream positions no tick uses (the real track's
         walk then takes its first readings)."""
         for c in range(len(self.ch)):
-            if not fail_mask >> c & 1:
+            if self.walked >> c & 1 and not fail_mask >> c & 1:
                 self.ch[c].base = self.ch[c].grid.index(real_values[c]) << 8
         for t in range(len(self.placement)):
             ks = self._ks[t]
             for c in range(len(self.ch)):
                 if c & 7 == 0:
                     ks.block(seq, 0xFFFFFFFF - (c >> 3))
-                typical = self.ch[c].typical(states[self.placement[t]], hour, ks.u16(c & 7))
-                self.idx[c][t] = typical
+                if not self.walked >> c & 1:
+                    continue
+                self.idx[c][t] = self.ch[c].typical(states[self.placement[t]], hour, ks.u16(c & 7))
 
     def save(self, seq, ts):
         """Snapshot every walk and baseline, so a reboot can carry the fakes on seamlessly."""
@@ -187,7 +203,7 @@ class Decoys:
         struct.pack_into(">QI", b, 0, seq, ts)
         p = 12
         for c in range(len(self.ch)):
-            struct.pack_into(">i", b, p, self.ch[c].base)
+            struct.pack_into(">i", b, p, self.ch[c].base if self.ch[c] else 0)
             p += 4
             for t in range(len(self.placement)):
                 struct.pack_into(">iB", b, p, self.idx[c][t], self.prev[c][t])
@@ -207,19 +223,19 @@ class Decoys:
         ts += period_s
         p = 12
         for c in range(len(self.ch)):
-            self.ch[c].base = struct.unpack_from(">i", snap, p)[0]
+            if self.ch[c]:
+                self.ch[c].base = struct.unpack_from(">i", snap, p)[0]
             p += 4
             for t in range(len(self.placement)):
                 self.idx[c][t], self.prev[c][t] = struct.unpack_from(">iB", snap, p)
                 p += 5
-        every = (1 << len(self.ch)) - 1
         scratch = [0] * len(self.ch)
         while at < seq:
             states = self.households.at(ts)
             hour = self._hour(ts)
             for t in range(len(self.placement)):
                 if t != real:
-                    self._advance(t, at, hour, states[self.placement[t]], scratch, every)
+                    self._advance(t, at, hour, states[self.placement[t]], scratch, self.walked)
             at += 1
             ts += period_s
 

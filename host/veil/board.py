@@ -30,6 +30,11 @@ def _mpremote() -> list[str]:
 
 
 def _reason(stderr: str, stdout: str) -> str:
+    if "could not enter raw repl" in stderr:
+        return (
+            "no MicroPython REPL answered (flash MicroPython with `veil flash`; close any "
+            "other program using the port)"
+        )
     lines = [ln.strip() for ln in (stderr + "\n" + stdout).splitlines() if ln.strip()]
     return lines[-1] if lines else "no output"
 

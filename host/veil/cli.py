@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from . import __version__
+from . import __version__, cli_boards
 from .clikit import (
     data_options,
     home_option,
@@ -133,21 +133,35 @@ def sim(
 @home_option
 @click.option("--device", required=True, help="device id (1-32 of A-Z a-z 0-9 _ -)")
 @click.option(
+    "--board",
+    "board_name",
+    metavar="NAME|FILE.toml",
+    help="board definition: checks the chip and, without --csv, publishes its default sensors",
+)
+@click.option(
     "--csv",
     "csv_path",
     type=click.Path(dir_okay=False, path_type=Path),
-    required=True,
-    help="recorded data the board's replay driver will publish",
+    help="recorded data the board's replay driver will publish instead of sensors",
 )
 @with_options(data_options)
-@click.option("--k", type=click.IntRange(2, 16), default=4, show_default=True)
-@click.option("--epoch", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True)
+@click.option(
+    "--k", type=click.IntRange(2, 16), help="tracks per tick (default: the home's, else 4)"
+)
+@click.option(
+    "--epoch", type=click.IntRange(0, 2**32 - 1), help="epoch (default: the home's, else 0)"
+)
 @click.option(
     "--period-ms",
     type=click.IntRange(min=0),
-    default=0,
+    help="tick period (default: 30000 with sensors; with --csv, as fast as the data allows)",
+)
+@click.option(
+    "--log-every",
+    type=click.IntRange(min=1),
+    default=1000,
     show_default=True,
-    help="tick period (0: as fast as the data allows)",
+    help="log a line every this many ticks",
 )
 @click.option("--replace", is_flag=True, help="redefine an existing device of the home")
 @profile_option
@@ -155,6 +169,7 @@ def provision(
     port,
     home_dir,
     device,
+    board_name,
     csv_path,
     time_col,
     time_format,
@@ -163,34 +178,52 @@ def provision(
     k,
     epoch,
     period_ms,
+    log_every,
     replace,
     profile_path,
 ):
-    """Write a device's config, decoy profile, replay data and the home key to the board on PORT
-    (over USB). Without --profile, the decoys are fitted from the CSV (the home's history)."""
+    """Write a device's config, decoy profile and the home key to the board on PORT (over
+    USB), as one set.
+
+    The channels come from the board file's sensors (--board) or from recorded data (--csv).
+    Every device of a home shares its key, k and epoch. The decoy profile is --profile, else
+    the one the device had, else fitted from the --csv data (the home's own history), else the
+    default profiles of the sensors' kinds.
+    """
+    from . import boards, devices
     from .board import Board
+    from .deploy import check_machine
     from .home import Home
-    from .profile import fit_series
+    from .ports import check_port
+    from .profile import default_profile, for_series
     from .profile import load as load_profile
-    from .protocol import DeviceSpec
-    from .provision import board_config
     from .provision import provision as do_provision
 
-    series = load_series(csv_path, time_col, time_format, channels, rows)
-    spec = DeviceSpec(device, k, epoch, tuple(series.channels))
-    config = board_config(
-        spec,
-        driver={"type": "replay", "file": "replay.csv"},
-        sink={"type": "spool", "file": "feed.jsonl"},
-        pace="period" if period_ms else "fast",
-        period_ms=period_ms,
-    )
+    if not (board_name or csv_path):
+        raise click.UsageError("give --board (the board's sensors) or --csv (recorded data)")
     home = Home(home_dir)
+    home.key()
+    k, epoch = devices.household(home, device, k, epoch)
+    definition = boards.load(board_name) if board_name else None
+    series = load_series(csv_path, time_col, time_format, channels, rows) if csv_path else None
+    if series is not None:
+        spec, config = devices.replay_device(series, device, k, epoch, period_ms, log_every)
+    else:
+        spec, config = devices.sensor_device(definition, device, k, epoch, period_ms, log_every)
     profile = load_profile(profile_path) if profile_path else None
-    profile = profile or (None if replace else home.profile(device)) or fit_series(series)
-    do_provision(Board(port), home, spec, config, profile, series, replace=replace)
+    profile = profile or (None if replace else home.profile(device))
+    if profile is None:
+        profile = for_series(series, spec) if series is not None else default_profile(spec)
+    check_port(port)
+    board = Board(port)
+    if definition:
+        check_machine(board, definition)
+    do_provision(board, home, spec, config, profile, series, replace=replace)
+    if series is None:
+        devices.set_clock(board)
     click.echo(
-        f"provisioned {device} on {port}: k={k}, epoch {epoch}, {len(spec.channels)} channels"
+        f"provisioned {device} on {port}: k={k}, epoch {epoch}, "
+        f"{len(spec.channels)} channels ({', '.join(c.name for c in spec.channels)})"
     )
 
 
@@ -327,6 +360,16 @@ def demo(out, k, rows):
     click.echo(f"files in {out}/: feed.jsonl platform.db real.csv views.png home/")
     if not ok:
         raise VeilError("the demo did not recover every reading exactly")
+
+
+for command in (
+    cli_boards.boards,
+    cli_boards.flash,
+    cli_boards.deploy,
+    cli_boards.monitor,
+    cli_boards.fetch,
+):
+    cli.add_command(command)
 
 
 def main() -> None:

@@ -49,12 +49,15 @@ DAY_S = 86400
 NIGHT = range(0, 6)
 SMOOTH = 4.0  # pseudo-counts pulled from the parent cell
 MAX_STEPS = 16  # distinct steps kept per cell
+MIN_HISTORY = 100  # readings needed to fit a profile
 MIN_CELL = 10  # readings a (state, band, level) cell needs to get its own step distribution
 RELEVEL = -32768  # step meaning "jump to a level typical of the state"
 SWITCHING = ("light", "motion", "door")
-KINDS = ("temperature", "humidity", "co2", "light", "motion", "door", "other")
+KINDS = ("temperature", "humidity", "co2", "light", "motion", "door", "pressure", "other")
+PUBLIC = ("pressure",)  # kinds the weather service publishes: every track carries the reading
 _KIND_HINTS = (
     ("co2", ("co2",)),
+    ("pressure", ("press", "baro")),
     ("humidity", ("rh", "hum")),
     ("temperature", ("temp", "t_", "tmp")),
     ("light", ("light", "lux", "illum")),
@@ -296,11 +299,19 @@ class _CellWriter:
         self.cells += self._shared[key]
 
 
+def shared_model(kind: str, dec: int) -> dict:
+    """A channel every track publishes as read: public anyway, so fakes could only differ from
+    what a weather station shows."""
+    return {"kind": kind, "dec": dec, "shared": True}
+
+
 def fit_channel(
     ch: ChannelData, times: np.ndarray, states: np.ndarray, period_s: float, tz: int = 0
 ) -> dict:
     """Fit one channel's step model on its grid."""
     ok = np.array([x is not None for x in ch.values])
+    if ch.kind in PUBLIC:
+        return shared_model(ch.kind, ch.dec)
     if ok.sum() < 50:
         raise ProfileError(f"channel {ch.name}: {ok.sum()} readings, need at least 50 to fit")
     raw = np.array([0 if x is None else x for x in ch.values], dtype=np.int64)
@@ -398,8 +409,8 @@ def fit_profile(
     (labels), else are inferred from the readings; the occupancy model is fitted from them
     unless `occupancy` (e.g. the home's shared model) is given."""
     t = np.asarray(times, dtype=np.int64)
-    if len(t) < 100:
-        raise ProfileError(f"{len(t)} readings; a profile needs at least 100")
+    if len(t) < MIN_HISTORY:
+        raise ProfileError(f"{len(t)} readings; a profile needs at least {MIN_HISTORY}")
     period_s = float(np.median(np.diff(t)))
     st = np.asarray(states) if states is not None else infer_states(t, channels)
     if st is None and occupancy is None:
@@ -427,6 +438,53 @@ def fit_series(series: Series, states: Sequence[int] | None = None, **kw) -> dic
     return fit_profile(series.times, chans, states=states, **kw)
 
 
+DEFAULTS = Path(__file__).resolve().parent / "profiles" / "defaults.json"
+
+
+def default_profile(spec, kinds: Sequence[str] | None = None, period_s: float = 30) -> dict:
+    """A profile from the shipped models of each channel's kind (tools/make_default_profiles.py
+    fits them from recorded data), for a device without history of its own yet. A model
+    recorded at coarser decimals is carried onto the channel's (its values keep the coarser
+    grid); one recorded at a longer period steps only every so many ticks."""
+    doc = json.loads(DEFAULTS.read_text())
+    channels = {}
+    for n, c in enumerate(spec.channels):
+        kind = kinds[n] if kinds else guess_kind(c.name)
+        if kind in PUBLIC:
+            channels[c.name] = shared_model(kind, c.dec)
+            continue
+        fits = [m for m in doc["models"].values() if m["kind"] == kind and m["dec"] <= c.dec]
+        if not fits:
+            raise ProfileError(
+                f"no default decoy model for channel {c.name} ({kind}, {c.dec} decimals): fit "
+                "a profile from recorded readings with `veil profile fit`"
+            )
+        model = dict(max(fits, key=lambda m: m["dec"]))
+        scale = 10 ** (c.dec - model["dec"])
+        period, offsets = model["grid"]
+        model["grid"] = [period * scale, [o * scale for o in offsets]]
+        model["range"] = [x * scale for x in model["range"]]
+        model["dec"] = c.dec
+        model["every"] = max(1, round(model.pop("period_s") / period_s))
+        channels[c.name] = model
+    return {
+        "veil_profile": FORMAT,
+        "tz_offset_s": 0,
+        "period_s": period_s,
+        "occupancy": doc["occupancy"],
+        "channels": channels,
+    }
+
+
+def for_series(series: Series, spec) -> dict:
+    """The decoys for a device replaying `series`: fitted from it when it holds enough history,
+    else the default models of its channels' kinds."""
+    if len(series.times) >= MIN_HISTORY:
+        return fit_series(series)
+    period = float(np.median(np.diff(series.times))) if len(series.times) > 1 else 30.0
+    return default_profile(spec, period_s=period)
+
+
 def save(profile: dict, path: str | Path) -> None:
     Path(path).write_text(json.dumps(profile, separators=(",", ":")) + "\n")
 
@@ -451,6 +509,8 @@ def check(doc: dict, what: str = "profile") -> None:
     if sizes != (2 * 24 * 3 * 2, 4, 4):
         raise ProfileError(f"{what}: occupancy tables have the wrong size")
     for name, ch in doc.get("channels", {}).items():
+        if ch.get("shared"):
+            continue
         nb = max(ch.get("band", [0])) + 1
         cells = 2 * 3 * nb * (len(ch.get("levels", [])) + 1) * MOVES
         ok = (

@@ -13,6 +13,7 @@ from .dataset import Series
 from .errors import VeilError
 from .home import Home
 from .protocol import DeviceSpec
+from .settingset import put_set
 
 
 def board_config(spec: DeviceSpec, **settings) -> dict:
@@ -62,11 +63,11 @@ def provision(
     series: Series | None = None,
     replace: bool = False,
 ) -> None:
-    """Write config.json, profile.json, key.bin (and replay data) to the board, each file
-    atomically, then record the spec and the profile in the home."""
+    """Write config.json, profile.json, key.bin (and replay data) to the board as one atomic
+    set (veil.settingset), then record the spec and the profile in the home."""
     check_compatible(home, spec, replace)
     with tempfile.TemporaryDirectory(prefix="veil-provision-") as tmp:
         names = stage(Path(tmp), home, config, profile, series)
-        board.put_files({name: Path(tmp) / name for name in names})
+        put_set(board, {name: Path(tmp) / name for name in names})
     home.save_device(spec)
     home.save_profile(spec.device, profile)

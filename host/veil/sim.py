@@ -22,7 +22,7 @@ from .dataset import Series
 from .errors import VeilError
 from .firmware import firmware_dir, firmware_files
 from .home import Home
-from .profile import fit_series
+from .profile import for_series
 from .protocol import DeviceSpec
 from .provision import board_config, provision
 from .vboard import VirtualBoard
@@ -81,7 +81,7 @@ def simulate(
         "log_every": max(1, len(series.times) // 200),
     }
     config = board_config(spec, **settings)
-    profile = profile or (None if replace else home.profile(device)) or fit_series(series)
+    profile = profile or (None if replace else home.profile(device)) or for_series(series, spec)
     log: list[str] = []
     ticks = 0
 

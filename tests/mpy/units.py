@@ -5,7 +5,8 @@ per test, "ok NAME" or "FAIL NAME: reason".
 """
 
 import os
-import sys
+
+import runner
 
 from veil import proto
 from veil.decoy import Grid
@@ -168,18 +169,4 @@ def test_encoder_rejects_nothing_in_bounds_and_keeps_size():
     eq(sizes, {enc.size})
 
 
-names = sorted(n for n in globals() if n.startswith("test_"))
-base = os.getcwd()
-failed = 0
-for name in names:
-    scratch = base + "/" + name
-    os.mkdir(scratch)
-    os.chdir(scratch)
-    try:
-        globals()[name]()
-        print("ok", name)
-    except Exception as e:
-        failed += 1
-        print("FAIL %s: %r" % (name, e))
-    os.chdir(base)
-sys.exit(1 if failed else 0)
+runner.run(globals())

@@ -1,0 +1,1 @@
+"""Hardware-in-the-loop suite: the virtual board by default, a real one with --port."""
