@@ -53,3 +53,18 @@ def subkeys(path="key.bin"):
     if len(home) != 32:
         raise ConfigError("%s is not a 32-byte home key" % path)
     return tuple(proto.subkey(home, label) for label in proto.LABELS)
+
+
+def secrets(path="secrets.json"):
+    """Transport secrets (MQTT and Wi-Fi passwords), kept apart from config.json; {} if none.
+    Callers keep them in memory only: they are never printed or logged."""
+    try:
+        with open(path) as f:
+            found = json.load(f)
+    except OSError:
+        return {}
+    except ValueError:
+        raise ConfigError("%s is not valid JSON" % path)
+    if not isinstance(found, dict):
+        raise ConfigError("%s is not a JSON object" % path)
+    return found
