@@ -40,8 +40,15 @@ def make_feed(n: int) -> dict[str, bytes]:
     for d in range(DEVICES):
         spec = DeviceSpec(f"bench{d}", 4, 0, chans)
         lines = [
-            encode_line(spec, keys, boot=0, seq=i // 4, trk=i % 4, ts=1_700_000_000 + i // 4,
-                        values=(2000 + i % 97, 400 + i % 13))
+            encode_line(
+                spec,
+                keys,
+                boot=0,
+                seq=i // 4,
+                trk=i % 4,
+                ts=1_700_000_000 + i // 4,
+                values=(2000 + i % 97, 400 + i % 13),
+            )
             for i in range(per)
         ]
         feeds[spec.device] = b"\n".join(lines) + b"\n"
@@ -51,16 +58,47 @@ def make_feed(n: int) -> dict[str, bytes]:
 def prefill(broker: Mosquitto, feeds: dict[str, bytes]) -> None:
     for dev, data in feeds.items():
         subprocess.run(
-            ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(broker.plain_port), "-u", dev,
-             "-P", broker.files.password(dev), "-t", f"veil/{dev}", "-q", "1", "-l"],
-            input=data, check=True,
+            [
+                "mosquitto_pub",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(broker.plain_port),
+                "-u",
+                dev,
+                "-P",
+                broker.files.password(dev),
+                "-t",
+                f"veil/{dev}",
+                "-q",
+                "1",
+                "-l",
+            ],
+            input=data,
+            check=True,
         )
 
 
 def sub_cmd(broker: Mosquitto, *extra: str) -> list[str]:
-    return ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker.plain_port), "-u", "ingest",
-            "-P", broker.files.password("ingest"), "-q", "1", "-c", "-i", "bench-raw",
-            "-t", "veil/#", *extra]
+    return [
+        "mosquitto_sub",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(broker.plain_port),
+        "-u",
+        "ingest",
+        "-P",
+        broker.files.password("ingest"),
+        "-q",
+        "1",
+        "-c",
+        "-i",
+        "bench-raw",
+        "-t",
+        "veil/#",
+        *extra,
+    ]
 
 
 def raw_rate(broker: Mosquitto, feeds: dict[str, bytes], n: int) -> float:
@@ -75,9 +113,11 @@ def ingest_rate(broker: Mosquitto, feeds, n: int, target: str, name: str) -> tup
     url = BrokerUrl.parse(f"mqtt://127.0.0.1:{broker.plain_port}")
     password = broker.files.password("ingest")
     with open_store(target) as store:
+
         def service():
-            return MqttIngest(store, url, user="ingest", password=password, client_id=name,
-                              group=name)
+            return MqttIngest(
+                store, url, user="ingest", password=password, client_id=name, group=name
+            )
 
         service().run(limit=0)  # the persistent session now holds the subscription
         prefill(broker, feeds)
@@ -108,9 +148,11 @@ def main() -> None:
                 with Postgres() as pg:
                     took, stored = ingest_rate(broker, feeds, n, pg.url, "bench-pg")
                 rows.append(("veil ingest -> PostgreSQL", n / took, took, stored, raw / took))
-    print(f"{n} messages of {len(next(iter(feeds.values())).splitlines()[0])} bytes, "
-          f"{DEVICES} devices; {platform.processor() or platform.machine()}, "
-          f"Python {sys.version.split()[0]}\n")
+    print(
+        f"{n} messages of {len(next(iter(feeds.values())).splitlines()[0])} bytes, "
+        f"{DEVICES} devices; {platform.processor() or platform.machine()}, "
+        f"Python {sys.version.split()[0]}\n"
+    )
     print("| consumer | messages/s | time | stored (of sent) | ratio to mosquitto_sub |")
     print("| --- | ---: | ---: | ---: | ---: |")
     for what, rate, took, stored, ratio in rows:

@@ -25,7 +25,9 @@ class Forwarder:
     def __init__(self, options, size, client, name):
         self.name = name
         self.client = client
-        self.outbox = Outbox(options.get("spool", "outbox"), options.get("spool_records", 4096), size)
+        self.outbox = Outbox(
+            options.get("spool", "outbox"), options.get("spool_records", 4096), size
+        )
         self.ssid = options.get("ssid")
         self.wifi_password = config.secrets().get("wifi_password", "")
         self.budget = options.get("budget_ms", 1000)

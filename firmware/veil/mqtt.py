@@ -97,9 +97,7 @@ class Client:
             self.poll(100)
         if self._connack:
             rc = self._connack
-            raise net.LinkError(
-                "broker refused: %s" % (_REFUSED[rc] if rc < len(_REFUSED) else rc)
-            )
+            raise net.LinkError("broker refused: %s" % (_REFUSED[rc] if rc < len(_REFUSED) else rc))
         self.up = True
         self._sent_at = self._acked_at = time.ticks_ms()
 

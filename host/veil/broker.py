@@ -171,7 +171,11 @@ def _config(folder: Path, host: str, tls_port: int, plain_port: int | None) -> s
         "tls_version tlsv1.2",
     ]
     if plain_port is not None:
-        lines += ["", "# Password login without TLS: for loopback only.", f"listener {plain_port} {host}"]
+        lines += [
+            "",
+            "# Password login without TLS: for loopback only.",
+            f"listener {plain_port} {host}",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -187,7 +191,9 @@ def write_broker(
 ) -> BrokerFiles:
     """Create or update a broker folder; existing users keep their passwords."""
     if not shutil.which("mosquitto_passwd"):
-        raise BrokerError("mosquitto_passwd not found: install Mosquitto (apt-get install mosquitto)")
+        raise BrokerError(
+            "mosquitto_passwd not found: install Mosquitto (apt-get install mosquitto)"
+        )
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     creds = read_credentials(folder)

@@ -10,6 +10,14 @@ from pathlib import Path
 import click
 
 from . import __version__
+from .cli_transport import (
+    broker,
+    broker_options,
+    ingest_options,
+    provision_options,
+    run_follow,
+    run_ingest_service,
+)
 from .clikit import data_options, home_option, load_series, progress, report_table, with_options
 from .errors import VeilError
 
@@ -137,6 +145,7 @@ def sim(
     help="tick period (0: as fast as the data allows)",
 )
 @click.option("--replace", is_flag=True, help="redefine an existing device of the home")
+@with_options(provision_options)
 def provision(
     port,
     home_dir,
@@ -150,49 +159,65 @@ def provision(
     epoch,
     period_ms,
     replace,
+    **net,
 ):
-    """Write a device's config, replay data and the home key to the board on PORT (over USB)."""
+    """Write a device's config, replay data and the home key to the board on PORT (over USB).
+
+    With --mqtt or --onem2m the board publishes over the network (Wi-Fi on a real board)
+    through an outbox on its flash; the broker password and Wi-Fi password go to their own
+    file on the board and are never shown."""
     from .board import Board
     from .home import Home
+    from .netconfig import sink_settings
     from .protocol import DeviceSpec
     from .provision import board_config
     from .provision import provision as do_provision
 
     series = load_series(csv_path, time_col, time_format, channels, rows)
     spec = DeviceSpec(device, k, epoch, tuple(series.channels))
+    sink, secrets, files = sink_settings(device, **net)
     config = board_config(
         spec,
         series.hints,
         driver={"type": "replay", "file": "replay.csv"},
-        sink={"type": "spool", "file": "feed.jsonl"},
+        sink=sink or {"type": "spool", "file": "feed.jsonl"},
         pace="period" if period_ms else "fast",
         period_ms=period_ms,
     )
-    do_provision(Board(port), Home(home_dir), spec, config, series, replace=replace)
+    do_provision(
+        Board(port), Home(home_dir), spec, config, series, replace, secrets=secrets, files=files
+    )
     click.echo(
         f"provisioned {device} on {port}: k={k}, epoch {epoch}, {len(spec.channels)} channels"
     )
 
 
 @cli.command()
-@click.argument("feeds", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("sources", metavar="FEED…|mqtt://…", nargs=-1, required=True)
 @click.option(
     "--store",
     "store_path",
-    type=click.Path(dir_okay=False, path_type=Path),
     default="platform.db",
     show_default=True,
-    help="SQLite store",
+    help="SQLite file, or a postgresql:// URL",
 )
-def ingest(feeds, store_path):
-    """Platform side: store disguised feed files (no key needed); quarantine non-records."""
+@with_options(broker_options)
+@with_options(ingest_options)
+def ingest(sources, store_path, **service):
+    """Platform side: store disguised feeds (files, or live from a broker); no key needed;
+    quarantine non-records with the reason."""
     from .ingest import ingest_file
-    from .store import Store
+    from .store import open_store
 
+    if any(s.startswith(("mqtt://", "mqtts://")) for s in sources):
+        if len(sources) != 1:
+            raise click.UsageError("give one broker URL, or feed files")
+        run_ingest_service(sources[0], store_path, **service)
+        return
     quarantined = []
-    with Store(store_path) as store:
-        for feed in feeds:
-            res = ingest_file(store, feed)
+    with open_store(store_path) as store:
+        for feed in sources:
+            res = ingest_file(store, Path(feed))
             quarantined += res.quarantined
             click.echo(
                 f"{feed}: {res.read} messages, {res.stored} stored, "
@@ -214,8 +239,12 @@ def ingest(feeds, store_path):
 @click.option(
     "--store",
     "store_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="decode from a platform's SQLite store instead of feed files",
+    help="decode from a platform's store (SQLite file or postgresql:// URL)",
+)
+@click.option(
+    "--follow",
+    metavar="mqtt://…",
+    help="decode live from a broker, printing real readings as they arrive",
 )
 @click.option(
     "--out",
@@ -231,7 +260,10 @@ def ingest(feeds, store_path):
     type=click.Path(dir_okay=False, path_type=Path),
     help="also write the verification report as JSON",
 )
-def decode(feeds, home_dir, store_path, csv_out, report_out):
+@with_options(broker_options)
+@click.option("--limit", type=click.IntRange(min=1), help="with --follow: stop after N readings")
+@click.option("--idle", type=click.FloatRange(min=0), help="with --follow: stop after S s of quiet")
+def decode(feeds, home_dir, store_path, follow, csv_out, report_out, **live):
     """Owner side: recover the real readings and verify every record with the home key.
 
     Exits 3 when records were altered, injected, missing or malformed.
@@ -242,16 +274,21 @@ def decode(feeds, home_dir, store_path, csv_out, report_out):
     from .decode import write_csv
     from .feed import read_feed
     from .home import Home
-    from .store import Store
+    from .store import open_store
 
-    if bool(feeds) == bool(store_path):
-        raise click.UsageError("give feed files or --store, not both and not neither")
+    if sum(map(bool, (feeds, store_path, follow))) != 1:
+        raise click.UsageError("give feed files, --store or --follow (one of them)")
+    if follow:
+        report = run_follow(home_dir, follow, csv_out, report_out, **live)
+        if not report.clean:
+            sys.exit(3)
+        return
     home = Home(home_dir)
     keys, specs = home.keys(), home.devices()
     if not specs:
         raise VeilError(f"no devices in {home.path}: provision or sim a device first")
     if store_path:
-        with Store(store_path, create=False) as store:
+        with open_store(store_path, create=False) as store:
             readings, report = run_decode(keys, specs, store.items())
     else:
         readings, report = run_decode(keys, specs, chain.from_iterable(map(read_feed, feeds)))
@@ -307,6 +344,9 @@ def demo(out, k, rows):
     click.echo(f"files in {out}/: feed.jsonl platform.db real.csv views.png home/")
     if not ok:
         raise VeilError("the demo did not recover every reading exactly")
+
+
+cli.add_command(broker)
 
 
 def main() -> None:

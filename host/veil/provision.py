@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -42,16 +41,33 @@ def check_compatible(home: Home, spec: DeviceSpec, replace: bool) -> None:
         )
 
 
-def stage(folder: Path, home: Home, config: dict, series: Series | None = None) -> list[str]:
-    """Write the files provisioning puts on a board into `folder` (the key as a 0600 copy);
-    returns their names. `folder` may be a virtual board's root or a private staging dir."""
+def _private(path: Path, data: bytes) -> None:
+    path.unlink(missing_ok=True)
+    path.touch(0o600)
+    path.write_bytes(data)
+
+
+def stage(
+    folder: Path,
+    home: Home,
+    config: dict,
+    series: Series | None = None,
+    secrets: dict | None = None,
+    files: dict[str, bytes] | None = None,
+) -> list[str]:
+    """Write the files provisioning puts on a board into `folder` (the key and the transport
+    secrets as 0600 files, apart from the settings); returns their names. `folder` may be a
+    virtual board's root or a private staging dir."""
     home.key()  # fail on a missing or exposed key before writing anything
     (folder / "config.json").write_text(json.dumps(config))
-    key = folder / "key.bin"
-    key.unlink(missing_ok=True)
-    key.touch(0o600)
-    shutil.copyfile(home.key_path, key)
+    _private(folder / "key.bin", home.key_path.read_bytes())
     names = ["config.json", "key.bin"]
+    if secrets:
+        _private(folder / "secrets.json", json.dumps(secrets).encode())
+        names.append("secrets.json")
+    for name, data in (files or {}).items():
+        (folder / name).write_bytes(data)
+        names.append(name)
     if series is not None:
         series.write_replay(folder / "replay.csv")
         names.append("replay.csv")
@@ -65,11 +81,13 @@ def provision(
     config: dict,
     series: Series | None = None,
     replace: bool = False,
+    secrets: dict | None = None,
+    files: dict[str, bytes] | None = None,
 ) -> None:
-    """Write config.json, key.bin (and replay data) to the board, each file atomically, then
-    record the spec in the home."""
+    """Write config.json, key.bin (and replay data, transport secrets and CA) to the board,
+    each file atomically, then record the spec in the home."""
     check_compatible(home, spec, replace)
     with tempfile.TemporaryDirectory(prefix="veil-provision-") as tmp:
-        names = stage(Path(tmp), home, config, series)
+        names = stage(Path(tmp), home, config, series, secrets, files)
         board.put_files({name: Path(tmp) / name for name in names})
     home.save_device(spec)

@@ -125,8 +125,12 @@ class Mosquitto(Service):
 
     def start(self) -> None:
         proc = self._spawn(["mosquitto", "-c", str(self.files.config)], self.folder / "log")
-        _wait(lambda: _port_open(self.tls_port) and _port_open(self.plain_port), proc,
-              "mosquitto", self.log)
+        _wait(
+            lambda: _port_open(self.tls_port) and _port_open(self.plain_port),
+            proc,
+            "mosquitto",
+            self.log,
+        )
 
 
 ACME_INI = """\
