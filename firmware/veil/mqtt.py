@@ -156,6 +156,8 @@ class Client:
             if not ready:
                 return
             self._packet()
+            if not self.up:
+                return  # logging in: the CONNACK is all there is to read
             wait_ms = 0
 
     def _packet(self):

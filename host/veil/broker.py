@@ -3,8 +3,9 @@
 Writes into one folder: a CA and a server certificate (made with `cryptography`), a password
 file hashed by `mosquitto_passwd`, an ACL that lets device `D` publish to `<prefix>/D` only and
 readers (ingest services, owners) read `<prefix>/#`, and `mosquitto.conf`. The plain-text
-passwords are kept in `credentials.json` (mode 0600) so that provisioning can carry a device's
-password to its board; nothing here prints one.
+passwords are kept in `credentials.json` and one file per user in `passwords/` (mode 0600), so
+that provisioning can carry a device's password to its board and services can read theirs
+with `--password-file`; nothing here prints one.
 """
 
 from __future__ import annotations
@@ -205,6 +206,9 @@ def write_broker(
                 raise BrokerError(f"{name} is already a {creds[name]['role']}")
             creds.setdefault(name, {"role": role, "password": secrets.token_urlsafe(18)})
     _private(folder / CREDENTIALS, (json.dumps(creds, indent=1) + "\n").encode())
+    (folder / "passwords").mkdir(mode=0o700, exist_ok=True)
+    for user, c in creds.items():
+        _private(folder / "passwords" / user, c["password"].encode() + b"\n")
     passwd = folder / "passwd"
     _private(passwd, "".join(f"{u}:{c['password']}\n" for u, c in creds.items()).encode())
     done = subprocess.run(["mosquitto_passwd", "-U", str(passwd)], capture_output=True, text=True)

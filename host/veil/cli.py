@@ -79,6 +79,7 @@ def keygen(home_dir: Path):
     help="keep the virtual board's filesystem here (default: a temporary folder)",
 )
 @click.option("--replace", is_flag=True, help="redefine an existing device of the home")
+@with_options(provision_options)
 def sim(
     csv_path,
     home_dir,
@@ -94,11 +95,15 @@ def sim(
     feed_out,
     board_dir,
     replace,
+    **net,
 ):
-    """Run the firmware on the virtual board over recorded data in CSV."""
+    """Run the firmware on the virtual board over recorded data in CSV (the feed goes to a
+    file, or with --mqtt / --onem2m over the network as a real board's would)."""
     from .home import Home
+    from .netconfig import sink_settings
     from .sim import simulate
 
+    sink, secrets, files = sink_settings(device, **net)
     series = load_series(csv_path, time_col, time_format, channels, rows)
     home = Home(home_dir)
     bar, update = progress(len(series.times), f"{device}: replaying")
@@ -115,10 +120,14 @@ def sim(
             board_dir=board_dir,
             replace=replace,
             progress=update,
+            sink=sink,
+            secrets=secrets,
+            files=files,
         )
         update(result.ticks)
+    dest = net.get("mqtt_url") or net.get("onem2m_url") or feed_out
     click.echo(
-        f"{device}: {result.ticks} ticks x {k} tracks -> {feed_out} "
+        f"{device}: {result.ticks} ticks x {k} tracks -> {dest} "
         f"({', '.join(c.name for c in result.spec.channels)})"
     )
 

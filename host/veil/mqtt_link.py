@@ -114,6 +114,8 @@ def connect(client, url: BrokerUrl, timeout: float = 10.0) -> None:
     while not answer and deadline > 0:
         rc = client.loop(0.1)
         deadline -= 0.1
+        if answer:
+            break
         if rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_AGAIN):
             raise LinkError(f"broker {url.host}:{url.port} closed the connection ({rc.name})")
     if not answer:

@@ -57,8 +57,12 @@ def simulate(
     board_dir: Path | None = None,
     replace: bool = False,
     progress: Callable[[int], None] | None = None,
+    sink: dict | None = None,
+    secrets: dict | None = None,
+    files: dict[str, bytes] | None = None,
 ) -> SimResult:
-    """Replay `series` on a virtual board as `device` of `home`; the feed goes to `feed_out`.
+    """Replay `series` on a virtual board as `device` of `home`; the feed goes to `feed_out`,
+    or over the network with a `sink` from veil.netconfig (its secrets and CA provisioned too).
     A device the home already has keeps its spec when the data has the same channels (readings
     outside its bounds are then published as stand-ins, as a real sensor's would be)."""
     spec = DeviceSpec(device, k, epoch, tuple(series.channels))
@@ -67,7 +71,7 @@ def simulate(
         spec = old
     settings = {
         "driver": {"type": "replay", "file": "replay.csv"},
-        "sink": {"type": "spool", "file": "feed.jsonl"},
+        "sink": sink or {"type": "spool", "file": "feed.jsonl"},
         "pace": "timestamps" if realtime else "fast",
         "speed": speed,
         "log_every": max(1, len(series.times) // 200),
@@ -92,9 +96,10 @@ def simulate(
         with VirtualBoard(root) as vb:
             board = Board(vb.port)
             board.put_files(firmware_files(with_main=False))
-            provision(board, home, spec, config, series, replace=replace)
+            provision(board, home, spec, config, series, replace, secrets, files)
             board.stream("from veil import app\napp.main()", on_line)
             if m := re.search(r"stopped after (\d+) ticks", log[-1] if log else ""):
                 ticks = int(m.group(1))
-            board.get_file("feed.jsonl", Path(feed_out))
+            if not sink:
+                board.get_file("feed.jsonl", Path(feed_out))
     return SimResult(spec, ticks, log)
