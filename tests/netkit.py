@@ -20,13 +20,14 @@ from veil.store import Store
 class IngestThread:
     """`veil ingest` as a platform runs it, in a thread, into a SQLite store."""
 
-    def __init__(self, broker, db, client_id="ingest-test", port=None):
+    def __init__(self, broker, db, client_id="ingest-test", port=None, group="veil-ingest"):
         self.stop = threading.Event()
         self.ready = threading.Event()
         self.url = BrokerUrl.parse(f"mqtts://127.0.0.1:{port or broker.tls_port}")
         self.broker = broker
         self.db = db
         self.client_id = client_id
+        self.group = group
         self.error = None
         self.service = None
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -45,6 +46,7 @@ class IngestThread:
                     password=self.broker.files.password("ingest"),
                     ca=self.broker.files.ca_pem,
                     client_id=self.client_id,
+                    group=self.group,
                 )
                 self.ready.set()
                 self.service.run(stop=self.stop)

@@ -32,6 +32,12 @@ ingest_options = [
         show_default=True,
         help="shared subscription group: instances of one group split the load",
     ),
+    click.option(
+        "--exclusive",
+        is_flag=True,
+        help="plain subscription instead of the shared group: one instance, and it survives a "
+        "Mosquitto restart",
+    ),
     click.option("--client-id", help="MQTT client id, unique per instance (default: per host)"),
     click.option("--limit", type=click.IntRange(min=0), help="stop after this many messages"),
     click.option(
@@ -118,7 +124,9 @@ def _stop_on_signals() -> threading.Event:
     return stop
 
 
-def run_ingest_service(url, store_path, *, user, password_file, ca, group, client_id, limit, idle):
+def run_ingest_service(
+    url, store_path, *, user, password_file, ca, group, exclusive, client_id, limit, idle
+):
     """`veil ingest mqtt://…`: run until stopped, printing a line per second of progress."""
     import time
 
@@ -133,7 +141,7 @@ def run_ingest_service(url, store_path, *, user, password_file, ca, group, clien
             user=user,
             password=read_password(password_file),
             ca=ca,
-            group=group,
+            group=None if exclusive else group,
             client_id=client_id,
         )
         last = [0.0]

@@ -1,7 +1,10 @@
 """`veil ingest mqtt://…`: the platform's ingest service, MQTT in, store out, no key.
 
 Stateless apart from its MQTT session: instances subscribe to one shared subscription
-(`$share/GROUP/PREFIX/#`), so the broker splits the load between them. Every message is
+(`$share/GROUP/PREFIX/#`), so the broker splits the load between them. With `group=None` the
+subscription is the plain `PREFIX/#`: Mosquitto 2.0.11 restores plain subscriptions of a
+persistent session after a restart but not shared ones, so records that reach a restarted
+broker before a shared-group member is back are lost to that group (docs/transports.md). Every message is
 acknowledged only after the batch holding it is committed, with a persistent session, so a
 crash of the service loses nothing: the broker redelivers what was not acknowledged, and the
 store keeps identical records once. Messages that are not records, or that arrive on a topic
@@ -18,7 +21,7 @@ from collections.abc import Callable
 from .errors import VeilError
 from .feed import Rejected, parse_message
 from .ingest import IngestResult
-from .mqtt_link import BrokerUrl, LinkError, connect, make_client
+from .mqtt_link import BrokerUrl, LinkError, RefusedError, connect, make_client
 from .protocol import MalformedRecord, Record
 from .store import RecordStore
 
@@ -52,14 +55,14 @@ class MqttIngest:
         user: str | None = None,
         password: str | None = None,
         ca=None,
-        group: str = "veil-ingest",
+        group: str | None = "veil-ingest",
         client_id: str | None = None,
         batch: int = BATCH,
     ):
         self.store = store
         self.url = url
         self.batch = batch
-        self.topic = f"$share/{group}/{url.prefix}/#"
+        self.topic = f"$share/{group}/{url.prefix}/#" if group else f"{url.prefix}/#"
         self.client = make_client(
             url,
             client_id=client_id or default_client_id(),
@@ -72,6 +75,7 @@ class MqttIngest:
         self.client.on_message = self._on_message
         self.result = IngestResult()
         self._pending: list = []
+        self._was_up = False
 
     def _on_message(self, _client, _userdata, msg) -> None:
         self._pending.append(msg)
@@ -98,15 +102,17 @@ class MqttIngest:
                     self.client.ack(m.mid, m.qos)
 
     def _connect(self, stop: threading.Event) -> None:
-        """Connect and subscribe, retrying with backoff while the broker is away."""
+        """Connect and subscribe; once it was up, retry with backoff while the broker is away
+        (a first connection that fails is an error to report, not to wait out)."""
         wait = 0.1
         while True:
             try:
                 connect(self.client, self.url)
                 self.client.subscribe(self.topic, qos=1)
+                self._was_up = True
                 return
             except LinkError as e:
-                if "refused" in str(e) or not self.result.read:
+                if isinstance(e, RefusedError) or not self._was_up:
                     raise
                 if stop.wait(wait):
                     raise

@@ -24,6 +24,10 @@ class LinkError(VeilError):
     """The broker could not be reached or refused us."""
 
 
+class RefusedError(LinkError):
+    """The broker answered and refused the login: retrying will not help."""
+
+
 @dataclass(frozen=True)
 class BrokerUrl:
     host: str
@@ -121,4 +125,4 @@ def connect(client, url: BrokerUrl, timeout: float = 10.0) -> None:
     if not answer:
         raise LinkError(f"broker {url.host}:{url.port} did not answer within {timeout:.0f} s")
     if answer[0].is_failure:
-        raise LinkError(f"broker {url.host}:{url.port} refused us: {answer[0]}")
+        raise RefusedError(f"broker {url.host}:{url.port} refused us: {answer[0]}")
