@@ -14,11 +14,11 @@ from veil.ingest_mqtt import MqttIngest
 from veil.mqtt_link import BrokerUrl
 from veil.netconfig import sink_settings
 from veil.sim import simulate
-from veil.store import Store
+from veil.store import Store, open_store
 
 
 class IngestThread:
-    """`veil ingest` as a platform runs it, in a thread, into a SQLite store."""
+    """`veil ingest` as a platform runs it, in a thread, into a store (SQLite path or URL)."""
 
     def __init__(self, broker, db, client_id="ingest-test", port=None, group="veil-ingest"):
         self.stop = threading.Event()
@@ -34,11 +34,12 @@ class IngestThread:
         self.thread.start()
         assert self.ready.wait(20)
         assert self.error is None, self.error
+        assert self.service.subscribed.wait(20)
 
     def _run(self):
         """SQLite connections belong to their thread: the store is opened here."""
         try:
-            with Store(self.db) as store:
+            with open_store(self.db) as store:
                 self.service = MqttIngest(
                     store,
                     self.url,

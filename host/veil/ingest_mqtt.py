@@ -73,6 +73,8 @@ class MqttIngest:
             manual_ack=True,
         )
         self.client.on_message = self._on_message
+        self.subscribed = threading.Event()  # set once the broker granted the subscription
+        self.client.on_subscribe = lambda *_: self.subscribed.set()
         self.result = IngestResult()
         self._pending: list = []
         self._was_up = False
