@@ -14,13 +14,14 @@ from decimal import Decimal
 import paho.mqtt.client as mqtt
 import pytest
 
-from conftest import ROOM, ROOM_CHANNELS
-from netkit import IngestThread, owner_check, publish_from_vboard
 from veil import dataset
 from veil.home import Home
 from veil.mqtt_link import BrokerUrl, LinkError, connect, make_client
 from veil.services import Mosquitto
 from veil.store import Store
+
+from conftest import ROOM, ROOM_CHANNELS
+from netkit import IngestThread, owner_check, publish_from_vboard
 
 ROWS = 300
 

@@ -10,12 +10,12 @@ import paho.mqtt.client as mqtt
 import pytest
 from click.testing import CliRunner
 
-from netkit import IngestThread
-from veil.mqtt_link import BrokerUrl, connect, make_client
-from veil.services import Mosquitto
 from veil.cli import cli
-from veil.services import Postgres
+from veil.mqtt_link import BrokerUrl, connect, make_client
+from veil.services import Mosquitto, Postgres
 from veil.store import Store, open_store
+
+from netkit import IngestThread
 
 
 @pytest.fixture(scope="module")

@@ -4,11 +4,12 @@ Stateless apart from its MQTT session: instances subscribe to one shared subscri
 (`$share/GROUP/PREFIX/#`), so the broker splits the load between them. With `group=None` the
 subscription is the plain `PREFIX/#`: Mosquitto 2.0.11 restores plain subscriptions of a
 persistent session after a restart but not shared ones, so records that reach a restarted
-broker before a shared-group member is back are lost to that group (docs/transports.md). Every message is
-acknowledged only after the batch holding it is committed, with a persistent session, so a
-crash of the service loses nothing: the broker redelivers what was not acknowledged, and the
-store keeps identical records once. Messages that are not records, or that arrive on a topic
-other than their own device's (`PREFIX/DEV`), are quarantined with the reason.
+broker before a shared-group member is back are lost to that group (docs/transports.md).
+Every message is acknowledged only after the batch holding it is committed, with a
+persistent session, so a crash of the service loses nothing: the broker redelivers what was
+not acknowledged, and the store keeps identical records once. Messages that are not records,
+or that arrive on a topic other than their own device's (`PREFIX/DEV`), are quarantined with
+the reason.
 """
 
 from __future__ import annotations
