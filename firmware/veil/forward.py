@@ -12,7 +12,7 @@ import os
 import time
 
 from . import config, net
-from .outbox import STATUS, Outbox
+from .outbox import Outbox
 
 
 def log(*parts):
@@ -37,19 +37,10 @@ class Forwarder:
         self.backoff = self.backoff_min
         self.retry_at = time.ticks_ms()
         self.next = self.outbox.tail
-        self.connects = 0
         self._down_logged = False
 
     def write(self, line, trk=0):
         self.outbox.put(line, trk)
-
-    def status(self, line):
-        self.outbox.put(line, STATUS)
-
-    def counters(self):
-        """(dropped, backlog, capacity, connects): what the sealed status message reports."""
-        ob = self.outbox
-        return ob.dropped, ob.backlog(), ob.capacity, self.connects
 
     def flush(self):
         self.outbox.sync()
@@ -114,7 +105,6 @@ class Forwarder:
         except (OSError, net.LinkError) as e:
             self._lost(e)
             return False
-        self.connects += 1
         self.backoff = self.backoff_min
         self.next = self.outbox.tail
         self._down_logged = False

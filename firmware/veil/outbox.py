@@ -3,12 +3,13 @@
 Every record of a device has the same length (docs/protocol.md 4.3), so the ring is one file of
 `capacity` equal slots and needs no index: message number n (counting from the first message
 ever queued) lives in slot n mod capacity. A slot is u32(n) || u8(kind) || message, where kind
-is the record's track (0..15) or STATUS. The positions `head` (next n to write), `tail` (oldest
-n not yet delivered) and `dropped` are kept in a small file replaced by rename, so a power cut
-leaves the old or the new positions, never a torn mix; at worst a tick is sent twice.
+is the record's track (0..15), for transports that route by track. The positions `head` (next
+n to write), `tail` (oldest n not yet delivered) and `dropped` are kept in a small file
+replaced by rename, so a power cut leaves the old or the new positions, never a torn mix; at
+worst a tick is sent twice.
 
 When the ring is full the oldest message is dropped to make room (the newest data is the most
-useful) and `dropped` counts it; the owner learns the count through the sealed status message.
+useful) and `dropped` counts it (docs/transports.md, "The drop counter").
 """
 
 import os
@@ -16,7 +17,6 @@ import struct
 
 from micropython import const
 
-STATUS = const(255)
 _HDR = const(5)
 _POS = ">III"
 

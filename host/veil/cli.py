@@ -98,7 +98,7 @@ def sim(
     **net,
 ):
     """Run the firmware on the virtual board over recorded data in CSV (the feed goes to a
-    file, or with --mqtt / --onem2m over the network as a real board's would)."""
+    file, or with --mqtt over the network as a real board's would)."""
     from .home import Home
     from .netconfig import sink_settings
     from .sim import simulate
@@ -125,7 +125,7 @@ def sim(
             files=files,
         )
         update(result.ticks)
-    dest = net.get("mqtt_url") or net.get("onem2m_url") or feed_out
+    dest = net.get("mqtt_url") or feed_out
     click.echo(
         f"{device}: {result.ticks} ticks x {k} tracks -> {dest} "
         f"({', '.join(c.name for c in result.spec.channels)})"
@@ -172,7 +172,7 @@ def provision(
 ):
     """Write a device's config, replay data and the home key to the board on PORT (over USB).
 
-    With --mqtt or --onem2m the board publishes over the network (Wi-Fi on a real board)
+    With --mqtt the board publishes over the network (Wi-Fi on a real board)
     through an outbox on its flash; the broker password and Wi-Fi password go to their own
     file on the board and are never shown."""
     from .board import Board

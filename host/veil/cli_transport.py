@@ -1,5 +1,5 @@
 """CLI of the transports: `veil broker`, `veil ingest mqtt://…`, `veil decode --follow`, and the
-provisioning options that carry broker, oneM2M and Wi-Fi settings to a board."""
+provisioning options that carry broker and Wi-Fi settings to a board."""
 
 from __future__ import annotations
 
@@ -61,12 +61,6 @@ provision_options = [
         "--mqtt-password-file",
         type=click.Path(dir_okay=False, path_type=Path),
         help="the device's broker password (default: env VEIL_MQTT_PASSWORD)",
-    ),
-    click.option(
-        "--onem2m",
-        "onem2m_url",
-        metavar="URL",
-        help="publish to a oneM2M CSE: http://HOST:PORT/CSE-NAME",
     ),
     click.option("--wifi-ssid", help="Wi-Fi network of a real board"),
     click.option(

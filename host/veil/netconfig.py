@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from .broker import read_credentials
 from .errors import VeilError
@@ -67,14 +66,6 @@ def _mqtt(device, url, broker_dir, ca, password_file):
     return sink, {"mqtt_password": password}, files
 
 
-def _onem2m(url):
-    parts = urlsplit(url)
-    cse = parts.path.strip("/")
-    if parts.scheme != "http" or not parts.hostname or not cse or "/" in cse:
-        raise VeilError(f"not a oneM2M CSE URL: {url!r} (use http://HOST:PORT/CSE-NAME)")
-    return {"type": "onem2m", "host": parts.hostname, "port": parts.port or 80, "cse": cse}
-
-
 def sink_settings(
     device: str,
     *,
@@ -82,23 +73,18 @@ def sink_settings(
     broker_dir=None,
     mqtt_ca=None,
     mqtt_password_file=None,
-    onem2m_url=None,
     wifi_ssid=None,
     wifi_password_file=None,
     spool_records=4096,
 ) -> tuple[dict | None, dict, dict[str, bytes]]:
     """(sink, secrets, files) from the provisioning options; sink None keeps the file spool."""
-    if mqtt_url and onem2m_url:
-        raise VeilError("choose one transport: --mqtt or --onem2m")
     secrets: dict = {}
     files: dict[str, bytes] = {}
     if mqtt_url:
         sink, secrets, files = _mqtt(device, mqtt_url, broker_dir, mqtt_ca, mqtt_password_file)
-    elif onem2m_url:
-        sink = _onem2m(onem2m_url)
     else:
         if wifi_ssid:
-            raise VeilError("--wifi-ssid needs a network transport (--mqtt or --onem2m)")
+            raise VeilError("--wifi-ssid needs a network transport (--mqtt)")
         return None, {}, {}
     sink["spool_records"] = spool_records
     if wifi_ssid:

@@ -1,6 +1,5 @@
 """Sinks: where records go. A sink is built as `Sink(options, record_size)`, where `options`
 is the config's "sink" entry plus `dev` (device id, bytes) and `k`, and offers
 `write(line, trk)` (one encoded record of track `trk`, newline included; the buffer is reused
-after the call), `flush()` once per tick, and `close()`. Store-and-forward sinks (mqtt,
-onem2m) also offer `status(line)` and `counters()` for the sealed status message.
+after the call), `flush()` once per tick, and `close()`.
 """
