@@ -15,7 +15,6 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from veil import dataset
-from veil.home import Home
 from veil.mqtt_link import BrokerUrl, LinkError, connect, make_client
 from veil.services import Mosquitto
 from veil.store import Store
@@ -35,13 +34,6 @@ def broker(tmp_path_factory):
 @pytest.fixture(scope="module")
 def series():
     return dataset.load(ROOM, channels=ROOM_CHANNELS, limit=ROWS)
-
-
-@pytest.fixture
-def home(tmp_path):
-    h = Home(tmp_path / "home")
-    h.keygen()
-    return h
 
 
 def test_vboard_to_ingest_to_owner_bit_exact(broker, series, home, tmp_path):

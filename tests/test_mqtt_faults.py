@@ -17,7 +17,6 @@ import time
 import pytest
 
 from veil import dataset
-from veil.home import Home
 from veil.services import Mosquitto
 from veil.store import Store
 
@@ -37,13 +36,6 @@ def broker(tmp_path):
 @pytest.fixture(scope="module")
 def series():
     return dataset.load(ROOM, channels=ROOM_CHANNELS, limit=ROWS)
-
-
-@pytest.fixture
-def home(tmp_path):
-    h = Home(tmp_path / "home")
-    h.keygen()
-    return h
 
 
 class Board(threading.Thread):

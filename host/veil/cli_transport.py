@@ -125,7 +125,7 @@ def run_ingest_service(
     import time
 
     from .ingest_mqtt import ingest_broker
-    from .mqtt_link import read_password
+    from .mqtt_link import read_secret
     from .store import open_store
 
     with open_store(store_path) as store:
@@ -133,7 +133,7 @@ def run_ingest_service(
             store,
             url,
             user=user,
-            password=read_password(password_file),
+            password=read_secret(password_file),
             ca=ca,
             group=None if exclusive else group,
             client_id=client_id,
@@ -163,7 +163,7 @@ def run_follow(home_dir, url, csv_out, report_out, *, user, password_file, ca, l
     """`veil decode --follow URL`: decode live from the broker."""
     from .home import Home
     from .live import follow
-    from .mqtt_link import read_password
+    from .mqtt_link import read_secret
 
     home = Home(home_dir)
     keys, specs = home.keys(), home.devices()
@@ -176,7 +176,7 @@ def run_follow(home_dir, url, csv_out, report_out, *, user, password_file, ca, l
         csv_out,
         report_out,
         user=user,
-        password=read_password(password_file),
+        password=read_secret(password_file),
         ca=ca,
         limit=limit,
         idle=idle,

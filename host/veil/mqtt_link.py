@@ -60,14 +60,14 @@ class BrokerUrl:
         return dev
 
 
-def read_password(password_file: Path | None) -> str | None:
-    """From the file if given, else from $VEIL_MQTT_PASSWORD, else None (no login)."""
-    if password_file:
+def read_secret(path: Path | None, env: str = PASSWORD_ENV) -> str | None:
+    """A password from the file if given, else from the environment variable, else None."""
+    if path:
         try:
-            return Path(password_file).read_text().strip()
+            return Path(path).read_text().strip()
         except OSError as e:
-            raise LinkError(f"cannot read password file {password_file}: {e.strerror}") from None
-    return os.environ.get(PASSWORD_ENV)
+            raise LinkError(f"cannot read {path}: {e.strerror}") from None
+    return os.environ.get(env)
 
 
 def make_client(

@@ -4,12 +4,11 @@ the broker's CA as DER (the only form MicroPython's TLS accepts)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from .broker import read_credentials
 from .errors import VeilError
-from .mqtt_link import PASSWORD_ENV, BrokerUrl
+from .mqtt_link import PASSWORD_ENV, BrokerUrl, read_secret
 
 WIFI_PASSWORD_ENV = "VEIL_WIFI_PASSWORD"
 
@@ -34,20 +33,11 @@ def ca_der(path: Path) -> bytes:
         raise VeilError(f"{path} is not a certificate (PEM or DER)") from None
 
 
-def _secret(path: Path | None, env: str) -> str | None:
-    if path:
-        try:
-            return Path(path).read_text().strip()
-        except OSError as e:
-            raise VeilError(f"cannot read {path}: {e.strerror}") from None
-    return os.environ.get(env)
-
-
 def _mqtt(device, url, broker_dir, ca, password_file):
     u = BrokerUrl.parse(url)
     sink = {"type": "mqtt", "host": u.host, "port": u.port, "prefix": u.prefix, "user": device}
     files = {}
-    password = _secret(password_file, PASSWORD_ENV)
+    password = read_secret(password_file, PASSWORD_ENV)
     if broker_dir:
         creds = read_credentials(broker_dir)
         if password is None and device in creds:
@@ -89,7 +79,7 @@ def sink_settings(
     sink["spool_records"] = spool_records
     if wifi_ssid:
         sink["ssid"] = wifi_ssid
-        password = _secret(wifi_password_file, WIFI_PASSWORD_ENV)
+        password = read_secret(wifi_password_file, WIFI_PASSWORD_ENV)
         if password:
             secrets["wifi_password"] = password
     return sink, secrets, files
