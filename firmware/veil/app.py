@@ -41,7 +41,7 @@ class Node:
         self.decoys = Decoys(profile, spec, k_decoy, dev, ep, houses)
         self.decoys.restore(state.seq, int(profile.get("period_s", 30)), self.real)
         drv = cfg.get("driver", {"type": "replay"})
-        snk = cfg.get("sink", {"type": "spool"})
+        snk = dict(cfg.get("sink", {"type": "spool"}), dev=dev, k=self.k)
         self.driver = _load("drivers", drv["type"]).Driver(spec, drv)
         self.sink = _load("sinks", snk["type"]).Sink(snk, self.enc.size)
         self.lo = [c["lo"] for c in chans]
@@ -72,7 +72,9 @@ class Node:
         for t in range(self.k):
             is_real = t == self.real
             mask = self.mask if is_real else 0
-            self.sink.write(self.enc.encode(mask, st.boot, st.seq, t, ts, self.values[t], is_real))
+            self.sink.write(
+                self.enc.encode(mask, st.boot, st.seq, t, ts, self.values[t], is_real), t
+            )
         self.sink.flush()
         if st.advance():
             self.decoys.save(st.seq - 1, ts)

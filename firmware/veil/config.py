@@ -68,3 +68,18 @@ def profile(path="profile.json"):
     if doc.get("veil_profile") != 1:
         raise ConfigError("%s is not a veil decoy profile" % path)
     return doc
+
+
+def secrets(path="secrets.json"):
+    """Transport secrets (MQTT and Wi-Fi passwords), kept apart from config.json; {} if none.
+    Callers keep them in memory only: they are never printed or logged."""
+    try:
+        with open(path) as f:
+            found = json.load(f)
+    except OSError:
+        return {}
+    except ValueError:
+        raise ConfigError("%s is not valid JSON" % path)
+    if not isinstance(found, dict):
+        raise ConfigError("%s is not a JSON object" % path)
+    return found

@@ -10,6 +10,14 @@ from pathlib import Path
 import click
 
 from . import __version__, cli_boards
+from .cli_transport import (
+    broker,
+    broker_options,
+    ingest_options,
+    provision_options,
+    run_follow,
+    run_ingest_service,
+)
 from .clikit import (
     data_options,
     home_option,
@@ -80,6 +88,7 @@ def keygen(home_dir: Path):
 )
 @click.option("--replace", is_flag=True, help="redefine an existing device of the home")
 @profile_option
+@with_options(provision_options)
 def sim(
     csv_path,
     home_dir,
@@ -96,13 +105,17 @@ def sim(
     board_dir,
     replace,
     profile_path,
+    **net,
 ):
-    """Run the firmware on the virtual board over recorded data in CSV. Without --profile, the
+    """Run the firmware on the virtual board over recorded data in CSV (the feed goes to a
+    file, or with --mqtt over the network as a real board's would). Without --profile, the
     decoys are fitted from the CSV itself (the home's own history)."""
     from .home import Home
+    from .netconfig import sink_settings
     from .profile import load as load_profile
     from .sim import simulate
 
+    sink, secrets, files = sink_settings(device, **net)
     series = load_series(csv_path, time_col, time_format, channels, rows)
     home = Home(home_dir)
     bar, update = progress(len(series.times), f"{device}: replaying")
@@ -120,10 +133,14 @@ def sim(
             profile=load_profile(profile_path) if profile_path else None,
             replace=replace,
             progress=update,
+            sink=sink,
+            secrets=secrets,
+            files=files,
         )
         update(result.ticks)
+    dest = net.get("mqtt_url") or feed_out
     click.echo(
-        f"{device}: {result.ticks} ticks x {k} tracks -> {feed_out} "
+        f"{device}: {result.ticks} ticks x {k} tracks -> {dest} "
         f"({', '.join(c.name for c in result.spec.channels)})"
     )
 
@@ -165,6 +182,7 @@ def sim(
 )
 @click.option("--replace", is_flag=True, help="redefine an existing device of the home")
 @profile_option
+@with_options(provision_options)
 def provision(
     port,
     home_dir,
@@ -181,6 +199,7 @@ def provision(
     log_every,
     replace,
     profile_path,
+    **net,
 ):
     """Write a device's config, decoy profile and the home key to the board on PORT (over
     USB), as one set.
@@ -188,12 +207,15 @@ def provision(
     The channels come from the board file's sensors (--board) or from recorded data (--csv).
     Every device of a home shares its key, k and epoch. The decoy profile is --profile, else
     the one the device had, else fitted from the --csv data (the home's own history), else the
-    default profiles of the sensors' kinds.
+    default profiles of the sensors' kinds. With --mqtt the board publishes over the network
+    (Wi-Fi on a real board) through an outbox on its flash; the broker and Wi-Fi passwords go
+    to their own file on the board and are never shown.
     """
     from . import boards, devices
     from .board import Board
     from .deploy import check_machine
     from .home import Home
+    from .netconfig import sink_settings
     from .ports import check_port
     from .profile import default_profile, for_series
     from .profile import load as load_profile
@@ -206,10 +228,13 @@ def provision(
     k, epoch = devices.household(home, device, k, epoch)
     definition = boards.load(board_name) if board_name else None
     series = load_series(csv_path, time_col, time_format, channels, rows) if csv_path else None
+    sink, secrets, files = sink_settings(device, **net)
     if series is not None:
-        spec, config = devices.replay_device(series, device, k, epoch, period_ms, log_every)
+        spec, config = devices.replay_device(series, device, k, epoch, period_ms, log_every, sink)
     else:
-        spec, config = devices.sensor_device(definition, device, k, epoch, period_ms, log_every)
+        spec, config = devices.sensor_device(
+            definition, device, k, epoch, period_ms, log_every, sink
+        )
     profile = load_profile(profile_path) if profile_path else None
     profile = profile or (None if replace else home.profile(device))
     if profile is None:
@@ -218,7 +243,7 @@ def provision(
     board = Board(port)
     if definition:
         check_machine(board, definition)
-    do_provision(board, home, spec, config, profile, series, replace=replace)
+    do_provision(board, home, spec, config, profile, series, replace, secrets, files)
     if series is None:
         devices.set_clock(board)
     click.echo(
@@ -228,24 +253,31 @@ def provision(
 
 
 @cli.command()
-@click.argument("feeds", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("sources", metavar="FEED…|mqtt://…", nargs=-1, required=True)
 @click.option(
     "--store",
     "store_path",
-    type=click.Path(dir_okay=False, path_type=Path),
     default="platform.db",
     show_default=True,
-    help="SQLite store",
+    help="SQLite file, or a postgresql:// URL",
 )
-def ingest(feeds, store_path):
-    """Platform side: store disguised feed files (no key needed); quarantine non-records."""
+@with_options(broker_options)
+@with_options(ingest_options)
+def ingest(sources, store_path, **service):
+    """Platform side: store disguised feeds (files, or live from a broker); no key needed;
+    quarantine non-records with the reason."""
     from .ingest import ingest_file
-    from .store import Store
+    from .store import open_store
 
+    if any(s.startswith(("mqtt://", "mqtts://")) for s in sources):
+        if len(sources) != 1:
+            raise click.UsageError("give one broker URL, or feed files")
+        run_ingest_service(sources[0], store_path, **service)
+        return
     quarantined = []
-    with Store(store_path) as store:
-        for feed in feeds:
-            res = ingest_file(store, feed)
+    with open_store(store_path) as store:
+        for feed in sources:
+            res = ingest_file(store, Path(feed))
             quarantined += res.quarantined
             click.echo(
                 f"{feed}: {res.read} messages, {res.stored} stored, "
@@ -267,8 +299,12 @@ def ingest(feeds, store_path):
 @click.option(
     "--store",
     "store_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="decode from a platform's SQLite store instead of feed files",
+    help="decode from a platform's store (SQLite file or postgresql:// URL)",
+)
+@click.option(
+    "--follow",
+    metavar="mqtt://…",
+    help="decode live from a broker, printing real readings as they arrive",
 )
 @click.option(
     "--out",
@@ -284,7 +320,10 @@ def ingest(feeds, store_path):
     type=click.Path(dir_okay=False, path_type=Path),
     help="also write the verification report as JSON",
 )
-def decode(feeds, home_dir, store_path, csv_out, report_out):
+@with_options(broker_options)
+@click.option("--limit", type=click.IntRange(min=1), help="with --follow: stop after N readings")
+@click.option("--idle", type=click.FloatRange(min=0), help="with --follow: stop after S s of quiet")
+def decode(feeds, home_dir, store_path, follow, csv_out, report_out, **live):
     """Owner side: recover the real readings and verify every record with the home key.
 
     Exits 3 when records were altered, injected, missing or malformed.
@@ -295,16 +334,21 @@ def decode(feeds, home_dir, store_path, csv_out, report_out):
     from .decode import write_csv
     from .feed import read_feed
     from .home import Home
-    from .store import Store
+    from .store import open_store
 
-    if bool(feeds) == bool(store_path):
-        raise click.UsageError("give feed files or --store, not both and not neither")
+    if sum(map(bool, (feeds, store_path, follow))) != 1:
+        raise click.UsageError("give feed files, --store or --follow (one of them)")
+    if follow:
+        report = run_follow(home_dir, follow, csv_out, report_out, **live)
+        if not report.clean:
+            sys.exit(3)
+        return
     home = Home(home_dir)
     keys, specs = home.keys(), home.devices()
     if not specs:
         raise VeilError(f"no devices in {home.path}: provision or sim a device first")
     if store_path:
-        with Store(store_path, create=False) as store:
+        with open_store(store_path, create=False) as store:
             readings, report = run_decode(keys, specs, store.items())
     else:
         readings, report = run_decode(keys, specs, chain.from_iterable(map(read_feed, feeds)))
@@ -368,6 +412,7 @@ for command in (
     cli_boards.deploy,
     cli_boards.monitor,
     cli_boards.fetch,
+    broker,
 ):
     cli.add_command(command)
 

@@ -142,6 +142,11 @@ class Decoder:
         key = (rec.dev, rec.ep, rec.boot, rec.seq)
         self.readings[key] = Reading(rec.dev, rec.boot, rec.seq, rec.ts, values, mask)
 
+    @property
+    def unverified(self) -> int:
+        """Records whose tag failed so far (classified by finish())."""
+        return len(self._failed)
+
     def finish(self) -> Report:
         """Classify failed tags, count gaps; raises WrongKeyError if nothing verified."""
         verified = self.report.total("verified_real") + self.report.total("verified_fake")
@@ -206,24 +211,34 @@ def decode(
     return readings, report
 
 
-def write_csv(path: str | Path, readings: list[Reading], specs: dict[str, DeviceSpec]) -> int:
-    """Write the real readings: device, boot, seq, time (UTC), one column per channel, and the
-    channels that were stand-ins (their cells are left empty: there was no real reading)."""
+def csv_header(specs: dict[str, DeviceSpec]) -> list[str]:
+    """Columns of the real-readings CSV: device, boot, seq, time, every channel, stand-ins."""
     names: list[str] = []
     for spec in specs.values():
         names += [c.name for c in spec.channels if c.name not in names]
+    return ["device", "boot", "seq", "time", *names, "stand_in"]
+
+
+def csv_row(r: Reading, spec: DeviceSpec, header: list[str]) -> list:
+    """One reading as a CSV row; a stand-in channel's cell is left empty (no real reading)."""
+    cells = dict.fromkeys(header[4:-1], "")
+    stand_in = []
+    for i, (c, n) in enumerate(zip(spec.channels, r.values, strict=True)):
+        if r.mask >> i & 1:
+            stand_in.append(c.name)
+        else:
+            cells[c.name] = format_value(n, c.dec)
+    when = dt.datetime.fromtimestamp(r.ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return [r.dev, r.boot, r.seq, when, *cells.values(), " ".join(stand_in)]
+
+
+def write_csv(path: str | Path, readings: list[Reading], specs: dict[str, DeviceSpec]) -> int:
+    """Write the real readings: device, boot, seq, time (UTC), one column per channel, and the
+    channels that were stand-ins (their cells are left empty: there was no real reading)."""
+    header = csv_header(specs)
     with Path(path).open("w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["device", "boot", "seq", "time", *names, "stand_in"])
+        w.writerow(header)
         for r in readings:
-            spec = specs[r.dev]
-            cells = dict.fromkeys(names, "")
-            stand_in = []
-            for i, (c, n) in enumerate(zip(spec.channels, r.values, strict=True)):
-                if r.mask >> i & 1:
-                    stand_in.append(c.name)
-                else:
-                    cells[c.name] = format_value(n, c.dec)
-            when = dt.datetime.fromtimestamp(r.ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            w.writerow([r.dev, r.boot, r.seq, when, *cells.values(), " ".join(stand_in)])
+            w.writerow(csv_row(r, specs[r.dev], header))
     return len(readings)

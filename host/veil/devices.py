@@ -46,7 +46,13 @@ def household(home: Home, device: str, k: int | None, epoch: int | None) -> tupl
 
 
 def sensor_device(
-    definition: BoardDef, device: str, k: int, epoch: int, period_ms: int | None, log_every: int
+    definition: BoardDef,
+    device: str,
+    k: int,
+    epoch: int,
+    period_ms: int | None,
+    log_every: int,
+    sink: dict | None = None,
 ) -> tuple[DeviceSpec, dict]:
     """The spec and board config of a device publishing the board file's default sensors."""
     if definition.replays:
@@ -58,7 +64,7 @@ def sensor_device(
     config = board_config(
         spec,
         driver=definition.driver_config(),
-        sink=SPOOL,
+        sink=sink or SPOOL,
         pace="period",
         period_ms=period_ms or SENSOR_PERIOD_MS,
         log_every=log_every,
@@ -67,14 +73,20 @@ def sensor_device(
 
 
 def replay_device(
-    series: Series, device: str, k: int, epoch: int, period_ms: int | None, log_every: int
+    series: Series,
+    device: str,
+    k: int,
+    epoch: int,
+    period_ms: int | None,
+    log_every: int,
+    sink: dict | None = None,
 ) -> tuple[DeviceSpec, dict]:
     """The spec and board config of a device replaying recorded data (any board)."""
     spec = DeviceSpec(device, k, epoch, tuple(series.channels))
     config = board_config(
         spec,
         driver={"type": "replay", "file": "replay.csv"},
-        sink=SPOOL,
+        sink=sink or SPOOL,
         pace="period" if period_ms else "fast",
         period_ms=period_ms or 0,
         log_every=log_every,

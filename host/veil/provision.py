@@ -4,7 +4,6 @@ the home."""
 from __future__ import annotations
 
 import json
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -32,22 +31,38 @@ def check_compatible(home: Home, spec: DeviceSpec, replace: bool) -> None:
         )
 
 
+def _private(path: Path, data: bytes) -> None:
+    path.unlink(missing_ok=True)
+    path.touch(0o600)
+    path.write_bytes(data)
+
+
 def stage(
-    folder: Path, home: Home, config: dict, profile: dict, series: Series | None = None
+    folder: Path,
+    home: Home,
+    config: dict,
+    profile: dict,
+    series: Series | None = None,
+    secrets: dict | None = None,
+    files: dict[str, bytes] | None = None,
 ) -> list[str]:
-    """Write the files provisioning puts on a board into `folder` (the key as a 0600 copy);
-    returns their names. `folder` may be a virtual board's root or a private staging dir."""
+    """Write the files provisioning puts on a board into `folder` (the key and the transport
+    secrets as 0600 files, apart from the settings); returns their names. `folder` may be a
+    virtual board's root or a private staging dir."""
     home.key()  # fail on a missing or exposed key before writing anything
     missing = [c["name"] for c in config["channels"] if c["name"] not in profile["channels"]]
     if missing:
         raise VeilError(f"the decoy profile has no model for channel(s) {', '.join(missing)}")
     (folder / "config.json").write_text(json.dumps(config))
     (folder / "profile.json").write_text(json.dumps(profile, separators=(",", ":")))
-    key = folder / "key.bin"
-    key.unlink(missing_ok=True)
-    key.touch(0o600)
-    shutil.copyfile(home.key_path, key)
+    _private(folder / "key.bin", home.key_path.read_bytes())
     names = ["config.json", "profile.json", "key.bin"]
+    if secrets:
+        _private(folder / "secrets.json", json.dumps(secrets).encode())
+        names.append("secrets.json")
+    for name, data in (files or {}).items():
+        (folder / name).write_bytes(data)
+        names.append(name)
     if series is not None:
         series.write_replay(folder / "replay.csv")
         names.append("replay.csv")
@@ -62,12 +77,15 @@ def provision(
     profile: dict,
     series: Series | None = None,
     replace: bool = False,
+    secrets: dict | None = None,
+    files: dict[str, bytes] | None = None,
 ) -> None:
-    """Write config.json, profile.json, key.bin (and replay data) to the board as one atomic
-    set (veil.settingset), then record the spec and the profile in the home."""
+    """Write config.json, profile.json, key.bin (and replay data, transport secrets and CA) to
+    the board as one atomic set (veil.settingset), then record the spec and the profile in the
+    home."""
     check_compatible(home, spec, replace)
     with tempfile.TemporaryDirectory(prefix="veil-provision-") as tmp:
-        names = stage(Path(tmp), home, config, profile, series)
+        names = stage(Path(tmp), home, config, profile, series, secrets, files)
         put_set(board, {name: Path(tmp) / name for name in names})
     home.save_device(spec)
     home.save_profile(spec.device, profile)

@@ -63,8 +63,12 @@ def simulate(
     profile: dict | None = None,
     replace: bool = False,
     progress: Callable[[int], None] | None = None,
+    sink: dict | None = None,
+    secrets: dict | None = None,
+    files: dict[str, bytes] | None = None,
 ) -> SimResult:
-    """Replay `series` on a virtual board as `device` of `home`; the feed goes to `feed_out`.
+    """Replay `series` on a virtual board as `device` of `home`; the feed goes to `feed_out`,
+    or over the network with a `sink` from veil.netconfig (its secrets and CA provisioned too).
     Without a decoy `profile`, the device keeps the one it had, or one is fitted from the
     series itself (the home's own history).
     A device the home already has keeps its spec when the data has the same channels (readings
@@ -75,7 +79,7 @@ def simulate(
         spec = old
     settings = {
         "driver": {"type": "replay", "file": "replay.csv"},
-        "sink": {"type": "spool", "file": "feed.jsonl"},
+        "sink": sink or {"type": "spool", "file": "feed.jsonl"},
         "pace": "timestamps" if realtime else "fast",
         "speed": speed,
         "log_every": max(1, len(series.times) // 200),
@@ -101,11 +105,12 @@ def simulate(
         with VirtualBoard(root) as vb:
             board = Board(vb.port)
             board.put_files(firmware_files(with_main=False))
-            provision(board, home, spec, config, profile, series, replace=replace)
+            provision(board, home, spec, config, profile, series, replace, secrets, files)
             board.stream("from veil import app\napp.main()", on_line)
             if m := re.search(r"stopped after (\d+) ticks", log[-1] if log else ""):
                 ticks = int(m.group(1))
-            board.get_file("feed.jsonl", Path(feed_out))
+            if not sink:
+                board.get_file("feed.jsonl", Path(feed_out))
     return SimResult(spec, ticks, log)
 
 

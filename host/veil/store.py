@@ -1,4 +1,8 @@
-"""The platform's store: disguised records and quarantined messages in SQLite. No keys.
+"""The platform's store: disguised records and quarantined messages. No keys.
+
+Two backends share one small interface (`RecordStore`): SQLite (`Store`, the embedded default,
+one file) and PostgreSQL (`veil.store_pg.PgStore`, for several ingest machines writing to one
+store). `open_store()` picks one from a path or a `postgresql://` URL.
 
 Identical records (QoS 1 redelivery, a feed ingested twice) are stored once; a record that
 differs in any field is kept, so that the owner can see tampering. Writes are batched in
@@ -13,6 +17,7 @@ import sqlite3
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Protocol
 
 from .errors import VeilError
 from .feed import Rejected
@@ -32,6 +37,47 @@ CREATE TABLE IF NOT EXISTS quarantine (
 );
 """
 RAW_KEEP = 4096
+INSERT_RECORD = (
+    "INSERT {verb} INTO records (dev, ep, boot, seq, trk, ts, val, tag, received)"
+    " VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}){tail}"
+)
+
+
+class RecordStore(Protocol):
+    """What ingest writes to and decode reads from."""
+
+    def add(self, records: Iterable[Record], rejected: Iterable[Rejected] = ()) -> int:
+        """Store a batch atomically; returns how many records were new."""
+
+    def items(self) -> Iterator[tuple[str, Record]]:
+        """(origin, record) pairs in arrival order."""
+
+    def records(self) -> Iterator[Record]: ...
+
+    def counts(self) -> tuple[int, int]:
+        """(records, quarantined)."""
+
+    def quarantined(self) -> list[tuple[str, str]]:
+        """(origin, reason) of every quarantined message, oldest first."""
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> RecordStore: ...
+
+    def __exit__(self, *exc) -> None: ...
+
+
+def open_store(target: str | Path, *, create: bool = True) -> RecordStore:
+    """A PostgreSQL store for a `postgresql://` URL, else the SQLite file at `target`."""
+    if str(target).startswith(("postgresql://", "postgres://")):
+        from .store_pg import PgStore
+
+        return PgStore(str(target), create=create)
+    return Store(target, create=create)
+
+
+def rows(records: Iterable[Record], now: float) -> list[tuple]:
+    return [(r.dev, r.ep, r.boot, r.seq, r.trk, r.ts, val_text(r.val), r.tag, now) for r in records]
 
 
 class Store:
@@ -52,17 +98,11 @@ class Store:
     def add(self, records: Iterable[Record], rejected: Iterable[Rejected] = ()) -> int:
         """Store a batch in one transaction; returns how many records were new."""
         now = time.time()
-        rows = [
-            (r.dev, r.ep, r.boot, r.seq, r.trk, r.ts, _val_text(r.val), r.tag, now) for r in records
-        ]
+        good = rows(records, now)
         bad = [(now, x.origin, x.reason, x.raw[:RAW_KEEP]) for x in rejected]
         with self.db:
             before = self.db.total_changes
-            self.db.executemany(
-                "INSERT OR IGNORE INTO records (dev, ep, boot, seq, trk, ts, val, tag, received)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
+            self.db.executemany(INSERT_RECORD.format(verb="OR IGNORE", p="?", tail=""), good)
             added = self.db.total_changes - before
             self.db.executemany(
                 "INSERT INTO quarantine (received, origin, reason, raw) VALUES (?, ?, ?, ?)", bad
@@ -101,5 +141,5 @@ class Store:
         self.close()
 
 
-def _val_text(val: dict) -> str:
+def val_text(val: dict) -> str:
     return json.dumps(val, separators=(",", ":"))

@@ -9,7 +9,7 @@ class Sink:
     def __init__(self, options, record_size):
         self._f = open(options.get("file", "feed.jsonl"), "ab")
 
-    def write(self, line):
+    def write(self, line, trk=0):
         self._f.write(line)
 
     def flush(self):

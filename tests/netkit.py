@@ -1,0 +1,159 @@
+"""Helpers of the transport tests: the ingest service in a thread, the virtual board publishing
+over MQTT, a TCP relay whose link can be cut, and the owner's bit-exact check."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+
+from veil.decode import decode
+from veil.demo import compare
+from veil.ingest_mqtt import MqttIngest
+from veil.mqtt_link import BrokerUrl
+from veil.netconfig import sink_settings
+from veil.sim import simulate
+from veil.store import Store, open_store
+
+
+class IngestThread:
+    """`veil ingest` as a platform runs it, in a thread, into a store (SQLite path or URL)."""
+
+    def __init__(self, broker, db, client_id="ingest-test", port=None, group="veil-ingest"):
+        self.stop = threading.Event()
+        self.ready = threading.Event()
+        self.url = BrokerUrl.parse(f"mqtts://127.0.0.1:{port or broker.tls_port}")
+        self.broker = broker
+        self.db = db
+        self.client_id = client_id
+        self.group = group
+        self.error = None
+        self.service = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+        assert self.ready.wait(20)
+        assert self.error is None, self.error
+        assert self.service.subscribed.wait(20)
+
+    def _run(self):
+        """SQLite connections belong to their thread: the store is opened here."""
+        try:
+            with open_store(self.db) as store:
+                self.service = MqttIngest(
+                    store,
+                    self.url,
+                    user="ingest",
+                    password=self.broker.files.password("ingest"),
+                    ca=self.broker.files.ca_pem,
+                    client_id=self.client_id,
+                    group=self.group,
+                )
+                self.ready.set()
+                self.service.run(stop=self.stop)
+        except Exception as e:  # reported by the test through `error`
+            self.error = e
+            self.ready.set()
+
+    def wait_for(self, n, timeout=60):
+        """Wait until the service has read at least n messages (or failed)."""
+        end = time.monotonic() + timeout
+        while self.service.result.read < n and time.monotonic() < end and not self.error:
+            time.sleep(0.05)
+        return self.service.result
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(20)
+        assert self.error is None, self.error
+
+
+def publish_from_vboard(home, series, broker, device="room1", port=None, speed=None, **sink):
+    """Replay `series` on the virtual board, publishing over MQTT with TLS; returns the log."""
+    net, secrets, files = sink_settings(
+        device, mqtt_url=f"mqtts://127.0.0.1:{port or broker.tls_port}", broker_dir=broker.folder
+    )
+    net.update(sink)
+    result = simulate(
+        series,
+        home,
+        device,
+        None,
+        realtime=speed is not None,
+        speed=speed or 1,
+        replace=True,
+        sink=net,
+        secrets=secrets,
+        files=files,
+    )
+    return result.log
+
+
+def owner_check(home, db, series):
+    """Decode the platform's store with the key: (rows recovered bit-exact, report)."""
+    with Store(db, create=False) as store:
+        readings, report = decode(home.keys(), home.devices(), store.items())
+    exact, problems = compare(series, readings)
+    assert not problems, problems
+    return exact, report
+
+
+class Relay:
+    """A TCP relay to the broker whose link can be cut (all connections dropped, new ones
+    refused) and restored: the board's network going away and coming back."""
+
+    def __init__(self, target_port):
+        self.target = target_port
+        self.srv = socket.socket()
+        self.srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.srv.bind(("127.0.0.1", 0))
+        self.srv.listen(16)
+        self.port = self.srv.getsockname()[1]
+        self.up = True
+        self.conns: list[socket.socket] = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.srv.accept()
+            except OSError:
+                return
+            if not self.up:
+                c.close()
+                continue
+            try:
+                u = socket.create_connection(("127.0.0.1", self.target))
+            except OSError:
+                c.close()
+                continue
+            with self.lock:
+                self.conns += [c, u]
+            for a, b in ((c, u), (u, c)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(a, b):
+        with contextlib.suppress(OSError):
+            while data := a.recv(65536):
+                b.sendall(data)
+        for s in (a, b):
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+
+    def cut(self):
+        self.up = False
+        with self.lock:
+            for s in self.conns:
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+                s.close()
+            self.conns.clear()
+
+    def restore(self):
+        self.up = True
+
+    def close(self):
+        self.cut()
+        self.srv.close()

@@ -1,0 +1,175 @@
+"""Faults on the MQTT path, with the real firmware on the virtual board, real Mosquitto and the
+real ingest service: the broker restarted mid-stream, the ingest service killed, the board's
+link cut. Afterwards every record that fit the outbox is stored exactly once and the owner
+recovers every reading bit-exact; an outbox too small for the outage drops the oldest records
+and counts them."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from veil import dataset
+from veil.services import Mosquitto
+from veil.store import Store
+
+from conftest import ROOM, ROOM_CHANNELS
+from netkit import IngestThread, Relay, owner_check, publish_from_vboard
+
+ROWS = 500
+SPEED = 3000  # the data's 30 s between rows become 10 ms: a 5 s stream
+
+
+@pytest.fixture
+def broker(tmp_path):
+    with Mosquitto(tmp_path / "broker", devices=["room1"]) as b:
+        yield b
+
+
+@pytest.fixture(scope="module")
+def series():
+    return dataset.load(ROOM, channels=ROOM_CHANNELS, limit=ROWS)
+
+
+class Board(threading.Thread):
+    """The virtual board publishing in (sped-up) real time while the test breaks things."""
+
+    def __init__(self, home, series, broker, **kw):
+        super().__init__(daemon=True)
+        self.args = (home, series, broker)
+        self.kw = kw
+        self.log: list[str] = []
+        self.error = None
+        self.start()
+
+    def run(self):
+        try:
+            self.log = publish_from_vboard(*self.args, speed=SPEED, **self.kw)
+        except Exception as e:  # reported by finish()
+            self.error = e
+
+    def finish(self):
+        self.join(120)
+        assert self.error is None, self.error
+        return "\n".join(self.log)
+
+
+def stored(db):
+    with Store(db) as s:
+        return s.counts()
+
+
+def wait_stored(db, n, timeout=30):
+    end = time.monotonic() + timeout
+    while stored(db)[0] < n and time.monotonic() < end:
+        time.sleep(0.1)
+    return stored(db)
+
+
+def test_broker_stopped_mid_stream_and_restarted(broker, series, home, tmp_path):
+    """The exclusive subscription: Mosquitto 2.0.11 restores it after a restart (not a shared
+    one), so records that reach the restarted broker before ingest is back wait for it."""
+    db = tmp_path / "p.db"
+    ingest = IngestThread(broker, db, group=None)
+    try:
+        board = Board(home, series, broker)
+        time.sleep(2)
+        broker.stop()
+        time.sleep(1.5)
+        broker.start()
+        log = board.finish()
+        assert wait_stored(db, 4 * ROWS) == (4 * ROWS, 0)
+    finally:
+        ingest.close()
+    assert "mqtt link down" in log and log.count("mqtt connected") >= 2, log
+    exact, report = owner_check(home, db, series)
+    assert exact == ROWS and report.clean
+
+
+def test_ingest_killed_and_restarted(broker, series, home, tmp_path):
+    db = tmp_path / "p.db"
+    cmd = [sys.executable, "-m", "veil.cli", "ingest", f"mqtts://127.0.0.1:{broker.tls_port}",
+           "--ca", str(broker.files.ca_pem), "--user", "ingest", "--password-file",
+           str(broker.folder / "passwords" / "ingest"), "--client-id", "ingest-a",
+           "--store", str(db)]  # fmt: skip
+
+    def service():
+        return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    first = service()
+    try:
+        time.sleep(1.5)  # connected and subscribed
+        board = Board(home, series, broker)
+        time.sleep(2)
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+        before = stored(db)[0]
+        time.sleep(1)
+        second = service()
+        board.finish()
+        after = wait_stored(db, 4 * ROWS)
+        second.send_signal(signal.SIGTERM)
+        out, err = second.communicate(timeout=30)
+    finally:
+        for p in (first, locals().get("second")):
+            if p and p.poll() is None:
+                os.kill(p.pid, signal.SIGKILL)
+    assert 0 < before < 4 * ROWS, "the service was not killed mid-stream"
+    assert after == (4 * ROWS, 0)
+    assert second.returncode == 0, err
+    m = re.search(r"(\d+) messages, (\d+) stored, (\d+) already stored, 0 quarantined", out)
+    assert m and int(m.group(2)) == 4 * ROWS - before, out
+    exact, report = owner_check(home, db, series)
+    assert exact == ROWS and report.clean
+
+
+def test_board_loses_its_link_for_a_while(broker, series, home, tmp_path):
+    db = tmp_path / "p.db"
+    relay = Relay(broker.tls_port)
+    ingest = IngestThread(broker, db)
+    try:
+        board = Board(home, series, broker, port=relay.port)
+        time.sleep(1.5)
+        relay.cut()
+        time.sleep(2)
+        relay.restore()
+        log = board.finish()
+        assert wait_stored(db, 4 * ROWS) == (4 * ROWS, 0)
+    finally:
+        ingest.close()
+        relay.close()
+    assert "mqtt link down" in log and log.count("mqtt connected") >= 2, log
+    exact, report = owner_check(home, db, series)
+    assert exact == ROWS and report.clean
+
+
+def test_an_outage_longer_than_the_outbox_drops_the_oldest_and_counts_them(
+    broker, series, home, tmp_path
+):
+    db = tmp_path / "p.db"
+    relay = Relay(broker.tls_port)
+    relay.cut()
+    ingest = IngestThread(broker, db)
+    try:
+        board = Board(home, series, broker, port=relay.port, spool_records=40)
+        time.sleep(2.5)
+        relay.restore()
+        log = board.finish()
+        dropped = int(re.search(r"mqtt connected; outbox \d+ dropped (\d+)", log).group(1))
+        assert dropped > 40
+        wait_stored(db, 4 * ROWS - dropped)
+        time.sleep(0.5)  # anything more (a dropped record after all) would arrive now
+        assert stored(db) == (4 * ROWS - dropped, 0)
+    finally:
+        ingest.close()
+        relay.close()
+    with Store(db) as s:
+        seqs = sorted({r.seq for r in s.records()})
+    assert seqs == list(range(dropped // 4, ROWS)), "the oldest were dropped, the rest all came"
