@@ -57,7 +57,6 @@ MIN_HISTORY = 100  # readings needed to fit a profile
 MIN_CELL = 20  # readings a (state, band, level) cell needs to get its own step distribution
 UP_ONLY, DOWN_ONLY = 2, 1  # a row's flag beyond the levels it knows: only steps leading back
 SWITCHING = ("light", "motion", "door")
-KINDS = ("temperature", "humidity", "co2", "light", "motion", "door", "pressure", "other")
 PUBLIC = ("pressure",)  # kinds the weather service publishes: every track carries the reading
 _KIND_HINTS = (
     ("co2", ("co2",)),
@@ -118,12 +117,6 @@ def grid_index(values: np.ndarray, period: int, offsets: list[int]) -> np.ndarra
     r = values - q * period
     j = np.searchsorted(offs, r, side="right") - 1
     return q * len(offs) + np.maximum(j, 0)
-
-
-def grid_value(index: np.ndarray, period: int, offsets: list[int]) -> np.ndarray:
-    m = len(offsets)
-    q = index // m
-    return q * period + np.asarray(offsets)[index - q * m]
 
 
 # ---------------------------------------------------------------- baseline
