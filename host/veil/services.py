@@ -136,7 +136,7 @@ class Mosquitto(Service):
 ACME_INI = """\
 [basic.config]
 cseType=IN
-cseID=/id-veil
+cseID=id-veil
 cseName=cse-veil
 adminID=CAdmin
 cseHost=127.0.0.1
