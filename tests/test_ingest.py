@@ -39,8 +39,7 @@ def test_hostile_messages_are_quarantined_with_reasons(genuine, tmp_path):
         "bad device": json.dumps({**good, "dev": "../../etc"}).encode() + b"\n",
         "bad device id": json.dumps({**good, "dev": ["room1"]}).encode() + b"\n",
         "bad channel name": json.dumps({**good, "val": {"../x": 1}}).encode() + b"\n",
-        "not a number in range": json.dumps({**good, "val": {"a": float("nan")}}).encode()
-        + b"\n",
+        "not a number in range": json.dumps({**good, "val": {"a": float("nan")}}).encode() + b"\n",
         "longer than": b"{" + b" " * 10_000 + b"}\n",
         "not UTF-8": b"\xff\xfe\n",
     }

@@ -39,8 +39,11 @@ class Forwarder:
         self.next = self.outbox.tail
         self._down_logged = False
 
-    def write(self, line, trk=0):
-        self.outbox.put(line, trk)
+    def write(self, line, trk=0, report=0):
+        self.outbox.put(line, trk, report)
+
+    def drop_report(self):
+        return self.outbox.report()
 
     def flush(self):
         self.outbox.sync()
@@ -52,6 +55,8 @@ class Forwarder:
         left = self.outbox.backlog()
         if left:
             log(self.name, "stopping with", left, "messages kept in the outbox")
+        if self.outbox.dropped:
+            log(self.name, "outbox dropped", self.outbox.dropped, "records in all")
         self.client.close()
         self.outbox.close()
 

@@ -19,7 +19,8 @@ TAG_LEN = 16
 MIN_K, MAX_K = 2, 16
 MAX_SEQ = 2**48 - 1
 MAX_U32 = 2**32 - 1
-MAX_CHANNELS = 32
+MAX_CHANNELS = 24  # the stand-in mask is bits 0-23 of the hidden field (section 4.1)
+MAX_DROPS = 255  # the drop report is bits 24-31
 MAX_DEC = 6
 FIELDS = ("v", "dev", "ep", "boot", "seq", "trk", "ts", "val", "tag")
 NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,32}\Z")
@@ -236,10 +237,10 @@ class CanonicalPacker:
         ]
         self._nch = bytes((len(spec.channels),))
 
-    def pack(self, mask, ep, boot, seq, trk, ts, values) -> bytes:
+    def pack(self, hidden, ep, boot, seq, trk, ts, values) -> bytes:
         parts = [
             self._head,
-            struct.pack(">I", mask),
+            struct.pack(">I", hidden),
             self._dev,
             struct.pack(">IIQBBI", ep, boot, seq, trk, self._k, ts),
             self._nch,
@@ -250,23 +251,36 @@ class CanonicalPacker:
         return b"".join(parts)
 
 
-def make_tag(key: bytes, packer: CanonicalPacker, mask: int, *fields) -> bytes:
-    """The 16-byte tag of a record (protocol section 4.2); fields as for `pack` minus mask."""
+def hidden_field(mask: int = 0, drops: int = 0) -> int:
+    """The 32 hidden bits of a real record: drop report and stand-in mask (section 4.1)."""
+    if not 0 <= mask < 1 << MAX_CHANNELS or not 0 <= drops <= MAX_DROPS:
+        raise ValueError("stand-in mask or drop report out of range")
+    return drops << MAX_CHANNELS | mask
+
+
+def split_hidden(hidden: int) -> tuple[int, int]:
+    """(stand-in mask, drop report) of a hidden field."""
+    return hidden & ((1 << MAX_CHANNELS) - 1), hidden >> MAX_CHANNELS
+
+
+def make_tag(key: bytes, packer: CanonicalPacker, hidden: int, *fields) -> bytes:
+    """The 16-byte tag of a record (protocol section 4.2); fields as for `pack` minus the
+    hidden field."""
     h0 = hmac_sha256(key, packer.pack(0, *fields))
-    if not mask:
+    if not hidden:
         return h0[:TAG_LEN]
-    head = hmac_sha256(key, packer.pack(mask, *fields))[:12]
-    return head + (int.from_bytes(h0[12:16], "big") ^ mask).to_bytes(4, "big")
+    head = hmac_sha256(key, packer.pack(hidden, *fields))[:12]
+    return head + (int.from_bytes(h0[12:16], "big") ^ hidden).to_bytes(4, "big")
 
 
 def check_tag(key: bytes, packer: CanonicalPacker, tag: bytes, *fields) -> int | None:
-    """The stand-in mask if `tag` is valid for the record under `key`, else None."""
+    """The hidden field if `tag` is valid for the record under `key`, else None."""
     h0 = hmac_sha256(key, packer.pack(0, *fields))
     if hmac.compare_digest(h0[:TAG_LEN], tag):
         return 0
-    mask = int.from_bytes(h0[12:16], "big") ^ int.from_bytes(tag[12:16], "big")
-    head = hmac_sha256(key, packer.pack(mask, *fields))[:12]
-    return mask if hmac.compare_digest(head, tag[:12]) else None
+    hidden = int.from_bytes(h0[12:16], "big") ^ int.from_bytes(tag[12:16], "big")
+    head = hmac_sha256(key, packer.pack(hidden, *fields))[:12]
+    return hidden if hmac.compare_digest(head, tag[:12]) else None
 
 
 def format_value(n: int, dec: int) -> str:
@@ -292,13 +306,14 @@ def record_size(spec: DeviceSpec) -> int:
 
 
 def encode_line(
-    spec: DeviceSpec, keys: HomeKeys, *, boot, seq, trk, ts, values, mask=0, real=None
+    spec: DeviceSpec, keys: HomeKeys, *, boot, seq, trk, ts, values, mask=0, drops=0, real=None
 ) -> bytes:
     """One record as the device would publish it (reference encoder for vectors and tests)."""
     if real is None:
         real = trk == keys.real_track(spec)
     fields = (spec.epoch, boot, seq, trk, ts, values)
-    tag = make_tag(keys.real if real else keys.fake, CanonicalPacker(spec), mask, *fields).hex()
+    hidden = hidden_field(mask, drops)
+    tag = make_tag(keys.real if real else keys.fake, CanonicalPacker(spec), hidden, *fields).hex()
     val = ",".join(
         f'"{c.name}":{format_value(n, c.dec)}' for c, n in zip(spec.channels, values, strict=True)
     )
