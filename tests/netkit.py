@@ -1,5 +1,6 @@
 """Helpers of the transport tests: the ingest service in a thread, the virtual board publishing
-over MQTT, a TCP relay whose link can be cut, and the owner's bit-exact check."""
+over MQTT or into a oneM2M CSE, a TCP relay whose link can be cut, and the owner's bit-exact
+check."""
 
 from __future__ import annotations
 
@@ -73,7 +74,18 @@ def publish_from_vboard(home, series, broker, device="room1", port=None, speed=N
     net, secrets, files = sink_settings(
         device, mqtt_url=f"mqtts://127.0.0.1:{port or broker.tls_port}", broker_dir=broker.folder
     )
-    net.update(sink)
+    return replay_on_vboard(home, series, device, speed, dict(net, **sink), secrets, files)
+
+
+def publish_to_cse(home, series, url, device="room1", speed=None, **sink):
+    """Replay `series` on the virtual board, publishing into the oneM2M CSE at `url`."""
+    net, secrets, files = sink_settings(device, onem2m_url=url)
+    return replay_on_vboard(home, series, device, speed, dict(net, **sink), secrets, files)
+
+
+def replay_on_vboard(home, series, device, speed, sink, secrets, files):
+    """The firmware on a fresh virtual board with this sink, in (sped-up) real time when
+    `speed` is given; returns its log."""
     result = simulate(
         series,
         home,
@@ -82,7 +94,7 @@ def publish_from_vboard(home, series, broker, device="room1", port=None, speed=N
         realtime=speed is not None,
         speed=speed or 1,
         replace=True,
-        sink=net,
+        sink=sink,
         secrets=secrets,
         files=files,
     )

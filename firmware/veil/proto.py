@@ -90,7 +90,8 @@ def _digits(n):
     return d
 
 
-def _put_uint(buf, pos, n):
+def put_uint(buf, pos, n):
+    """Write integer n >= 0 in decimal at buf[pos:]; returns the end (also for transports)."""
     end = pos + _digits(n)
     i = end
     while True:
@@ -108,9 +109,9 @@ def _put_fixed(buf, pos, n, dec):
         pos += 1
         n = -n
     if not dec:
-        return _put_uint(buf, pos, n)
+        return put_uint(buf, pos, n)
     scale = 10**dec
-    pos = _put_uint(buf, pos, n // scale)
+    pos = put_uint(buf, pos, n // scale)
     buf[pos] = 46
     frac = n % scale
     i = pos + dec
@@ -125,7 +126,8 @@ def _fixed_width(n, dec):
     return (1 if n < 0 else 0) + _digits(abs(n) // 10**dec) + (dec + 1 if dec else 0)
 
 
-def _put(buf, pos, frag):
+def put(buf, pos, frag):
+    """Copy bytes `frag` to buf[pos:]; returns the end."""
     end = pos + len(frag)
     buf[pos:end] = frag
     return end
@@ -198,20 +200,20 @@ class Encoder:
 
         b = self._line
         f = self._frags
-        p = _put(b, 0, f[0])
-        p = _put_uint(b, p, self.epoch)
-        p = _put(b, p, f[1])
-        p = _put_uint(b, p, boot)
-        p = _put(b, p, f[2])
-        p = _put_uint(b, p, seq)
-        p = _put(b, p, f[3])
-        p = _put_uint(b, p, trk)
-        p = _put(b, p, f[4])
-        p = _put_uint(b, p, ts)
+        p = put(b, 0, f[0])
+        p = put_uint(b, p, self.epoch)
+        p = put(b, p, f[1])
+        p = put_uint(b, p, boot)
+        p = put(b, p, f[2])
+        p = put_uint(b, p, seq)
+        p = put(b, p, f[3])
+        p = put_uint(b, p, trk)
+        p = put(b, p, f[4])
+        p = put_uint(b, p, ts)
         for i in range(len(self._dec)):
-            p = _put(b, p, f[5 + i])
+            p = put(b, p, f[5 + i])
             p = _put_fixed(b, p, values[i], self._dec[i])
-        p = _put(b, p, f[-1])
+        p = put(b, p, f[-1])
         for i in range(TAG_LEN):
             x = tag[i] if not hidden or i < 12 else tail[i - 12]
             b[p] = _HEX[x >> 4]

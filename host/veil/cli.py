@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from . import __version__, cli_boards
+from . import __version__, cli_boards, cli_onem2m
 from .cli_transport import (
     broker,
     broker_options,
@@ -138,7 +138,7 @@ def sim(
             files=files,
         )
         update(result.ticks)
-    dest = net.get("mqtt_url") or feed_out
+    dest = net.get("mqtt_url") or net.get("onem2m_url") or feed_out
     click.echo(
         f"{device}: {result.ticks} ticks x {k} tracks -> {dest} "
         f"({', '.join(c.name for c in result.spec.channels)})"
@@ -253,7 +253,7 @@ def provision(
 
 
 @cli.command()
-@click.argument("sources", metavar="FEED…|mqtt://…", nargs=-1, required=True)
+@click.argument("sources", metavar="FEED…|mqtt://…|http://CSE", nargs=-1, required=True)
 @click.option(
     "--store",
     "store_path",
@@ -263,12 +263,18 @@ def provision(
 )
 @with_options(broker_options)
 @with_options(ingest_options)
-def ingest(sources, store_path, **service):
-    """Platform side: store disguised feeds (files, or live from a broker); no key needed;
-    quarantine non-records with the reason."""
+@cli_onem2m.origin_option
+def ingest(sources, store_path, origin, **service):
+    """Platform side: store disguised feeds (files, live from a broker, or from a oneM2M CSE);
+    no key needed; quarantine non-records with the reason."""
     from .ingest import ingest_file
     from .store import open_store
 
+    if any(s.startswith(("http://", "https://")) for s in sources):
+        if len(sources) != 1:
+            raise click.UsageError("give one CSE URL, or feed files")
+        cli_onem2m.run_cse_ingest(sources[0], store_path, origin)
+        return
     if any(s.startswith(("mqtt://", "mqtts://")) for s in sources):
         if len(sources) != 1:
             raise click.UsageError("give one broker URL, or feed files")
@@ -306,6 +312,8 @@ def ingest(sources, store_path, **service):
     metavar="mqtt://…",
     help="decode live from a broker, printing real readings as they arrive",
 )
+@click.option("--cse", metavar="http://HOST:PORT/CSE", help="decode from a oneM2M CSE")
+@cli_onem2m.origin_option
 @click.option(
     "--out",
     "csv_out",
@@ -323,7 +331,7 @@ def ingest(sources, store_path, **service):
 @with_options(broker_options)
 @click.option("--limit", type=click.IntRange(min=1), help="with --follow: stop after N readings")
 @click.option("--idle", type=click.FloatRange(min=0), help="with --follow: stop after S s of quiet")
-def decode(feeds, home_dir, store_path, follow, csv_out, report_out, **live):
+def decode(feeds, home_dir, store_path, follow, cse, origin, csv_out, report_out, **live):
     """Owner side: recover the real readings and verify every record with the home key.
 
     Exits 3 when records were altered, injected, missing or malformed.
@@ -336,8 +344,8 @@ def decode(feeds, home_dir, store_path, follow, csv_out, report_out, **live):
     from .home import Home
     from .store import open_store
 
-    if sum(map(bool, (feeds, store_path, follow))) != 1:
-        raise click.UsageError("give feed files, --store or --follow (one of them)")
+    if sum(map(bool, (feeds, store_path, follow, cse))) != 1:
+        raise click.UsageError("give feed files, --store, --follow or --cse (one of them)")
     if follow:
         report = run_follow(home_dir, follow, csv_out, report_out, **live)
         if not report.clean:
@@ -350,6 +358,8 @@ def decode(feeds, home_dir, store_path, follow, csv_out, report_out, **live):
     if store_path:
         with open_store(store_path, create=False) as store:
             readings, report = run_decode(keys, specs, store.items())
+    elif cse:
+        readings, report = run_decode(keys, specs, cli_onem2m.cse_items(cse, list(specs), origin))
     else:
         readings, report = run_decode(keys, specs, chain.from_iterable(map(read_feed, feeds)))
     n = write_csv(csv_out, readings, specs)
@@ -413,6 +423,7 @@ for command in (
     cli_boards.monitor,
     cli_boards.fetch,
     broker,
+    cli_onem2m.cse,
 ):
     cli.add_command(command)
 

@@ -14,6 +14,7 @@ from veil.drivers import END, OK
 from veil.drivers.replay import Driver, ReplayError
 from veil.households import Households
 from veil.keystream import Keystream
+from veil.onem2m import Responses
 from veil.outbox import Outbox
 from veil.state import State
 
@@ -213,6 +214,34 @@ def test_outbox_starts_empty_on_a_torn_or_older_position_file():
         ob = Outbox("ob3", 8, 4)
         eq((ob.backlog(), ob.dropped, ob.pending), (0, 0, 0))
         ob.close()
+
+
+ANSWERS = (
+    b"HTTP/1.1 201 CREATED\r\nContent-Length: 0\r\nX-M2M-RSC: 2001\r\n\r\n"
+    b"HTTP/1.1 409 CONFLICT\r\ncontent-length: 13\r\nx-m2m-rsc: 4105\r\nDate: %s\r\n\r\n"
+    b'{"m2m:dbg":1}'
+    b"HTTP/1.1 403 FORBIDDEN\r\nConnection: close\r\nContent-Length: 2\r\nX-M2m-Rsc: 4103\r\n"
+    b"\r\n{}"
+) % (b"x" * 200)
+
+
+def test_http_answers_parse_however_they_are_split():
+    for size in (1, 2, 3, 7, 50, len(ANSWERS)):
+        got = []
+        p = Responses(lambda code, rsc, close: got.append((code, rsc, close)))
+        for i in range(0, len(ANSWERS), size):
+            chunk = ANSWERS[i : i + size]
+            p.feed(chunk, len(chunk))
+        eq(got, [(201, 2001, False), (409, 4105, False), (403, 4103, True)])
+
+
+def test_http_parser_refuses_what_is_not_http():
+    p = Responses(lambda *a: None)
+    try:
+        p.feed(b"SSH-2.0-OpenSSH\r\n", 17)
+    except OSError:
+        return
+    raise AssertionError("accepted a non-HTTP answer")
 
 
 runner.run(globals())
