@@ -34,6 +34,7 @@ class Outbox:
         self.size = size
         self._slot = _HDR + size
         self._pos_path = path + ".pos"
+        self._tmp_path = path + ".pos.tmp"
         self._hdr = bytearray(_HDR)
         self._pos = bytearray(_POS_LEN)
         self.head = self.tail = self.dropped = self.pending = 0
@@ -43,7 +44,7 @@ class Outbox:
         except OSError:
             self._f = open(path, "w+b")
             self.head = self.tail = 0
-        self._saved = (-1, 0, 0, 0)
+        self._saved = bytearray(_POS_LEN)  # the positions last written (none yet)
 
     def _load(self):
         """The saved positions; anything else (none, torn, an older layout) starts empty."""
@@ -52,8 +53,8 @@ class Outbox:
                 raw = f.read()
         except OSError:
             return
-        n = _POS_LEN - 4
-        if len(raw) != _POS_LEN or struct.unpack(">I", raw[n:])[0] != _check(raw[:n]):
+        sealed = bytearray(raw)
+        if len(raw) != _POS_LEN or _seal(sealed) != raw:
             return
         head, tail, dropped, pending = struct.unpack(_POS, raw)
         if 0 <= head - tail <= self.capacity:
@@ -69,7 +70,7 @@ class Outbox:
         if self.head - self.tail >= self.capacity:
             f.seek((self.tail % self.capacity) * self._slot)
             f.readinto(self._hdr)
-            if struct.unpack_from(">I", self._hdr, 0)[0] == self.tail & 0xFFFFFFFF:
+            if _u32(self._hdr, 0) == self.tail & 0xFFFFFFFF:
                 self.pending += self._hdr[5]
             self.pending += 1
             self.tail += 1
@@ -92,7 +93,7 @@ class Outbox:
         f = self._f
         f.seek((n % self.capacity) * self._slot)
         f.readinto(self._hdr)
-        if struct.unpack_from(">I", self._hdr, 0)[0] != n & 0xFFFFFFFF:
+        if _u32(self._hdr, 0) != n & 0xFFFFFFFF:
             raise OSError("outbox slot %d is damaged" % (n % self.capacity))
         f.readinto(view)
         return self._hdr[4]
@@ -105,31 +106,30 @@ class Outbox:
     def sync(self):
         """Flush the queued messages and store the positions if they changed."""
         self._f.flush()
-        s = self._saved
-        if (
-            s[0] == self.head
-            and s[1] == self.tail
-            and s[2] == self.dropped
-            and s[3] == self.pending
-        ):
-            return
         b = self._pos
         struct.pack_into(_POS, b, 0, self.head, self.tail, self.dropped, self.pending)
-        n = _POS_LEN - 4
-        struct.pack_into(">I", b, n, _check(b[:n]))
-        tmp = self._pos_path + ".tmp"
-        with open(tmp, "wb") as f:
+        if _seal(b) == self._saved:
+            return
+        with open(self._tmp_path, "wb") as f:
             f.write(b)
-        os.rename(tmp, self._pos_path)
-        self._saved = (self.head, self.tail, self.dropped, self.pending)
+        os.rename(self._tmp_path, self._pos_path)
+        self._saved[:] = b
 
     def close(self):
         self.sync()
         self._f.close()
 
 
-def _check(b):
-    c = 0x811C9DC5
-    for x in b:
-        c = ((c ^ x) * 0x01000193) & 0xFFFFFFFF
-    return c
+def _seal(b):
+    """Write the Adler-32 of the positions b[:16] into b[16:20] and return b: two 16-bit
+    sums, so no intermediate outgrows a small int on the ESP32 and nothing is allocated."""
+    s1, s2 = 1, 0
+    for i in range(_POS_LEN - 4):
+        s1 = (s1 + b[i]) % 65521
+        s2 = (s2 + s1) % 65521
+    struct.pack_into(">HH", b, _POS_LEN - 4, s2, s1)
+    return b
+
+
+def _u32(b, i):
+    return (b[i] << 24) | (b[i + 1] << 16) | (b[i + 2] << 8) | b[i + 3]
