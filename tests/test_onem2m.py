@@ -24,6 +24,7 @@ from veil.demo import compare
 from veil.onem2m import read_devices
 from veil.protocol import DeviceSpec
 from veil.services import AcmeCse, Postgres, free_port
+from veil.sim import SimResult
 from veil.store import Store
 
 from conftest import ROOM, ROOM_CHANNELS, veil_cli, wait_for
@@ -208,9 +209,15 @@ def test_firmware_refused_by_the_cse_keeps_its_outbox(cse, home):
     with backoff, and keeps every record for later."""
     five = dataset.load(ROOM, channels=ROOM_CHANNELS, limit=5)
     wrong = cse.url.rsplit("/", 1)[0] + "/no-such-cse"
-    log = "\n".join(publish_to_cse(home, five, wrong, device="room3", drain_ms=500))
+    lines = publish_to_cse(home, five, wrong, device="room3", drain_ms=500)
+    log = "\n".join(lines)
     assert "CSE refused the AE or a container: HTTP 404, RSC 4004" in log
     assert "stopping with 20 messages kept in the outbox" in log
+    why = SimResult(home.devices()["room3"], 5, lines).undelivered()  # what `veil sim` says
+    assert why == (
+        "20 records were not delivered over onem2m "
+        "(last error: CSE refused the AE or a container: HTTP 404, RSC 4004)"
+    )
 
 
 @pytest.mark.parametrize(

@@ -72,6 +72,8 @@ class Forwarder:
             if left <= 0:
                 return
             if not c.up and not self._connect(left if patient else 0):
+                if patient and time.ticks_diff(self.retry_at, time.ticks_ms()) < left:
+                    continue  # the next try fits in the time left: sleep to it and try
                 return
             try:
                 if self.next < ob.tail:

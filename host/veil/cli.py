@@ -143,6 +143,8 @@ def sim(
         f"{device}: {result.ticks} ticks x {k} tracks -> {dest} "
         f"({', '.join(c.name for c in result.spec.channels)})"
     )
+    if why := result.undelivered():
+        raise VeilError(f"{device}: {why}; they stay in the board's outbox")
 
 
 @cli.command()
