@@ -101,6 +101,32 @@ def replay_on_vboard(home, series, device, speed, sink, secrets, files):
     return result.log
 
 
+class BoardThread(threading.Thread):
+    """The virtual board publishing in a thread while the test breaks things: `publish` is
+    publish_from_vboard or publish_to_cse, called with the other arguments."""
+
+    def __init__(self, publish, *args, **kw):
+        super().__init__(daemon=True)
+        self.call = (publish, args, kw)
+        self.log: list[str] = []
+        self.error = None
+        self.start()
+
+    def run(self):
+        publish, args, kw = self.call
+        try:
+            self.log = publish(*args, **kw)
+        except Exception as e:  # reported by finish()
+            self.error = e
+
+    def finish(self, timeout=180):
+        """The board's log, once it has stopped."""
+        self.join(timeout)
+        assert not self.is_alive(), "the board did not stop"
+        assert self.error is None, self.error
+        return "\n".join(self.log)
+
+
 def owner_check(home, db, series):
     """Decode the platform's store with the key: (rows recovered bit-exact, report)."""
     with Store(db, create=False) as store:

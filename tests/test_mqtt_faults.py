@@ -11,7 +11,6 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
@@ -22,7 +21,7 @@ from veil.services import Mosquitto
 from veil.store import Store
 
 from conftest import ROOM, ROOM_CHANNELS
-from netkit import IngestThread, Relay, owner_check, publish_from_vboard
+from netkit import BoardThread, IngestThread, Relay, owner_check, publish_from_vboard
 
 ROWS = 500
 SPEED = 3000  # the data's 30 s between rows become 10 ms: a 5 s stream
@@ -39,27 +38,9 @@ def series():
     return dataset.load(ROOM, channels=ROOM_CHANNELS, limit=ROWS)
 
 
-class Board(threading.Thread):
+def start_board(home, series, broker, **kw):
     """The virtual board publishing in (sped-up) real time while the test breaks things."""
-
-    def __init__(self, home, series, broker, **kw):
-        super().__init__(daemon=True)
-        self.args = (home, series, broker)
-        self.kw = kw
-        self.log: list[str] = []
-        self.error = None
-        self.start()
-
-    def run(self):
-        try:
-            self.log = publish_from_vboard(*self.args, speed=SPEED, **self.kw)
-        except Exception as e:  # reported by finish()
-            self.error = e
-
-    def finish(self):
-        self.join(120)
-        assert self.error is None, self.error
-        return "\n".join(self.log)
+    return BoardThread(publish_from_vboard, home, series, broker, speed=SPEED, **kw)
 
 
 def stored(db):
@@ -80,7 +61,7 @@ def test_broker_stopped_mid_stream_and_restarted(broker, series, home, tmp_path)
     db = tmp_path / "p.db"
     ingest = IngestThread(broker, db, group=None)
     try:
-        board = Board(home, series, broker)
+        board = start_board(home, series, broker)
         time.sleep(2)
         broker.stop()
         time.sleep(1.5)
@@ -107,7 +88,7 @@ def test_ingest_killed_and_restarted(broker, series, home, tmp_path):
     first = service()
     try:
         time.sleep(1.5)  # connected and subscribed
-        board = Board(home, series, broker)
+        board = start_board(home, series, broker)
         time.sleep(2)
         first.send_signal(signal.SIGKILL)
         first.wait()
@@ -136,7 +117,7 @@ def test_board_loses_its_link_for_a_while(broker, series, home, tmp_path):
     relay = Relay(broker.tls_port)
     ingest = IngestThread(broker, db)
     try:
-        board = Board(home, series, broker, port=relay.port)
+        board = start_board(home, series, broker, port=relay.port)
         time.sleep(1.5)
         relay.cut()
         time.sleep(2)
@@ -162,7 +143,7 @@ def test_an_outage_longer_than_the_outbox_drops_the_oldest_and_counts_them(
     relay = Relay(broker.tls_port)
     ingest = IngestThread(broker, db)
     try:
-        board = Board(home, series, broker, port=relay.port, spool_records=40)
+        board = start_board(home, series, broker, port=relay.port, spool_records=40)
         wait_stored(db, 40)
         relay.cut()
         time.sleep(2.5)

@@ -11,7 +11,6 @@ import re
 import shutil
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -28,7 +27,7 @@ from veil.sim import SimResult
 from veil.store import Store
 
 from conftest import ROOM, ROOM_CHANNELS, veil_cli, wait_for
-from netkit import publish_to_cse
+from netkit import BoardThread, publish_to_cse
 
 ROWS = 300
 
@@ -112,29 +111,6 @@ def test_vboard_to_cse_to_owner_bit_exact(cse, series, home, tmp_path):
     assert compare(series, readings) == (ROWS, []) and report.clean
 
 
-class Board(threading.Thread):
-    """The virtual board publishing in (sped-up) real time while the test breaks things."""
-
-    def __init__(self, home, series, url, speed):
-        super().__init__(daemon=True)
-        self.args = (home, series, url)
-        self.speed = speed
-        self.log: list[str] = []
-        self.error = None
-        self.start()
-
-    def run(self):
-        try:
-            self.log = publish_to_cse(*self.args, speed=self.speed)
-        except Exception as e:  # reported by finish()
-            self.error = e
-
-    def finish(self):
-        self.join(180)
-        assert self.error is None, self.error
-        return "\n".join(self.log)
-
-
 def test_cse_stopped_mid_stream_loses_nothing_and_stores_nothing_twice(home, tmp_path):
     """ACME on PostgreSQL (durable), stopped for a while as the board publishes: the board
     keeps its records in the outbox, sends again what was in flight (the CSE answers
@@ -142,7 +118,7 @@ def test_cse_stopped_mid_stream_loses_nothing_and_stores_nothing_twice(home, tmp
     rows = 120
     part = dataset.load(ROOM, channels=ROOM_CHANNELS, limit=rows)
     with Postgres() as pg, AcmeCse(tmp_path / "acme", db=pg.url) as cse:
-        board = Board(home, part, cse.url, speed=1000)  # 30 s between rows become 30 ms
+        board = BoardThread(publish_to_cse, home, part, cse.url, speed=1000)  # rows 30 ms apart
         end = time.monotonic() + 60
         while not _has_records(cse) and time.monotonic() < end:
             time.sleep(0.1)

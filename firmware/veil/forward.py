@@ -1,9 +1,9 @@
 """Store and forward: a sink that queues every message in the flash outbox and sends it with a
 network client, reconnecting with exponential backoff, so an outage loses nothing that fits.
 
-Clients (veil.mqtt, veil.onem2m) share one shape: `open()`, `close()`, `up`, `free()`,
-`views[i]` (where the message for slot i is copied), `send(i, n, kind)`, `nums[i]` (outbox
-number in flight in slot i, -1 when free), `busy()` and `poll(wait_ms)`. The outbox tail only
+Clients (veil.mqtt, veil.onem2m) share one shape: `open()`, `close()`, `up`, `views[i]`
+(where the message for slot i is copied), `send(i, n, kind)`, `nums[i]` (outbox number in
+flight in slot i, -1 when free), `busy()` and `poll(wait_ms)`. The outbox tail only
 moves past a message once the server acknowledged it, so what was in flight when the link
 broke is sent again after the reconnect (receivers store duplicates once).
 """
@@ -79,7 +79,7 @@ class Forwarder:
                 if self.next < ob.tail:
                     self.next = ob.tail
                 while self.next < ob.head:
-                    i = c.free()
+                    i = _free(c.nums)
                     if i < 0:
                         break
                     c.send(i, self.next, ob.read(self.next, c.views[i]))
@@ -127,3 +127,11 @@ class Forwarder:
             log(self.name, "link down:", err)
             self._down_logged = True
         self.backoff = min(self.backoff * 2, self.backoff_max)
+
+
+def _free(nums):
+    """A free slot's index, or -1 when every slot of the window is in flight."""
+    for i in range(len(nums)):
+        if nums[i] < 0:
+            return i
+    return -1

@@ -208,13 +208,6 @@ class Client:
         self._poll = None
         self.up = False
 
-    def free(self):
-        """A free slot's index, or -1 when the window is full."""
-        for i in range(self.window):
-            if self.nums[i] < 0:
-                return i
-        return -1
-
     def busy(self):
         return self._count > 0
 

@@ -223,9 +223,12 @@ class Postgres(Service):
             import psycopg
 
             admin = self.url.rsplit("/", 1)[0] + "/postgres"
-            with psycopg.connect(admin, connect_timeout=1, autocommit=True) as c:
-                if not c.execute("SELECT 1 FROM pg_database WHERE datname='veil'").fetchone():
-                    c.execute("CREATE DATABASE veil")
+            try:
+                with psycopg.connect(admin, connect_timeout=1, autocommit=True) as c:
+                    if not c.execute("SELECT 1 FROM pg_database WHERE datname='veil'").fetchone():
+                        c.execute("CREATE DATABASE veil")
+            except psycopg.OperationalError:  # not accepting connections yet
+                return False
             return True
 
         _wait(ready, proc, "PostgreSQL", log)
