@@ -6,6 +6,12 @@ room_occupancy.csv: UCI "Room Occupancy Estimation" (Singh et al., 2018; CC BY 4
 days with people present (2017-12-22 and 2017-12-23). Date and Time are merged into one ISO
 `time` column (the recording's local time, written without a zone); the sound columns and the
 derived CO2 slope are left out; every other value is copied as text, unchanged.
+
+appliances_home.csv: UCI "Appliances Energy Prediction" (Candanedo et al., 2017), three weeks
+(2016-02-01 to 2016-02-21) of the house's eight indoor rooms (T1-T5, T7-T9 and RH alike; T6 is
+outdoors), the weather station's outdoor temperature T_out and the lights' energy use. Values
+are rounded to 0.1 (the rooms' columns are 10-minute means such as 19.856666, published at a
+home sensor's precision); times as in the source.
 """
 
 import csv
@@ -44,5 +50,24 @@ def room(src: Path) -> None:
     print(f"wrote {out}: {len(rows)} rows")
 
 
+HOME_ROOMS = (1, 2, 3, 4, 5, 7, 8, 9)
+HOME_DAYS = ("2016-02-01", "2016-02-22")
+
+
+def home(src: Path) -> None:
+    with (src / "appliances_energy" / "energydata_complete.csv").open() as f:
+        rows = [r for r in csv.DictReader(f) if HOME_DAYS[0] <= r["date"] < HOME_DAYS[1]]
+    cols = [f"T{i}" for i in HOME_ROOMS] + [f"RH_{i}" for i in HOME_ROOMS] + ["T_out"]
+    out = OUT / "appliances_home.csv"
+    with out.open("w", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(["time", *cols, "lights"])
+        for r in rows:
+            t = r["date"].replace(" ", "T")
+            w.writerow([t, *(f"{float(r[c]):.1f}" for c in cols), int(float(r["lights"]))])
+    print(f"wrote {out}: {len(rows)} rows")
+
+
 if __name__ == "__main__":
     room(Path(sys.argv[1]))
+    home(Path(sys.argv[1]))

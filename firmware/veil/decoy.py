@@ -1,10 +1,11 @@
 """Decoys: every fake track shows one virtual household through this device's sensors.
 
 A channel model (from the decoy profile, fitted on real readings by `veil profile fit`) moves
-a reading along the sensor's own value grid: each tick it draws a step, in grid units, from a
-distribution chosen by the household's state (away, awake, asleep), the hour band, how far the
-reading sits above the home's slow baseline, and the direction of its last move. So fakes
-have the real sensor's grid, repeats, jitter, switching steps, step tails and autocorrelation.
+a reading along the sensor's own value grid: each tick it draws a step, in grid units, with
+weights set by the household's state (away, awake, asleep), the hour band and how far the
+reading sits above the home's slow baseline, times a factor set by where the walk sits against
+its own last hour and by its last move. So fakes have the real sensor's grid, repeats, jitter,
+switching steps, step tails and autocorrelation.
 
 The baseline is the slow, public part of the signal (season, weather, the building): it is
 tracked from the real readings and shared by every track, so that a public covariate cannot
@@ -23,10 +24,10 @@ from .keystream import Keystream
 from .proto import Hmac
 from .slots import Slots
 
-# the last move of a walk: down just now, down before, none, up before, up just now
-_DOWN, _NONE, _UP = 0, 2, 4
-_BEFORE = b"\x01\x01\x02\x03\x03"  # what the last move becomes after a tick without one
-_RELEVEL = -32768  # a step meaning: jump to a level typical of the household's state
+# the last move of a walk: down by 2 or more just now, down by 1 just now, down before, none,
+# up before, up by 1 just now, up by 2 or more just now (host/veil/profile.py MOVES)
+_NONE = 3
+_AFTER_STILL = b"\x02\x02\x02\x03\x04\x04\x04"  # the last move after a tick without one
 
 
 class Grid:
@@ -60,12 +61,16 @@ class Channel:
         self.imin = self.grid.index(max(lo, spec["range"][0]))
         self.imax = self.grid.index(min(hi, spec["range"][1]))
         self.levels = array.array("i", spec["levels"])
+        self.local = spec["local"]
         self.start = array.array("i", spec["start"])
         self.band = bytes(spec["band"])  # hour -> band
         self.nbands = max(self.band) + 1
-        self.cells = array.array("H", spec["cells"])
-        self.dx = array.array("h", spec["dx"])
-        self.cum = array.array("H", spec["cum"])
+        self.support = array.array("h", spec["support"])
+        self.rows = bytes(spec["rows"])
+        self.moves = bytes(spec["moves"])
+        n = len(self.support)
+        if len(self.rows) != 3 * self.nbands * (len(self.levels) + 1) * (n + 2):
+            raise ValueError("decoy profile tables do not fit this firmware: refit the profile")
         self.up, self.down = spec["base"]
         self.every = spec.get("every", 1)  # a model recorded at a longer period steps less often
         self.base = (self.imin + (self.imax - self.imin) // 3) << 8  # fixed point; see begin()
@@ -83,22 +88,40 @@ class Channel:
     def _clamp(self, i):
         return self.imin if i < self.imin else self.imax if i > self.imax else i
 
-    def step(self, i, prev, state, hour, r):
-        """The next index after `i`, for a household in `state`; r is uniform in 0..65535."""
+    def step(self, i, loc, prev, state, hour, r1, r2):
+        """The next index after `i` for a household in `state`: `loc` is the walk's own
+        short-term mean (fixed point), `prev` its last move, r1 and r2 uniform in 0..65535."""
+        d = (i << 8) - loc
+        near = 0 if d < -128 else 2 if d > 128 else 1
         d = i - (self.base >> 8)
         lv = 0
         levels = self.levels
         while lv < len(levels) and d >= levels[lv]:
             lv += 1
-        cell = ((state * self.nbands + self.band[hour]) * (len(levels) + 1) + lv) * 5 + prev
-        a = self.cells[2 * cell]
-        b = self.cells[2 * cell + 1] - 1
-        cum = self.cum
-        while a < b and r >= cum[a]:
-            a += 1
-        if self.dx[a] == _RELEVEL:
-            return self.typical(state, hour, r)
-        return self._clamp(i + self.dx[a])
+        n = len(self.support)
+        row = ((state * self.nbands + self.band[hour]) * (len(levels) + 1) + lv) * (n + 2)
+        rows = self.rows
+        if r1 < rows[row + 1] * 257:
+            return self.typical(state, hour, r1)
+        flag = rows[row]
+        m = (near * 7 + prev) * n
+        total = 0
+        for k in range(n):
+            total += self._weight(flag, k, rows[row + 2 + k], m)
+        if not total:
+            return i
+        left = ((r2 >> 6) * ((total >> 4) + 1)) >> 6  # r2 * total / 65536 in small ints
+        for k in range(n):
+            left -= self._weight(flag, k, rows[row + 2 + k], m)
+            if left < 0:
+                return self._clamp(i + self.support[k])
+        return i
+
+    def _weight(self, flag, k, w, m):
+        step = self.support[k]
+        if (flag == 1 and step > 0) or (flag == 2 and step < 0):
+            return 0
+        return w * self.moves[m + k]
 
 
 class Decoys:
@@ -128,31 +151,45 @@ class Decoys:
         self.idx = [array.array("i", [0] * k) for c in self.ch]
         self._fresh = True  # no walk yet: the first tick starts each at a typical level
         self.prev = [bytearray([_NONE] * k) for _ in range(n)]
-        self._slots = Slots("decoy", 12 + n * 4 + n * k * 5)
-        self._snap = bytearray(12 + n * 4 + n * k * 5)
+        self.loc = [array.array("i", [0] * k) for _ in range(n)]
+        self._slots = Slots("decoy", 12 + n * 4 + n * k * 9)
+        self._snap = bytearray(12 + n * 4 + n * k * 9)
 
     def _hour(self, ts):
         return ((ts + self._tz) % 86400) // 3600
 
     def _moved(self, c, t, i):
-        """Track t's channel c is now at index i: note the move (or its absence)."""
-        old = self.idx[c][t]
+        """Track t's channel c is now at index i: note the move (or its absence) and fold it
+        into the walk's short-term mean."""
+        d = i - self.idx[c][t]
         prev = self.prev[c]
-        prev[t] = _BEFORE[prev[t]] if i == old else _DOWN if i < old else _UP
+        prev[t] = (
+            _AFTER_STILL[prev[t]] if not d else 0 if d < -1 else 1 if d < 0 else 5 if d < 2 else 6
+        )
         self.idx[c][t] = i
+        loc = self.loc[c]
+        loc[t] += ((i << 8) - loc[t]) >> self.ch[c].local
 
     def _advance(self, t, seq, hour, state, values, mask):
         """Step track t's channels in `mask` and write their new values into `values`."""
         ks = self._ks[t]
         for c in range(len(self.ch)):
-            if c & 7 == 0:
-                ks.block(seq, c >> 3)
+            if c & 3 == 0:
+                ks.block(seq, c >> 2)  # two draws a channel, four channels a block
             if mask >> c & 1:
                 ch = self.ch[c]
                 if not seq % ch.every:
-                    self._moved(
-                        c, t, ch.step(self.idx[c][t], self.prev[c][t], state, hour, ks.u16(c & 7))
+                    j = 2 * (c & 3)
+                    i = ch.step(
+                        self.idx[c][t],
+                        self.loc[c][t],
+                        self.prev[c][t],
+                        state,
+                        hour,
+                        ks.u16(j),
+                        ks.u16(j + 1),
                     )
+                    self._moved(c, t, i)
                 values[c] = ch.grid.value(self.idx[c][t])
 
     def tick(self, seq, ts, real, values, real_values, fail_mask):
@@ -163,7 +200,7 @@ class Decoys:
         walked = self.walked
         if self._fresh:
             self._fresh = False
-            self._begin(seq, states, hour, real_values, fail_mask)
+            self._begin(seq, states, hour, real, real_values, fail_mask)
         for c in range(len(self.ch)):
             if walked >> c & 1 and not fail_mask >> c & 1:
                 ch = self.ch[c]
@@ -181,10 +218,10 @@ class Decoys:
                     if not walked >> c & 1:
                         values[t][c] = real_values[c]
 
-    def _begin(self, seq, states, hour, real_values, fail_mask):
-        """Start each baseline at the first real reading and every walk at a level typical of
-        its household's state, drawn from keystream positions no tick uses (the real track's
-        walk then takes its first readings)."""
+    def _begin(self, seq, states, hour, real, real_values, fail_mask):
+        """Start each baseline and the real walk at the first real reading, and every fake walk
+        at a level typical of its household's state, drawn from keystream positions no tick
+        uses."""
         for c in range(len(self.ch)):
             if self.walked >> c & 1 and not fail_mask >> c & 1:
                 self.ch[c].base = self.ch[c].grid.index(real_values[c]) << 8
@@ -195,7 +232,11 @@ class Decoys:
                     ks.block(seq, 0xFFFFFFFF - (c >> 3))
                 if not self.walked >> c & 1:
                     continue
-                self.idx[c][t] = self.ch[c].typical(states[self.placement[t]], hour, ks.u16(c & 7))
+                i = self.ch[c].typical(states[self.placement[t]], hour, ks.u16(c & 7) >> 3)
+                if t == real and not fail_mask >> c & 1:
+                    i = self.ch[c].grid.index(real_values[c])
+                self.idx[c][t] = i
+                self.loc[c][t] = i << 8
 
     def save(self, seq, ts):
         """Snapshot every walk and baseline, so a reboot can carry the fakes on seamlessly."""
@@ -206,8 +247,8 @@ class Decoys:
             struct.pack_into(">i", b, p, self.ch[c].base if self.ch[c] else 0)
             p += 4
             for t in range(len(self.placement)):
-                struct.pack_into(">iB", b, p, self.idx[c][t], self.prev[c][t])
-                p += 5
+                struct.pack_into(">iiB", b, p, self.idx[c][t], self.loc[c][t], self.prev[c][t])
+                p += 9
         self._slots.store(b)
 
     def restore(self, seq, period_s, real):
@@ -227,8 +268,10 @@ class Decoys:
                 self.ch[c].base = struct.unpack_from(">i", snap, p)[0]
             p += 4
             for t in range(len(self.placement)):
-                self.idx[c][t], self.prev[c][t] = struct.unpack_from(">iB", snap, p)
-                p += 5
+                self.idx[c][t], self.loc[c][t], self.prev[c][t] = struct.unpack_from(
+                    ">iiB", snap, p
+                )
+                p += 9
         scratch = [0] * len(self.ch)
         while at < seq:
             states = self.households.at(ts)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from . import __version__, cli_boards, cli_onem2m
+from . import __version__, cli_boards, cli_onem2m, cli_privacy
 from .cli_transport import (
     broker,
     broker_options,
@@ -240,7 +240,12 @@ def provision(
     profile = load_profile(profile_path) if profile_path else None
     profile = profile or (None if replace else home.profile(device))
     if profile is None:
-        profile = for_series(series, spec) if series is not None else default_profile(spec)
+        shared = home.occupancy()
+        if series is not None:
+            profile = for_series(series, spec, shared)
+        else:
+            profile = default_profile(spec)
+            profile["occupancy"] = shared or profile["occupancy"]
     check_port(port)
     board = Board(port)
     if definition:
@@ -426,6 +431,8 @@ for command in (
     cli_boards.fetch,
     broker,
     cli_onem2m.cse,
+    cli_privacy.profile,
+    cli_privacy.audit,
 ):
     cli.add_command(command)
 

@@ -119,6 +119,13 @@ class Home:
         path = self.profile_path(device)
         return load_profile(path) if path.exists() else None
 
+    def occupancy(self) -> dict | None:
+        """The occupancy model the home's devices share (from any saved profile), if any:
+        a new device must tell the same household stories as its siblings."""
+        for path in sorted((self.path / "profiles").glob("*.json")):
+            return load_profile(path)["occupancy"]
+        return None
+
     def save_profile(self, device: str, profile: dict) -> None:
         path = self.profile_path(device)
         path.parent.mkdir(parents=True, exist_ok=True)

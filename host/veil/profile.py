@@ -1,5 +1,5 @@
 """Decoy profiles: what a board needs to make fakes that look like this home, learned from the
-owner's own real readings (`veil profile fit`), a few KB of JSON.
+owner's own real readings (`veil profile fit`): a few KB of JSON per channel.
 
     {"veil_profile": 1, "tz_offset_s": 0, "period_s": 30,
      "occupancy": {"slot_s": 300,
@@ -12,20 +12,24 @@ owner's own real readings (`veil profile fit`), a few KB of JSON.
          "range": [lo, hi],                     # values the fakes keep to
          "base": [up_shift, down_shift],        # the shared low-envelope baseline tracker
          "levels": [edges],                     # on (index - baseline index)
+         "local": shift,                        # of each walk's own short-term mean
          "band": [24 x band],                   # hour -> band
          "start": [3 * bands * 8],              # typical (index - baseline) per state, band
-         "cells": [start, end, ...],            # per cell: its slice of dx and cum
-         "dx": [steps], "cum": [u16 cumulative]}}}
+         "support": [steps],                    # the steps walks take, in grid units
+         "rows": [...],                         # per (state, band, level): flag, jump, weights
+         "moves": [...]}}}                      # per (near, last move): weight factors
 
-States are 0 away, 1 awake, 2 asleep; a day may be empty (away throughout, as on holiday). A
-cell is (state, band, level, last move: down or up, just now or before, or none); it holds
-the distribution of the next step in grid units, smoothed towards coarser cells. Where the
-real readings seldom were, a switching sensor (light, motion, door) holds the single step
-RELEVEL — jump to a level typical of the state, as lights go off when people leave — and a
-slow one (temperature, humidity, CO2) takes the steps of the nearest level it knows, only
-those leading back.
-Cells with equal distributions share a slice. firmware/veil/decoy.py and households.py are
-the consumers; the baseline arithmetic here mirrors theirs exactly.
+States are 0 away, 1 awake, 2 asleep; a day may be empty (away throughout, as on holiday).
+A walk's next step is drawn with weights row[k] x moves[k] over the support: the row says
+where a walk in this state, hour band and level (height above the home's floor) drifts, the
+move factor P(step | near, last move) / P(step) how it goes on from where it sits against its
+own last hour (below, at, above) and its last move (down or up by one or more, just now or
+before, or none) — a sensor that jitters reverses at once, a smooth one keeps going. Where the
+history seldom was, a row lets only steps leading back through (flag) and, for a switching
+sensor (light, motion, door), jumps to a level typical of the state (`jump`/255 of the time:
+at once for lights left on in an empty home, within minutes for lights off with people in).
+Weights are bytes. firmware/veil/decoy.py and households.py are the consumers; the baseline
+and short-term mean arithmetic here mirrors theirs exactly.
 """
 
 from __future__ import annotations
@@ -47,11 +51,11 @@ SLOT_S = 300
 ANCHOR_S = 4 * 3600
 DAY_S = 86400
 NIGHT = range(0, 6)
-SMOOTH = 4.0  # pseudo-counts pulled from the parent cell
-MAX_STEPS = 16  # distinct steps kept per cell
+SMOOTH = 8.0  # pseudo-counts pulled from the parent cell
+MAX_STEPS = 16  # distinct steps a channel's walks may take
 MIN_HISTORY = 100  # readings needed to fit a profile
-MIN_CELL = 10  # readings a (state, band, level) cell needs to get its own step distribution
-RELEVEL = -32768  # step meaning "jump to a level typical of the state"
+MIN_CELL = 20  # readings a (state, band, level) cell needs to get its own step distribution
+UP_ONLY, DOWN_ONLY = 2, 1  # a row's flag beyond the levels it knows: only steps leading back
 SWITCHING = ("light", "motion", "door")
 KINDS = ("temperature", "humidity", "co2", "light", "motion", "door", "pressure", "other")
 PUBLIC = ("pressure",)  # kinds the weather service publishes: every track carries the reading
@@ -94,10 +98,12 @@ class ChannelData:
 
 
 def fit_grid(values: np.ndarray, max_period: int = 200) -> tuple[int, list[int]]:
-    """The sparsest periodic grid holding every value (smallest period on ties); the period
-    must repeat at least three times over the data's range to be believed."""
+    """The sparsest periodic grid holding every value (smallest period on ties). A sensor's
+    quantisation repeats across its whole range and leaves most values out; a period must
+    repeat at least three times over the data and use at most half its offsets, or the gaps
+    are just values the history did not happen to visit."""
     v = np.unique(values)
-    best = (1.0, 1, [0])
+    best = (0.5 + 1e-9, 1, [0])
     for p in range(2, min(max_period, int(v[-1] - v[0]) // 3) + 1):
         offs = np.unique(v % p)
         density = len(offs) / p
@@ -124,11 +130,12 @@ def grid_value(index: np.ndarray, period: int, offsets: list[int]) -> np.ndarray
 
 
 def shifts(period_s: float) -> tuple[int, int]:
-    """Shift amounts of the low-envelope tracker: rises over about a day, falls in an hour."""
-    per_tick = max(period_s, 1.0)
-    up = round(math.log2(max(2.0, DAY_S / per_tick)))
-    down = round(math.log2(max(2.0, 3600 / per_tick)))
-    return max(1, up), max(1, down)
+    """Shift amounts of the low-envelope tracker: it creeps up over about a day and drops to
+    any lower reading at once (shift 0), so real readings never sit below it and a fake below
+    it is out of bounds: the floor of the home's signal (outdoor CO2, the coolest the rooms
+    get, darkness) that every track shares."""
+    up = round(math.log2(max(2.0, DAY_S / max(period_s, 1.0))))
+    return max(1, up), 0
 
 
 def track_base(index: np.ndarray, up: int, down: int) -> np.ndarray:
@@ -141,6 +148,24 @@ def track_base(index: np.ndarray, up: int, down: int) -> np.ndarray:
         base += d >> (up if d > 0 else down)
         out[n] = base >> 8
     return out
+
+
+def local_shift(period_s: float) -> int:
+    """Shift of each walk's own short-term mean: about an hour."""
+    return max(1, round(math.log2(max(2.0, 3600 / max(period_s, 1.0)))))
+
+
+def local_class(index: np.ndarray, shift: int) -> np.ndarray:
+    """For the step after each reading: 0 below, 1 at, 2 above the walk's own short-term mean
+    (by more than half a grid step), as firmware Decoys computes it. A sensor that jitters
+    around a level returns to it; one that drifts does not."""
+    loc = int(index[0]) << 8
+    out = np.empty(len(index), dtype=np.int64)
+    for n, i in enumerate(index.tolist()):
+        loc += ((i << 8) - loc) >> shift
+        d = (i << 8) - loc
+        out[n] = 0 if d < -128 else 2 if d > 128 else 1
+    return np.r_[1, out[:-1]]
 
 
 # ---------------------------------------------------------------- occupancy
@@ -195,7 +220,8 @@ def fit_occupancy(times: np.ndarray, states: np.ndarray, tz: int = 0) -> dict:
         counts[dt[n + 1], hr[n + 1], s_state[n], s_state[n + 1]] += 1
     kernel = {-2: 0.25, -1: 0.5, 0: 1.0, 1: 0.5, 2: 0.25}  # neighbouring hours behave alike
     counts = sum(w * np.roll(counts, -d, axis=1) for d, w in kernel.items())
-    overall = counts.sum(axis=(0, 1)) + np.eye(3) * 50 + 0.5
+    seen = np.isin(np.arange(3), states).astype(float)  # a state never seen is never entered
+    overall = (counts.sum(axis=(0, 1)) + np.eye(3) * 50 + 0.5) * seen[None, :]
     per_type = counts.sum(axis=1)
     trans = []
     for d in range(2):
@@ -208,7 +234,7 @@ def fit_occupancy(times: np.ndarray, states: np.ndarray, tz: int = 0) -> dict:
     start = []
     for d in range(2):
         at = s_state[anchors & (dt == d)]
-        start += _cumulative(np.bincount(at.astype(int), minlength=3) + 0.5)
+        start += _cumulative((np.bincount(at.astype(int), minlength=3) + 0.5) * seen)
     return {"slot_s": SLOT_S, "days": days_table, "start": start, "trans": trans}
 
 
@@ -261,42 +287,35 @@ def _blend(counts: dict[int, float], prior: dict[int, float]) -> dict[int, float
     return _dist(out)
 
 
-MOVES = 5  # last move: 0 down just now, 1 down before, 2 none, 3 up before, 4 up just now
+# the last move: 0 down by 2 or more just now, 1 down by 1 just now, 2 down before, 3 none,
+# 4 up before, 5 up by 1 just now, 6 up by 2 or more just now
+MOVES = 7
+_NONE = 3
+_AFTER_STILL = (2, 2, 2, 3, 4, 4, 4)  # what the last move becomes after a tick without one
+
+
+def move_class(step: int) -> int:
+    return 0 if step <= -2 else 1 if step == -1 else 5 if step == 1 else 6
 
 
 def _last_move(step: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """The class of the last move before each step, as the firmware keeps it (a sensor that
-    jitters reverses at once); a gap in the readings forgets it."""
-    out = np.full(len(step), 2, dtype=int)
-    last = 2
+    """The class of the last move before each step, as the firmware keeps it (a jittering
+    sensor reverses at once, a smooth one keeps going); a gap in the readings forgets it."""
+    out = np.full(len(step), _NONE, dtype=int)
+    last = _NONE
     for n in range(len(step)):
         if not valid[n]:
-            last = 2
+            last = _NONE
         out[n] = last
         if valid[n]:
-            last = (4 if step[n] > 0 else 0) if step[n] else {0: 1, 4: 3}.get(last, last)
+            last = move_class(step[n]) if step[n] else _AFTER_STILL[last]
     return out
 
 
-class _CellWriter:
-    """Flattens step distributions into the shared dx/cum arrays, one slice per distinct one."""
-
-    def __init__(self):
-        self.cells: list[int] = []
-        self.dx: list[int] = []
-        self.cum: list[int] = []
-        self._shared: dict[tuple, tuple[int, int]] = {}
-
-    def add(self, dist: dict[int, float]) -> None:
-        kept = sorted(sorted(dist.items(), key=lambda kv: -kv[1])[:MAX_STEPS])
-        steps = [int(k) for k, _ in kept]
-        thresholds = _cumulative(np.array([v for _, v in kept] + [0.0]))
-        key = (*steps, *thresholds)
-        if key not in self._shared:
-            self._shared[key] = (len(self.dx), len(self.dx) + len(steps))
-            self.dx += steps
-            self.cum += thresholds
-        self.cells += self._shared[key]
+def _bytes(weights: list[float]) -> list[int]:
+    """Relative weights as 0..255, the largest 255 (only ratios matter within a row)."""
+    top = max(weights, default=0.0)
+    return [round(255 * w / top) if top > 0 else 0 for w in weights]
 
 
 def shared_model(kind: str, dec: int) -> dict:
@@ -323,56 +342,73 @@ def fit_channel(
     base = track_base(idx, up, down)
     switching = ch.kind in SWITCHING
 
-    nbands = 4 if ch.kind == "light" else 1
-    band = [h * nbands // 24 for h in range(24)]
+    band = _bands(ch.kind, hour_of(times, tz)[ok], states[ok])
     dev = idx - np.r_[idx[0], base[:-1]]
-    inner = np.percentile(dev[ok], [20, 40, 60, 80]).round().astype(int).tolist()
+    inner = set(np.percentile(dev[ok], [20, 40, 60, 80]).round().astype(int).tolist())
+    for s in np.unique(states[ok]):  # and where each state spends its time (lights on, off)
+        inner |= set(np.percentile(dev[ok & (states == s)], [50]).round().astype(int).tolist())
     # outer edges: below the lowest and above the highest level seen, fakes are led back
     edges = sorted({int(dev[ok].min()), *inner, int(dev[ok].max()) + 1})
     if ch.kind in ("motion", "door"):
         edges = [1]
 
+    nbands = max(band) + 1
     bands = np.asarray(band)[hour_of(times, tz)]
     gap_ok = np.r_[False, np.diff(times) <= 3 * period_s]
     valid = ok & np.r_[False, ok[:-1]] & gap_ok
     step = np.r_[0, np.diff(idx)]
     level = np.searchsorted(edges, np.r_[0, dev[:-1]], side="right")
     move = _last_move(step, valid)
+    lshift = local_shift(period_s)
+    local = local_class(idx, lshift)
 
     def counts(mask) -> dict[int, float]:
         steps, n = np.unique(step[mask], return_counts=True)
         return dict(zip(steps.tolist(), n.astype(float).tolist(), strict=True))
 
-    start = []
-    for s in range(3):
-        for b in range(nbands):
-            seen = dev[ok & (states == s) & (bands == b)]
-            if len(seen) < MIN_CELL:
-                seen = dev[ok & (states == s)]
-            if len(seen) < MIN_CELL:
-                seen = dev[ok]
-            start += np.percentile(seen, np.arange(1, 16, 2) * 6.25).round().astype(int).tolist()
-
     top = _dist(counts(valid))
-    out = _CellWriter()
+    support = sorted(k for k, _ in sorted(top.items(), key=lambda kv: -kv[1])[:MAX_STEPS])
+    moves = []
+    for loc in range(3):  # how a walk goes on after its last move: P(step | ...) / P(step)
+        for c in range(MOVES):
+            dist = _blend(counts(valid & (local == loc) & (move == c)), top)
+            moves += _bytes([dist.get(k, 0.0) / top[k] for k in support])
+    switch_on = round(255 * min(1.0, period_s / 600))  # lights go on within ten minutes or so
+    rows: list[int] = []
+    start: list[int] = []
     nlev = len(edges) + 1
+    own_level = np.searchsorted(edges, dev, side="right")
     for s in range(3):
-        by_state = _blend(counts(valid & (states == s)), top)
+        in_state = states == s
+        if (valid & in_state).sum() < MIN_CELL:  # a state the history never had: any state's
+            in_state = np.ones(len(states), dtype=bool)
+        by_state = _blend(counts(valid & in_state), top)
         for b in range(nbands):
-            here = valid & (states == s) & (bands == b)
+            here = valid & in_state & (bands == b)
             by_band = _blend(counts(here), by_state)
             known = [lv for lv in range(nlev) if (here & (level == lv)).sum() >= MIN_CELL]
+            # where fakes begin and where a jump lands: levels this state and band had often
+            # enough to know how they move on (else the state's, else any, levels)
+            for pick in (np.isin(own_level, known) & (bands == b), np.ones(len(dev), bool)):
+                typical = dev[ok & in_state & pick]
+                if len(typical) >= MIN_CELL:
+                    break
+            else:
+                typical = dev[ok]
+            start += np.percentile(typical, np.arange(1, 16, 2) * 6.25).round().astype(int).tolist()
             for lv in range(nlev):
                 near = min(known, key=lambda x: abs(x - lv)) if known else None
-                at = here & (level == (lv if near is None else near))
-                by_level = _blend(counts(at), by_band)
-                for c in range(MOVES):
-                    dist = _blend(counts(at & (move == c)), by_level)
-                    if near is None or (switching and near != lv):
-                        dist = {RELEVEL: 1.0}
-                    elif near != lv:
-                        dist = _back(dist, lv - near)
-                    out.add(dist)
+                if near is None or (switching and lv > near):
+                    rows += [0, 255] + [0] * len(support)  # lights left on go off at once
+                    continue
+                dist = _blend(counts(here & (level == near)), by_band)
+                flag, relevel = 0, 0
+                if lv > near:
+                    flag = DOWN_ONLY
+                elif lv < near:
+                    flag = UP_ONLY
+                    relevel = switch_on if switching else 0
+                rows += [flag, relevel, *_bytes([dist.get(k, 0.0) for k in support])]
     lo, hi = int(raw[ok].min()), int(raw[ok].max())
     if not switching:  # slow signals drift with the seasons beyond what the history saw
         lo, hi = lo - (hi - lo), hi + (hi - lo)
@@ -383,18 +419,29 @@ def fit_channel(
         "range": [lo, hi],
         "base": [up, down],
         "levels": edges,
+        "local": lshift,
         "band": band,
         "start": start,
-        "cells": out.cells,
-        "dx": out.dx,
-        "cum": out.cum,
+        "support": support,
+        "rows": rows,
+        "moves": moves,
     }
 
 
-def _back(dist: dict[int, float], away: int) -> dict[int, float]:
-    """Keep only the steps that lead back towards the known levels (`away` > 0: above them)."""
-    kept = {k: p for k, p in dist.items() if (k <= 0 if away > 0 else k >= 0)}
-    return _dist(kept) or {(-1 if away > 0 else 1): 1.0}
+def _bands(kind: str, hours: np.ndarray, states: np.ndarray) -> list[int]:
+    """Hour -> band. Light follows the sun: four bands of six hours, or day and night (06-18,
+    18-06) when a state has too little history in one of the four, else a single band."""
+    if kind != "light":
+        return [0] * 24
+    for band in ([h // 6 for h in range(24)], [int(6 <= h < 18) for h in range(24)]):
+        of = np.asarray(band)[hours]
+        if all(
+            np.sum((states == s) & (of == b)) >= 10 * MIN_CELL
+            for s in np.unique(states)
+            for b in range(max(band) + 1)
+        ):
+            return band
+    return [0] * 24
 
 
 def fit_profile(
@@ -407,17 +454,15 @@ def fit_profile(
 ) -> dict:
     """A profile for a device from its real readings. The latent states come from `states`
     (labels), else are inferred from the readings; the occupancy model is fitted from them
-    unless `occupancy` (e.g. the home's shared model) is given."""
+    unless `occupancy` (e.g. the home's shared model) is given, and is the shipped default
+    when neither tells occupancy."""
     t = np.asarray(times, dtype=np.int64)
     if len(t) < MIN_HISTORY:
         raise ProfileError(f"{len(t)} readings; a profile needs at least {MIN_HISTORY}")
     period_s = float(np.median(np.diff(t)))
     st = np.asarray(states) if states is not None else infer_states(t, channels)
-    if st is None and occupancy is None:
-        raise ProfileError(
-            "no channel shows occupancy (motion, light or CO2): give occupancy labels or "
-            "fit the home's occupancy from another device"
-        )
+    if st is None and occupancy is None:  # nothing here tells occupancy: a home's usual rhythm
+        occupancy = json.loads(DEFAULTS.read_text())["occupancy"]
     if st is None:
         st = np.full(len(t), AWAKE)
     return {
@@ -436,6 +481,63 @@ def fit_series(series: Series, states: Sequence[int] | None = None, **kw) -> dic
         for i, c in enumerate(series.channels)
     ]
     return fit_profile(series.times, chans, states=states, **kw)
+
+
+def fit_home(
+    readings: Sequence,
+    specs: dict,
+    *,
+    label_times: np.ndarray | None = None,
+    labels: np.ndarray | None = None,
+    tz_offset_s: int = 0,
+) -> dict[str, dict]:
+    """Profiles for every device of a home from its decoded real readings (veil.decode
+    Reading objects; stand-ins are left out). All share one occupancy model, so that fake
+    household j tells one story on every device: fitted from occupancy labels (times and a
+    count of people, 0 for empty) when given, else from the device whose readings tell
+    occupancy best (motion, light, CO2), else the shipped default."""
+    series: dict[str, tuple[np.ndarray, list[ChannelData]]] = {}
+    for dev, spec in specs.items():
+        mine = sorted((r for r in readings if r.dev == dev), key=lambda r: r.ts)
+        if not mine:
+            continue
+        t = np.array([r.ts for r in mine], dtype=np.int64)
+        chans = [
+            ChannelData(
+                c.name,
+                c.dec,
+                [None if r.mask >> i & 1 else r.values[i] for r in mine],
+                guess_kind(c.name),
+            )
+            for i, c in enumerate(spec.channels)
+        ]
+        series[dev] = (t, chans)
+    if not series:
+        raise ProfileError("no real readings of the home's devices to learn from")
+
+    def at(times: np.ndarray, src_t: np.ndarray, src: np.ndarray) -> np.ndarray:
+        pos = np.clip(np.searchsorted(src_t, times), 0, len(src) - 1)
+        return src[pos]
+
+    if labels is not None:
+        src_t = np.asarray(label_times)
+        src = np.where(np.asarray(labels) > 0, AWAKE, AWAY)
+    else:
+        src_t = src = None
+        for kind in ("motion", "light", "co2"):
+            for t, chans in series.values():
+                if src is None and any(c.kind == kind for c in chans):
+                    src_t, src = t, infer_states(t, [c for c in chans if c.kind == kind])
+    if src is None:
+        occupancy = json.loads(DEFAULTS.read_text())["occupancy"]
+        states = {dev: np.full(len(t), AWAKE) for dev, (t, _c) in series.items()}
+    else:
+        occupancy = fit_occupancy(src_t, src, tz_offset_s)
+        states = {dev: at(t, src_t, src) for dev, (t, _c) in series.items()}
+    return {
+        dev: fit_profile(t, chans, states=states[dev], occupancy=occupancy, tz_offset_s=tz_offset_s)
+        for dev, (t, chans) in series.items()
+    }
 
 
 DEFAULTS = Path(__file__).resolve().parent / "profiles" / "defaults.json"
@@ -476,13 +578,15 @@ def default_profile(spec, kinds: Sequence[str] | None = None, period_s: float = 
     }
 
 
-def for_series(series: Series, spec) -> dict:
+def for_series(series: Series, spec, occupancy: dict | None = None) -> dict:
     """The decoys for a device replaying `series`: fitted from it when it holds enough history,
-    else the default models of its channels' kinds."""
+    else the default models of its channels' kinds; with the home's shared `occupancy` model
+    when it has one."""
     if len(series.times) >= MIN_HISTORY:
-        return fit_series(series)
+        return fit_series(series, occupancy=occupancy)
     period = float(np.median(np.diff(series.times))) if len(series.times) > 1 else 30.0
-    return default_profile(spec, period_s=period)
+    found = default_profile(spec, period_s=period)
+    return {**found, "occupancy": occupancy or found["occupancy"]}
 
 
 def save(profile: dict, path: str | Path) -> None:
@@ -512,10 +616,11 @@ def check(doc: dict, what: str = "profile") -> None:
         if ch.get("shared"):
             continue
         nb = max(ch.get("band", [0])) + 1
-        cells = 2 * 3 * nb * (len(ch.get("levels", [])) + 1) * MOVES
+        width = len(ch.get("support", [])) + 2
         ok = (
-            len(ch.get("cells", [])) == cells
-            and len(ch.get("dx", [])) == len(ch.get("cum", []))
+            1 <= width - 2 <= MAX_STEPS
+            and len(ch.get("rows", [])) == 3 * nb * (len(ch.get("levels", [])) + 1) * width
+            and len(ch.get("moves", [])) == 3 * MOVES * (width - 2)
             and len(ch.get("start", [])) == 3 * nb * 8
         )
         if not ok:

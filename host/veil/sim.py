@@ -97,7 +97,8 @@ def simulate(
         "log_every": max(1, len(series.times) // 200),
     }
     config = board_config(spec, **settings)
-    profile = profile or (None if replace else home.profile(device)) or for_series(series, spec)
+    profile = profile or (None if replace else home.profile(device))
+    profile = profile or for_series(series, spec, home.occupancy())
     log: list[str] = []
     ticks = 0
 

@@ -9,7 +9,7 @@ import os
 import runner
 
 from veil import proto
-from veil.decoy import Grid
+from veil.decoy import Decoys, Grid
 from veil.drivers import END, OK
 from veil.drivers.replay import Driver, ReplayError
 from veil.households import Households
@@ -145,6 +145,50 @@ OCC = {
     "start": [20000, 40000, 30000, 50000],
     "trans": [60000, 63000, 2000, 62000, 3000, 5000] * 48,
 }
+
+
+def _profile():
+    """A small channel model: steps -1, 0, +1 in every state and level, no preference."""
+    return {
+        "veil_profile": 1,
+        "period_s": 30,
+        "occupancy": OCC,
+        "channels": {
+            "c": {
+                "grid": [1, [0]],
+                "range": [0, 1000],
+                "base": [12, 0],
+                "levels": [0],
+                "local": 4,
+                "band": [0] * 24,
+                "start": [0] * 24,
+                "support": [-1, 0, 1],
+                "rows": [0, 0, 60, 120, 60] * 6,
+                "moves": [255, 255, 255] * 21,
+            }
+        },
+    }
+
+
+def test_decoys_continue_after_a_reboot_exactly():
+    t0 = 1700000000
+    k_decoy = b"d" * 32
+    one = Decoys(_profile(), [("c", 0, 0, 1000)], k_decoy, b"dev", 0, [2, 0, 1])
+    vals = [[0], [0], [0]]
+    for seq in range(70):
+        vals[0][0] = 500  # track 0 is real and reads steadily
+        one.tick(seq, t0 + 30 * seq, 0, vals, vals[0], 0)
+        if seq == 63:
+            one.save(63, t0 + 30 * 63)
+    moved = [vals[1][0], vals[2][0]]
+    if moved == [500, 500]:
+        raise AssertionError("the fakes never moved")
+    two = Decoys(_profile(), [("c", 0, 0, 1000)], k_decoy, b"dev", 0, [2, 0, 1])
+    two.restore(69, 30, 0)  # a reboot: the snapshot of tick 63, then 64..68 replayed
+    again = [[0], [0], [0]]
+    again[0][0] = 500
+    two.tick(69, t0 + 30 * 69, 0, again, again[0], 0)
+    eq([again[1][0], again[2][0]], moved)
 
 
 def test_households_agree_whatever_the_boot_time():

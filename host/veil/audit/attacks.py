@@ -279,8 +279,8 @@ def linking(devs: dict[str, DeviceTracks], cut: int) -> list[Finding]:
             common, ia, ib = np.intersect1d(ka, kb, return_indices=True)
             if len(common) < 12:
                 continue
-            corr = np.corrcoef(sa[:, ia], sb[:, ib])[: da.k, da.k :]
-            corr = np.nan_to_num(corr)
+            with np.errstate(invalid="ignore", divide="ignore"):  # a flat track has no r
+                corr = np.nan_to_num(np.corrcoef(sa[:, ia], sb[:, ib])[: da.k, da.k :])
             _rows, best = linear_sum_assignment(-corr)
             for i in range(da.k):
                 matched += int(da.households[i] == db.households[best[i]])
@@ -327,7 +327,8 @@ def covariate(
                 for t in range(dev.k):
                     sums = np.bincount(inv, weights=dev.values[t][at, ch])
                     m = sums / np.bincount(inv)
-                    r.append(np.nan_to_num(np.corrcoef(m, c)[0, 1]))
+                    with np.errstate(invalid="ignore", divide="ignore"):
+                        r.append(np.nan_to_num(np.corrcoef(m, c)[0, 1]))
                 hits += int(int(np.argmax(r)) == dev.real)
                 trials += 1
                 real_r.append(r[dev.real])

@@ -1,0 +1,84 @@
+"""The decoys of the real firmware under MicroPython: one household story across a home's
+devices, nothing to see when the real sensor fails or the board reboots, compact profiles."""
+
+import json
+
+import numpy as np
+
+from veil import dataset
+from veil.decode import decode
+from veil.feed import read_feed
+from veil.profile import check, fit_series
+from veil.protocol import placement
+
+from conftest import ROOM, run_firmware
+
+ROWS = 2000
+
+
+def _tracks(lines, k):
+    """(k, T, C) values per track and the sequence numbers, from one device's feed lines."""
+    recs = [json.loads(x) for x in lines]
+    seqs = sorted({r["seq"] for r in recs})
+    at = {s: i for i, s in enumerate(seqs)}
+    names = list(recs[0]["val"])
+    out = np.zeros((k, len(seqs), len(names)))
+    for r in recs:
+        out[r["trk"], at[r["seq"]]] = [r["val"][n] for n in names]
+    return out, np.array(seqs)
+
+
+def test_households_tell_one_story_across_devices(home, tmp_path):
+    """Fake household j is busy at the same times on the CO2 node and on the PIR node."""
+    co2 = dataset.load(ROOM, channels=["S5_CO2"])
+    pir = dataset.load(ROOM, channels=["S6_PIR"])
+    n = len(co2.times)
+    occupancy = fit_series(co2)["occupancy"]
+    run_firmware(home, tmp_path / "a", co2, device="co2", profile=fit_series(co2))
+    run_firmware(
+        home, tmp_path / "b", pir, device="pir", profile=fit_series(pir, occupancy=occupancy)
+    )
+    a, _ = _tracks((tmp_path / "a" / "feed.jsonl").read_bytes().splitlines(), 4)
+    b, _ = _tracks((tmp_path / "b" / "feed.jsonl").read_bytes().splitlines(), 4)
+    keys = home.keys()
+    ha = placement(keys.track, "co2", 0, 4)
+    hb = placement(keys.track, "pir", 0, 4)
+    # activity per 10 minutes: CO2 rising, motion seen
+    rise = np.add.reduceat(np.clip(np.diff(a[:, :, 0], axis=1), 0, None), range(0, n - 1, 20), 1)
+    moving = np.add.reduceat(b[:, 1:, 0], range(0, n - 1, 20), axis=1)
+    same, other = [], []
+    for i in range(4):
+        for j in range(4):
+            if rise[i].std() and moving[j].std():  # a household idle all along tells nothing
+                r = np.corrcoef(rise[i], moving[j])[0, 1]
+                (same if ha[i] == hb[j] else other).append(r)
+    assert len(same) >= 2 and other
+    assert np.mean(same) > np.mean(other) + 0.2, (same, other)
+
+
+def test_a_failing_real_sensor_is_invisible_to_the_platform(home, tmp_path):
+    series = dataset.load(ROOM, channels=["S1_Temp", "S5_CO2"], limit=ROWS)
+    failing = {n for n in range(500, 520)} | {900}
+    for n in failing:
+        series.rows[n] = [None, None] if n == 900 else [None, series.rows[n][1]]
+    run_firmware(home, tmp_path / "b", series, profile=fit_series(series))
+    lines = (tmp_path / "b" / "feed.jsonl").read_bytes().splitlines()
+    assert len({len(x) for x in lines}) == 1
+    readings, report = decode(home.keys(), home.devices(), read_feed(tmp_path / "b" / "feed.jsonl"))
+    assert report.clean and report.total("stand_in") == len(failing)
+    assert {r.seq for r in readings if r.mask} == failing
+    assert next(r for r in readings if r.seq == 900).mask == 0b11
+    values, _ = _tracks(lines, 4)
+    steps = np.abs(np.diff(values, axis=1))  # (k, T-1, C)
+    at_failure = sorted(n - 1 for n in failing)
+    normal = np.delete(steps, at_failure, axis=1)
+    for t in range(4):  # no track, the real one included, moves unusually when it fails
+        for c in range(2):
+            assert steps[t, at_failure, c].max() <= np.percentile(normal[t, :, c], 99.9) + 1e-9
+
+
+def test_profiles_are_compact_and_valid():
+    room = dataset.load(ROOM, channels=["S1_Temp", "S1_Light", "S5_CO2", "S6_PIR"])
+    profile = fit_series(room)
+    check(profile)
+    assert len(json.dumps(profile, separators=(",", ":"))) < 16_000
