@@ -196,6 +196,31 @@ def test_firmware_refused_by_the_cse_keeps_its_outbox(cse, home):
     )
 
 
+def test_a_refused_record_waits_first_in_the_outbox_until_the_cse_takes_it(cse, home):
+    """The CSE refuses the records of one track (its container belongs to the admin, who gave
+    the device no right to write there). The board keeps that record first in its outbox and
+    retries with backoff; once the container is gone the board makes its own, and every
+    record of every track ends up in the CSE once."""
+    ae = {"m2m:ae": {"rn": "room4", "api": "Nveil", "rr": False, "srv": ["3"]}}
+    cse_create(cse, "/cse-veil", 2, ae, "Cveil-room4")  # as if from an earlier connection
+    cse_create(cse, "/cse-veil/room4", 3, {"m2m:cnt": {"rn": "t2"}}, "CAdmin")
+    rows = dataset.load(ROOM, channels=ROOM_CHANNELS, limit=30)
+    board = BoardThread(publish_to_cse, home, rows, cse.url, device="room4")
+    time.sleep(4)  # the board is refused a few times meanwhile
+    req = urllib.request.Request(
+        f"{cse.url}/room4/t2",
+        method="DELETE",
+        headers={"X-M2M-Origin": "CAdmin", "X-M2M-RI": "t", "X-M2M-RVI": "3"},
+    )
+    urllib.request.urlopen(req, timeout=10).close()
+    log = board.finish()
+    assert "onem2m link down: CSE refused a record: HTTP 403, RSC 4103" in log
+    assert log.count("onem2m connected") >= 2 and "kept in the outbox" not in log, log
+    for trk in range(4):
+        names, _sizes = instances(cse, "room4", trk)
+        assert sorted(names) == sorted(f"0-0-{n}" for n in range(30))
+
+
 @pytest.mark.parametrize(
     ("url", "decode_says", "ingest_says"),
     [

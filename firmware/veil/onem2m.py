@@ -122,7 +122,9 @@ class Responses:
 class Client:
     """Creates the contentInstances of one device; the client shape of veil.forward. `nums[i]`
     is the outbox number in flight in slot i (-1: free); answers come back in the order the
-    requests went out, kept in the ring `_order`."""
+    requests went out, kept in the ring `_order`. Every `views[i]` is the same staging buffer:
+    `send()` turns the record into its request at once, and a record to send again is read
+    from the outbox again."""
 
     def __init__(self, opts, dev, size, k):
         self.host = opts["host"]
@@ -171,7 +173,7 @@ class Client:
         self.close()
         for i in range(self.window):
             self.nums[i] = -1
-        self._first = self._count = 0
+        self._first = self._count = self._setup = 0  # what a broken connection left is void
         self._parser.reset()
         self._sock = net.connect(self.host, self.port, None, self.timeout)
         self._sock.setblocking(False)

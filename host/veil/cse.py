@@ -44,7 +44,6 @@ host={host}
 port={port}
 database={database}
 role={role}
-password=
 """
 
 
@@ -52,7 +51,8 @@ def write_cse(
     folder: Path, *, port: int, name: str = "cse-veil", host: str = "127.0.0.1", db: str = ""
 ) -> Path:
     """Write FOLDER/acme.ini; `db` is empty (in memory) or a postgresql://ROLE@HOST[:PORT]/DB
-    URL (a password, if the server needs one, goes in ACME_DATABASE_POSTGRESQL_PASSWORD)."""
+    URL (a password, if the server needs one, goes in ACME_DATABASE_POSTGRESQL_PASSWORD, which
+    ACME reads: it is never written to the file)."""
     if not name.replace("-", "").replace("_", "").isalnum():
         raise VeilError(f"bad CSE name {name!r}: use letters, digits, - and _")
     ini = _INI.format(
