@@ -20,7 +20,9 @@ origin_option = click.option(
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
 @click.option("--name", default="cse-veil", show_default=True, help="the CSE's name (URL path)")
-@click.option("--host", default="127.0.0.1", show_default=True, help="address boards reach")
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="address it listens on, boards reach"
+)
 @click.option(
     "--db",
     metavar="postgresql://ROLE@HOST/DB",

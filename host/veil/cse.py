@@ -1,11 +1,11 @@
 """`veil cse`: a set-up for the ACME oneM2M CSE (PyPI `acmecse`) that boards publish into.
 
 ACME reads `acme.ini` from its base directory (without one it opens an interactive set-up
-dialog). This writes a headless one: an IN-CSE on one HTTP port, the text UI off, and either
-an in-memory database (gone when the CSE stops) or PostgreSQL. PostgreSQL is the durable
-choice: ACME 2026.5.3 with its TinyDB files lost a few contentInstances it had acknowledged
-(2-6 of 300) across each restart, SIGINT or SIGTERM alike; on PostgreSQL none, even after
-SIGKILL (docs/transports.md).
+dialog). This writes a headless one: an IN-CSE on one HTTP port of one address (ACME's default
+is every interface), the text UI off, and either an in-memory database (gone when the CSE
+stops) or PostgreSQL. PostgreSQL is the durable choice: ACME 2026.5.3 with its TinyDB files
+lost a few contentInstances it had acknowledged (2-6 of 300) across each restart, SIGINT or
+SIGTERM alike; on PostgreSQL none, even after SIGKILL (docs/transports.md).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ cseID={cse_id}
 cseName={name}
 adminID=CAdmin
 cseHost={host}
+networkInterface={host}
 httpPort={port}
 databaseType={db}
 logLevel=warning
