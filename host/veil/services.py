@@ -87,7 +87,11 @@ class Service:
         self.stop(signal.SIGKILL)
 
     def __enter__(self):
-        self.start()
+        try:
+            self.start()
+        except BaseException:
+            self.stop()  # a server that started but never answered is not left running
+            raise
         return self
 
     def __exit__(self, *exc) -> None:
