@@ -1,10 +1,12 @@
 """Firmware tick cost under the MicroPython Unix port: bytes allocated and time per tick.
 
-    python bench/bench_tick.py [--ticks 5000]
+    python bench/bench_tick.py [--ticks 5000] [--cse]
 
 Each configuration provisions a board folder and runs tests/mpy/tick_probe.py on it. Time is
 reported as a ratio to one bare HMAC-SHA256 of a record measured in the same process (machines
-are noisy; the ratio travels better than microseconds). Record results in docs/benchmarks.md.
+are noisy; the ratio travels better than microseconds). With --cse, one more row publishes
+through the outbox into a real ACME oneM2M CSE started here (its time is the CSE's pace, not
+the board's; the point is the garbage and the heap). Record results in docs/benchmarks.md.
 """
 
 import argparse
@@ -20,9 +22,11 @@ from veil import dataset
 from veil.dataset import Series
 from veil.firmware import firmware_dir
 from veil.home import Home
+from veil.netconfig import sink_settings
 from veil.profile import fit_series
 from veil.protocol import DeviceSpec
 from veil.provision import board_config, stage
+from veil.services import AcmeCse
 
 PROBE = Path(__file__).resolve().parents[1] / "tests" / "mpy" / "tick_probe.py"
 
@@ -36,12 +40,13 @@ def series(rows: int, channels: int) -> Series:
     return dataset.cycled(dataset.load(ROOM, channels=COLUMNS[:channels]), rows)
 
 
-def probe(tmp: Path, home: Home, k: int, channels: int, ticks: int) -> dict:
-    board = tmp / f"board-{k}-{channels}"
+def probe(tmp: Path, home: Home, k: int, channels: int, ticks: int, profile, sink=None) -> dict:
+    board = tmp / f"board-{k}-{channels}-{sink['type'] if sink else 'spool'}"
     board.mkdir()
     data = series(2 * ticks + 500, channels)
     spec = DeviceSpec("bench", k, 0, tuple(data.channels))
-    stage(board, home, board_config(spec, pace="fast"), fit_series(data), data)
+    settings = {"pace": "fast", **({"sink": sink} if sink else {})}
+    stage(board, home, board_config(spec, **settings), profile, data)
     exe = shutil.which("micropython", path=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
     env = dict(os.environ, MICROPYPATH=f"{firmware_dir()}:.frozen")
     out = subprocess.run(
@@ -52,9 +57,12 @@ def probe(tmp: Path, home: Home, k: int, channels: int, ticks: int) -> dict:
         text=True,
         check=True,
     ).stdout.split("\n")
+    out = [line for line in out if not line.startswith("veil:")]  # the sink's log
     alloc, garbage, us, hmac_us = (float(x) for x in out[0].split())
     heap = [int(x) for x in out[1].split()]
     return {
+        "sink": sink["type"] if sink else "spool",
+        "ticks": ticks,
         "k": k,
         "channels": channels,
         "bytes_per_tick": alloc / ticks,
@@ -70,25 +78,34 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ticks", type=int, default=5000)
     ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    ap.add_argument("--cse", action="store_true", help="add a row publishing into ACME")
     args = ap.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         home = Home(Path(tmp) / "home")
         home.keygen()
+        # One profile fitted on all the columns (occupancy shows in light, CO2 and motion),
+        # so that a device with one temperature channel has decoys too.
+        profile = fit_series(series(2000, len(COLUMNS)))
         for k, ch in ((2, 4), (4, 1), (4, 4), (4, 8), (8, 4)):
-            rows.append(probe(Path(tmp), home, k, ch, args.ticks))
+            rows.append(probe(Path(tmp), home, k, ch, args.ticks, profile))
+        if args.cse:
+            with AcmeCse(Path(tmp) / "acme") as cse:
+                sink, _secrets, _files = sink_settings("bench", onem2m_url=cse.url)
+                rows.append(probe(Path(tmp), home, 4, 4, min(args.ticks, 1000), profile, sink))
     if args.json:
         print(json.dumps(rows, indent=1))
         return
-    print(f"firmware tick under MicroPython Unix port, {args.ticks} ticks each")
+    print("firmware tick under MicroPython Unix port")
     print(
-        "| k | channels | garbage / tick | allocated / tick (incl. freed frames) | µs / tick "
-        "| tick in HMACs | heap growth |"
+        "| sink | ticks | k | channels | garbage / tick | allocated / tick (incl. freed frames) "
+        "| µs / tick | tick in HMACs | heap growth |"
     )
-    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in rows:
         print(
-            f"| {r['k']} | {r['channels']} | {r['garbage_per_tick']:.0f} B "
+            f"| {r['sink']} | {r['ticks']} | {r['k']} | {r['channels']} "
+            f"| {r['garbage_per_tick']:.0f} B "
             f"| {r['bytes_per_tick']:.0f} B | {r['us_per_tick']:.0f} "
             f"| {r['tick_in_hmacs']:.0f} | {r['heap_growth']} B |"
         )

@@ -1,5 +1,6 @@
 """Helpers of the transport tests: the ingest service in a thread, the virtual board publishing
-over MQTT, a TCP relay whose link can be cut, and the owner's bit-exact check."""
+over MQTT or into a oneM2M CSE, a TCP relay whose link can be cut, and the owner's bit-exact
+check."""
 
 from __future__ import annotations
 
@@ -73,7 +74,18 @@ def publish_from_vboard(home, series, broker, device="room1", port=None, speed=N
     net, secrets, files = sink_settings(
         device, mqtt_url=f"mqtts://127.0.0.1:{port or broker.tls_port}", broker_dir=broker.folder
     )
-    net.update(sink)
+    return replay_on_vboard(home, series, device, speed, dict(net, **sink), secrets, files)
+
+
+def publish_to_cse(home, series, url, device="room1", speed=None, **sink):
+    """Replay `series` on the virtual board, publishing into the oneM2M CSE at `url`."""
+    net, secrets, files = sink_settings(device, onem2m_url=url)
+    return replay_on_vboard(home, series, device, speed, dict(net, **sink), secrets, files)
+
+
+def replay_on_vboard(home, series, device, speed, sink, secrets, files):
+    """The firmware on a fresh virtual board with this sink, in (sped-up) real time when
+    `speed` is given; returns its log."""
     result = simulate(
         series,
         home,
@@ -82,11 +94,37 @@ def publish_from_vboard(home, series, broker, device="room1", port=None, speed=N
         realtime=speed is not None,
         speed=speed or 1,
         replace=True,
-        sink=net,
+        sink=sink,
         secrets=secrets,
         files=files,
     )
     return result.log
+
+
+class BoardThread(threading.Thread):
+    """The virtual board publishing in a thread while the test breaks things: `publish` is
+    publish_from_vboard or publish_to_cse, called with the other arguments."""
+
+    def __init__(self, publish, *args, **kw):
+        super().__init__(daemon=True)
+        self.call = (publish, args, kw)
+        self.log: list[str] = []
+        self.error = None
+        self.start()
+
+    def run(self):
+        publish, args, kw = self.call
+        try:
+            self.log = publish(*args, **kw)
+        except Exception as e:  # reported by finish()
+            self.error = e
+
+    def finish(self, timeout=180):
+        """The board's log, once it has stopped."""
+        self.join(timeout)
+        assert not self.is_alive(), "the board did not stop"
+        assert self.error is None, self.error
+        return "\n".join(self.log)
 
 
 def owner_check(home, db, series):

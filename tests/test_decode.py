@@ -12,6 +12,7 @@ from veil.cli import cli
 from veil.decode import WrongKeyError, decode
 from veil.feed import read_feed
 from veil.home import Home
+from veil.protocol import Channel, DeviceSpec, encode_line
 
 
 def _decode(home, lines, tmp_path):
@@ -139,3 +140,57 @@ def test_truncated_feed_is_reported_and_rest_recovered(genuine, tmp_path):
     assert _values(readings) == [
         v for v in _values(clean) if not (lost_real and v[0] == last["seq"])
     ]
+
+
+D1 = DeviceSpec("d1", 4, 0, (Channel("t", 1, -400, 850),))
+
+
+def _feed_with_drop_reports(home, ticks, gone, reports):
+    """A device's feed encoded with the home key: every slot (seq, trk) but those in `gone`,
+    its real record of tick s carrying the drop report `reports.get(s, 0)`."""
+    spec = D1
+    home.save_device(spec)
+    keys = home.keys()
+    real = keys.real_track(spec)
+    lines = []
+    for seq in range(ticks):
+        for trk in range(spec.k):
+            if (seq, trk) in gone:
+                continue
+            drops = reports.get(seq, 0) if trk == real else 0
+            line = encode_line(
+                spec, keys, boot=0, seq=seq, trk=trk, ts=1_700_000_000 + 30 * seq,
+                values=(200 + seq,), drops=drops,
+            )  # fmt: skip
+            lines.append(line + b"\n")
+    return lines
+
+
+def test_records_the_device_reported_dropping_are_not_unexplained(home, tmp_path):
+    """Ticks 10-84 (300 records) dropped by the board's outbox and reported in two parts (a
+    report holds at most 255); one real record deleted later, beyond any report."""
+    gone = {(s, t) for s in range(10, 85) for t in range(4)} | {(95, home.keys().real_track(D1))}
+    lines = _feed_with_drop_reports(home, 100, gone, {86: 255, 87: 45})
+    readings, report = _decode(home, lines, tmp_path)
+    dev = report.devices["d1"]
+    assert dev.dropped_by_device == 300
+    assert dev.counts["missing_dropped"] == 75
+    assert dev.counts["missing"] == 1 and report.examples["missing"] == ["d1 boot 0 seq 95"]
+    assert [r.drops for r in readings if r.drops] == [255, 45]
+    assert report.to_json()["devices"]["d1"]["dropped_by_device"] == 300
+
+
+def test_a_report_explains_only_records_queued_before_it(home, tmp_path):
+    """Drops are reported by later records: a gap after the last report stays unexplained, and
+    a report larger than the gaps before it explains no more than they hold."""
+    lines = _feed_with_drop_reports(
+        home, 60, {(s, t) for s in (20, 21, 40) for t in range(4)}, {30: 50}
+    )
+    _readings, report = _decode(home, lines, tmp_path)
+    dev = report.devices["d1"]
+    assert (dev.dropped_by_device, dev.counts["missing_dropped"], dev.counts["missing"]) == (
+        50,
+        2,
+        1,
+    )
+    assert not report.clean

@@ -37,6 +37,9 @@ def test_hostile_messages_are_quarantined_with_reasons(genuine, tmp_path):
         "not a number": json.dumps({**good, "val": {"a": "x"}}).encode() + b"\n",
         "tag must be": json.dumps({**good, "tag": "zz"}).encode() + b"\n",
         "bad device": json.dumps({**good, "dev": "../../etc"}).encode() + b"\n",
+        "bad device id": json.dumps({**good, "dev": ["room1"]}).encode() + b"\n",
+        "bad channel name": json.dumps({**good, "val": {"../x": 1}}).encode() + b"\n",
+        "not a number in range": json.dumps({**good, "val": {"a": float("nan")}}).encode() + b"\n",
         "longer than": b"{" + b" " * 10_000 + b"}\n",
         "not UTF-8": b"\xff\xfe\n",
     }
@@ -44,7 +47,7 @@ def test_hostile_messages_are_quarantined_with_reasons(genuine, tmp_path):
     assert r.exit_code == 0
     r = _ingest(tmp_path, "mixed.jsonl", b"".join([*hostile.values(), *lines[8:16]]))
     assert r.exit_code == 1
-    assert "9 messages quarantined" in str(r.exception)
+    assert f"{len(hostile)} messages quarantined" in str(r.exception)
     with Store(tmp_path / "p.db") as s:
         assert s.counts() == (16, len(hostile))
         reasons = [reason for _origin, reason in s.quarantined()]

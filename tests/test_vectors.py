@@ -18,10 +18,12 @@ from veil.protocol import (
     HomeKeys,
     check_tag,
     encode_line,
+    hidden_field,
     placement,
     real_household,
     real_track,
     record_size,
+    split_hidden,
     subkey,
 )
 
@@ -63,7 +65,9 @@ def test_host_records(r):
     keys = HomeKeys(HOME_KEY)
     fields = (spec.epoch, r["boot"], r["seq"], r["trk"], r["ts"], tuple(r["values"]))
     packer = CanonicalPacker(spec)
-    assert packer.pack(r["mask"], *fields).hex() == r["canonical"]
+    assert r["hidden"] == hidden_field(r["mask"], r["drops"])
+    assert split_hidden(r["hidden"]) == (r["mask"], r["drops"])
+    assert packer.pack(r["hidden"], *fields).hex() == r["canonical"]
     line = encode_line(
         spec,
         keys,
@@ -73,22 +77,24 @@ def test_host_records(r):
         ts=r["ts"],
         values=tuple(r["values"]),
         mask=r["mask"],
+        drops=r["drops"],
     )
     assert line.decode() == r["line"]
     assert len(line) == record_size(spec)
     tag = bytes.fromhex(json.loads(line)["tag"])
     key = keys.real if r["real"] else keys.fake
-    assert check_tag(key, packer, tag, *fields) == r["mask"]
+    assert check_tag(key, packer, tag, *fields) == r["hidden"]
     other = keys.fake if r["real"] else keys.real
     assert check_tag(other, packer, tag, *fields) is None
 
 
 def test_canonical_layout_matches_the_written_spec():
     """Section 4.1 of docs/protocol.md, spelled out field by field for one vector."""
-    r = next(v for v in VEC["records"] if v["mask"])
+    r = next(v for v in VEC["records"] if v["mask"] and v["drops"])
     s = r["spec"]
     dev = s["device"].encode()
-    want = b"veil" + bytes([1]) + struct.pack(">I", r["mask"]) + bytes([len(dev)]) + dev
+    hidden = bytes([r["drops"]]) + r["mask"].to_bytes(3, "big")  # bits 24-31, then 0-23
+    want = b"veil" + bytes([1]) + hidden + bytes([len(dev)]) + dev
     want += struct.pack(">IIQBBI", s["epoch"], r["boot"], r["seq"], r["trk"], s["k"], r["ts"])
     want += bytes([len(s["channels"])])
     for c, n in zip(s["channels"], r["values"], strict=True):
@@ -97,18 +103,21 @@ def test_canonical_layout_matches_the_written_spec():
     assert want.hex() == r["canonical"]
 
 
-def test_masked_tag_hides_the_mask_and_binds_it():
-    """Section 4.2: the mask reads back only with the key, and changing it breaks the tag."""
-    r = next(v for v in VEC["records"] if v["mask"] and v["real"])
+@pytest.mark.parametrize("r", [v for v in VEC["records"] if v["hidden"]], ids=lambda r: r["seq"])
+def test_hidden_field_reads_back_only_with_the_key_and_is_bound(r):
+    """Section 4.2: the hidden field (stand-in mask, drop report) reads back only with the key,
+    and changing it breaks the tag."""
     spec = DeviceSpec.from_json(r["spec"])
     keys = HomeKeys(HOME_KEY)
     packer = CanonicalPacker(spec)
     fields = (spec.epoch, r["boot"], r["seq"], r["trk"], r["ts"], tuple(r["values"]))
     tag = bytearray.fromhex(json.loads(r["line"])["tag"])
     h0 = hmac.new(keys.real, packer.pack(0, *fields), hashlib.sha256).digest()
-    assert int.from_bytes(tag[12:], "big") ^ int.from_bytes(h0[12:16], "big") == r["mask"]
-    tag[15] ^= 1
-    assert check_tag(keys.real, packer, bytes(tag), *fields) is None
+    assert int.from_bytes(tag[12:], "big") ^ int.from_bytes(h0[12:16], "big") == r["hidden"]
+    for byte in (12, 15):  # the drop report's byte, then the mask's lowest
+        bad = bytearray(tag)
+        bad[byte] ^= 1
+        assert check_tag(keys.real, packer, bytes(bad), *fields) is None
 
 
 def test_every_record_of_a_device_has_the_same_length():

@@ -17,6 +17,7 @@ from veil.protocol import (
     DeviceSpec,
     HomeKeys,
     encode_line,
+    hidden_field,
     placement,
     real_household,
     real_track,
@@ -40,20 +41,29 @@ SPECS = [
     ),
     DeviceSpec("kitchen-2", 2, 7, (Channel("rh", 3, 0, 100000),)),
     DeviceSpec("x", 16, 4294967295, (Channel("t", 6, -2000000000, 2000000000),)),
+    DeviceSpec("wide", 3, 1, tuple(Channel(f"c{i}", i % 3, -100, 100) for i in range(24))),
 ]
 INPUTS = [
-    # spec index, mask, boot, seq, trk, ts, values
-    (0, 0, 0, 0, 0, 1513939781, (2494, 121, 390, 0)),
-    (0, 0, 3, 1282, 1, 1513939811, (-5, 0, 40000, 1)),
-    (0, 5, 3, 1283, 2, 1513939841, (0, 65535, 0, 0)),
-    (0, 0, 9, 2**48 - 1, 3, 4294967295, (8500, 7, 412, 1)),
-    (1, 0, 1, 64, 0, 1700000000, (45123,)),
-    (1, 1, 1, 65, 1, 1700000010, (100000,)),
-    (1, 1, 1, 65, 0, 1700000010, (100000,)),
-    (0, 15, 3, 1284, 0, 1513939871, (1, 2, 3, 1)),
-    (0, 15, 3, 1284, 2, 1513939871, (1, 2, 3, 1)),
-    (2, 0, 4294967295, 123456789, 15, 1, (-1999999999,)),
-    (2, 0, 0, 5, 9, 0, (1000001,)),
+    # spec index, stand-in mask, drop report, boot, seq, trk, ts, values
+    # (mask and report are asked for every record; only the real track carries them)
+    (0, 0, 0, 0, 0, 0, 1513939781, (2494, 121, 390, 0)),
+    (0, 0, 0, 3, 1282, 1, 1513939811, (-5, 0, 40000, 1)),
+    (0, 5, 0, 3, 1283, 2, 1513939841, (0, 65535, 0, 0)),
+    (0, 0, 0, 9, 2**48 - 1, 3, 4294967295, (8500, 7, 412, 1)),
+    (1, 0, 0, 1, 64, 0, 1700000000, (45123,)),
+    (1, 1, 0, 1, 65, 1, 1700000010, (100000,)),
+    (1, 1, 0, 1, 65, 0, 1700000010, (100000,)),
+    (0, 15, 0, 3, 1284, 0, 1513939871, (1, 2, 3, 1)),
+    (0, 15, 0, 3, 1284, 2, 1513939871, (1, 2, 3, 1)),
+    (2, 0, 0, 4294967295, 123456789, 15, 1, (-1999999999,)),
+    (2, 0, 0, 0, 5, 9, 0, (1000001,)),
+    (0, 0, 3, 3, 1285, 2, 1513939901, (2500, 130, 401, 0)),
+    (0, 9, 255, 3, 1286, 2, 1513939931, (2501, 131, 402, 1)),
+    (0, 9, 255, 3, 1286, 1, 1513939931, (2501, 131, 402, 1)),
+    (1, 0, 1, 1, 66, 0, 1700000020, (0,)),
+    (3, 2**23 + 1, 17, 0, 7, 0, 1700000000, tuple(range(-12, 12))),
+    (3, 2**23 + 1, 17, 0, 7, 1, 1700000000, tuple(range(-12, 12))),
+    (3, 2**23 + 1, 17, 0, 7, 2, 1700000000, tuple(range(-12, 12))),
 ]
 
 
@@ -88,16 +98,21 @@ def main():
                     }
                 )
     records = []
-    for i, mask, boot, seq, trk, ts, values in INPUTS:
+    for i, mask, drops, boot, seq, trk, ts, values in INPUTS:
         spec = SPECS[i]
         real = trk == keys.real_track(spec)
-        mask = mask if real else 0
-        canon = CanonicalPacker(spec).pack(mask, spec.epoch, boot, seq, trk, ts, values)
-        line = encode_line(spec, keys, boot=boot, seq=seq, trk=trk, ts=ts, values=values, mask=mask)
+        mask, drops = (mask, drops) if real else (0, 0)
+        hidden = hidden_field(mask, drops)
+        canon = CanonicalPacker(spec).pack(hidden, spec.epoch, boot, seq, trk, ts, values)
+        line = encode_line(
+            spec, keys, boot=boot, seq=seq, trk=trk, ts=ts, values=values, mask=mask, drops=drops
+        )
         records.append(
             {
                 "spec": spec.to_json(),
                 "mask": mask,
+                "drops": drops,
+                "hidden": hidden,
                 "boot": boot,
                 "seq": seq,
                 "trk": trk,

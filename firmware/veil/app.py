@@ -69,12 +69,13 @@ class Node:
         """Encode and write the k records of this tick, then move to the next sequence number."""
         ts = self.driver.ts
         st = self.state
+        drops = self.sink.drop_report()  # only the real record carries it (protocol 4.4)
         for t in range(self.k):
             is_real = t == self.real
             mask = self.mask if is_real else 0
-            self.sink.write(
-                self.enc.encode(mask, st.boot, st.seq, t, ts, self.values[t], is_real), t
-            )
+            report = drops if is_real else 0
+            line = self.enc.encode(mask, st.boot, st.seq, t, ts, self.values[t], is_real, report)
+            self.sink.write(line, t, report)
         self.sink.flush()
         if st.advance():
             self.decoys.save(st.seq - 1, ts)

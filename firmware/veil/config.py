@@ -37,6 +37,8 @@ def load(path="config.json"):
     if not 2 <= cfg["k"] <= proto.MAX_K:
         raise ConfigError("k must be 2..%d" % proto.MAX_K)
     cfg.setdefault("epoch", 0)
+    if not 1 <= len(cfg["channels"]) <= proto.MAX_CHANNELS:
+        raise ConfigError("a device has 1..%d channels" % proto.MAX_CHANNELS)
     for c in cfg["channels"]:
         _name(c["name"], "channel")
         if not c["lo"] <= c["hi"]:

@@ -1,9 +1,9 @@
 """Store and forward: a sink that queues every message in the flash outbox and sends it with a
 network client, reconnecting with exponential backoff, so an outage loses nothing that fits.
 
-Clients (veil.mqtt, veil.onem2m) share one shape: `open()`, `close()`, `up`, `free()`,
-`views[i]` (where the message for slot i is copied), `send(i, n, kind)`, `nums[i]` (outbox
-number in flight in slot i, -1 when free), `busy()` and `poll(wait_ms)`. The outbox tail only
+Clients (veil.mqtt, veil.onem2m) share one shape: `open()`, `close()`, `up`, `views[i]`
+(where the message for slot i is copied), `send(i, n, kind)`, `nums[i]` (outbox number in
+flight in slot i, -1 when free), `busy()` and `poll(wait_ms)`. The outbox tail only
 moves past a message once the server acknowledged it, so what was in flight when the link
 broke is sent again after the reconnect (receivers store duplicates once).
 """
@@ -39,8 +39,11 @@ class Forwarder:
         self.next = self.outbox.tail
         self._down_logged = False
 
-    def write(self, line, trk=0):
-        self.outbox.put(line, trk)
+    def write(self, line, trk=0, report=0):
+        self.outbox.put(line, trk, report)
+
+    def drop_report(self):
+        return self.outbox.report()
 
     def flush(self):
         self.outbox.sync()
@@ -52,6 +55,8 @@ class Forwarder:
         left = self.outbox.backlog()
         if left:
             log(self.name, "stopping with", left, "messages kept in the outbox")
+        if self.outbox.dropped:
+            log(self.name, "outbox dropped", self.outbox.dropped, "records in all")
         self.client.close()
         self.outbox.close()
 
@@ -67,12 +72,14 @@ class Forwarder:
             if left <= 0:
                 return
             if not c.up and not self._connect(left if patient else 0):
+                if patient and time.ticks_diff(self.retry_at, time.ticks_ms()) < left:
+                    continue  # the next try fits in the time left: sleep to it and try
                 return
             try:
                 if self.next < ob.tail:
                     self.next = ob.tail
                 while self.next < ob.head:
-                    i = c.free()
+                    i = _free(c.nums)
                     if i < 0:
                         break
                     c.send(i, self.next, ob.read(self.next, c.views[i]))
@@ -120,3 +127,11 @@ class Forwarder:
             log(self.name, "link down:", err)
             self._down_logged = True
         self.backoff = min(self.backoff * 2, self.backoff_max)
+
+
+def _free(nums):
+    """A free slot's index, or -1 when every slot of the window is in flight."""
+    for i in range(len(nums)):
+        if nums[i] < 0:
+            return i
+    return -1

@@ -113,13 +113,6 @@ class Client:
         self._poll = None
         self.up = False
 
-    def free(self):
-        """A free slot's index, or -1 when the window is full."""
-        for i in range(self.window):
-            if self.nums[i] < 0:
-                return i
-        return -1
-
     def send(self, i, n, kind):
         """Publish the message already copied into views[i] as outbox message n."""
         self._pid = self._pid % 0xFFFF + 1

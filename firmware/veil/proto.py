@@ -15,6 +15,8 @@ TAG_LEN = const(16)
 SEQ_DIGITS = const(15)  # seq < 2**48
 WIDE_DIGITS = const(10)  # ep, boot, ts < 2**32
 MAX_K = const(16)
+MAX_CHANNELS = const(24)  # the stand-in mask is bits 0-23 of the hidden field
+MAX_DROPS = const(255)  # the drop report is bits 24-31
 
 _HEX = b"0123456789abcdef"
 
@@ -88,7 +90,8 @@ def _digits(n):
     return d
 
 
-def _put_uint(buf, pos, n):
+def put_uint(buf, pos, n):
+    """Write integer n >= 0 in decimal at buf[pos:]; returns the end (also for transports)."""
     end = pos + _digits(n)
     i = end
     while True:
@@ -106,9 +109,9 @@ def _put_fixed(buf, pos, n, dec):
         pos += 1
         n = -n
     if not dec:
-        return _put_uint(buf, pos, n)
+        return put_uint(buf, pos, n)
     scale = 10**dec
-    pos = _put_uint(buf, pos, n // scale)
+    pos = put_uint(buf, pos, n // scale)
     buf[pos] = 46
     frac = n % scale
     i = pos + dec
@@ -123,7 +126,8 @@ def _fixed_width(n, dec):
     return (1 if n < 0 else 0) + _digits(abs(n) // 10**dec) + (dec + 1 if dec else 0)
 
 
-def _put(buf, pos, frag):
+def put(buf, pos, frag):
+    """Copy bytes `frag` to buf[pos:]; returns the end."""
     end = pos + len(frag)
     buf[pos:end] = frag
     return end
@@ -171,41 +175,47 @@ class Encoder:
         self._tail = bytearray(4)
         self._mv = memoryview(self._line)
 
-    def encode(self, mask, boot, seq, trk, ts, values, real):
-        """Build the record of track `trk` for one tick; `values` are integers n per channel and
-        `mask` flags the real track's stand-in channels (docs/protocol.md 4.1, 4.2)."""
+    def encode(self, mask, boot, seq, trk, ts, values, real, drops=0):
+        """Build the record of track `trk` for one tick; `values` are integers n per channel.
+        The real track's hidden field carries `mask` (its stand-in channels) and `drops` (the
+        outbox's drop report), docs/protocol.md 4.1, 4.2, 4.4; both are 0 on fakes. The field
+        is packed byte by byte, so no 32-bit integer (a long on the ESP32) is built."""
         c = self._canon
         struct.pack_into(">I", c, 5, 0)
         struct.pack_into(">IIQBBI", c, self._var, self.epoch, boot, seq, trk, self.k, ts)
         for i in range(len(self._voff)):
             struct.pack_into(">i", c, self._voff[i], values[i])
         tag = (self._real if real else self._fake).digest(c)
-        if mask:
+        hidden = mask or drops
+        if hidden:
             h0 = tag
-            struct.pack_into(">I", c, 5, mask)
+            c[5] = drops
+            c[6] = (mask >> 16) & 0xFF
+            c[7] = (mask >> 8) & 0xFF
+            c[8] = mask & 0xFF
             tag = self._real.digest(c)
             tail = self._tail
             for i in range(4):
-                tail[i] = h0[12 + i] ^ ((mask >> (24 - 8 * i)) & 0xFF)
+                tail[i] = h0[12 + i] ^ c[5 + i]
 
         b = self._line
         f = self._frags
-        p = _put(b, 0, f[0])
-        p = _put_uint(b, p, self.epoch)
-        p = _put(b, p, f[1])
-        p = _put_uint(b, p, boot)
-        p = _put(b, p, f[2])
-        p = _put_uint(b, p, seq)
-        p = _put(b, p, f[3])
-        p = _put_uint(b, p, trk)
-        p = _put(b, p, f[4])
-        p = _put_uint(b, p, ts)
+        p = put(b, 0, f[0])
+        p = put_uint(b, p, self.epoch)
+        p = put(b, p, f[1])
+        p = put_uint(b, p, boot)
+        p = put(b, p, f[2])
+        p = put_uint(b, p, seq)
+        p = put(b, p, f[3])
+        p = put_uint(b, p, trk)
+        p = put(b, p, f[4])
+        p = put_uint(b, p, ts)
         for i in range(len(self._dec)):
-            p = _put(b, p, f[5 + i])
+            p = put(b, p, f[5 + i])
             p = _put_fixed(b, p, values[i], self._dec[i])
-        p = _put(b, p, f[-1])
+        p = put(b, p, f[-1])
         for i in range(TAG_LEN):
-            x = tag[i] if not mask or i < 12 else tail[i - 12]
+            x = tag[i] if not hidden or i < 12 else tail[i - 12]
             b[p] = _HEX[x >> 4]
             b[p + 1] = _HEX[x & 15]
             p += 2

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from . import __version__, cli_boards, cli_privacy
+from . import __version__, cli_boards, cli_onem2m, cli_privacy
 from .cli_transport import (
     broker,
     broker_options,
@@ -138,11 +138,13 @@ def sim(
             files=files,
         )
         update(result.ticks)
-    dest = net.get("mqtt_url") or feed_out
+    dest = net.get("mqtt_url") or net.get("onem2m_url") or feed_out
     click.echo(
         f"{device}: {result.ticks} ticks x {k} tracks -> {dest} "
         f"({', '.join(c.name for c in result.spec.channels)})"
     )
+    if why := result.undelivered():
+        raise VeilError(f"{device}: {why}; they stay in the board's outbox")
 
 
 @cli.command()
@@ -258,7 +260,7 @@ def provision(
 
 
 @cli.command()
-@click.argument("sources", metavar="FEED…|mqtt://…", nargs=-1, required=True)
+@click.argument("sources", metavar="FEED…|mqtt://…|http://CSE", nargs=-1, required=True)
 @click.option(
     "--store",
     "store_path",
@@ -268,12 +270,18 @@ def provision(
 )
 @with_options(broker_options)
 @with_options(ingest_options)
-def ingest(sources, store_path, **service):
-    """Platform side: store disguised feeds (files, or live from a broker); no key needed;
-    quarantine non-records with the reason."""
+@cli_onem2m.origin_option
+def ingest(sources, store_path, origin, **service):
+    """Platform side: store disguised feeds (files, live from a broker, or from a oneM2M CSE);
+    no key needed; quarantine non-records with the reason."""
     from .ingest import ingest_file
     from .store import open_store
 
+    if any(s.startswith(("http://", "https://")) for s in sources):
+        if len(sources) != 1:
+            raise click.UsageError("give one CSE URL, or feed files")
+        cli_onem2m.run_cse_ingest(sources[0], store_path, origin)
+        return
     if any(s.startswith(("mqtt://", "mqtts://")) for s in sources):
         if len(sources) != 1:
             raise click.UsageError("give one broker URL, or feed files")
@@ -311,6 +319,8 @@ def ingest(sources, store_path, **service):
     metavar="mqtt://…",
     help="decode live from a broker, printing real readings as they arrive",
 )
+@click.option("--cse", metavar="http://HOST:PORT/CSE", help="decode from a oneM2M CSE")
+@cli_onem2m.origin_option
 @click.option(
     "--out",
     "csv_out",
@@ -328,7 +338,7 @@ def ingest(sources, store_path, **service):
 @with_options(broker_options)
 @click.option("--limit", type=click.IntRange(min=1), help="with --follow: stop after N readings")
 @click.option("--idle", type=click.FloatRange(min=0), help="with --follow: stop after S s of quiet")
-def decode(feeds, home_dir, store_path, follow, csv_out, report_out, **live):
+def decode(feeds, home_dir, store_path, follow, cse, origin, csv_out, report_out, **live):
     """Owner side: recover the real readings and verify every record with the home key.
 
     Exits 3 when records were altered, injected, missing or malformed.
@@ -341,8 +351,8 @@ def decode(feeds, home_dir, store_path, follow, csv_out, report_out, **live):
     from .home import Home
     from .store import open_store
 
-    if sum(map(bool, (feeds, store_path, follow))) != 1:
-        raise click.UsageError("give feed files, --store or --follow (one of them)")
+    if sum(map(bool, (feeds, store_path, follow, cse))) != 1:
+        raise click.UsageError("give feed files, --store, --follow or --cse (one of them)")
     if follow:
         report = run_follow(home_dir, follow, csv_out, report_out, **live)
         if not report.clean:
@@ -355,6 +365,8 @@ def decode(feeds, home_dir, store_path, follow, csv_out, report_out, **live):
     if store_path:
         with open_store(store_path, create=False) as store:
             readings, report = run_decode(keys, specs, store.items())
+    elif cse:
+        readings, report = run_decode(keys, specs, cli_onem2m.cse_items(cse, list(specs), origin))
     else:
         readings, report = run_decode(keys, specs, chain.from_iterable(map(read_feed, feeds)))
     n = write_csv(csv_out, readings, specs)
@@ -418,6 +430,7 @@ for command in (
     cli_boards.monitor,
     cli_boards.fetch,
     broker,
+    cli_onem2m.cse,
     cli_privacy.profile,
     cli_privacy.audit,
 ):

@@ -50,6 +50,12 @@ provision_options = [
         "--mqtt", "mqtt_url", metavar="URL", help="publish over MQTT: mqtts://HOST[:PORT]"
     ),
     click.option(
+        "--onem2m",
+        "onem2m_url",
+        metavar="URL",
+        help="publish into a oneM2M CSE over HTTP: http://HOST:PORT/CSE-NAME",
+    ),
+    click.option(
         "--broker-dir",
         type=click.Path(file_okay=False, path_type=Path),
         help="folder made by `veil broker`: CA and this device's password from there",

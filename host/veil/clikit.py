@@ -81,10 +81,11 @@ def report_table(report) -> str:
     devs = sorted(report.devices)
     width = max([len("finding"), *(len(d) for d in devs)]) + 2
     lines = ["finding".ljust(20) + "".join(d.rjust(width) for d in devs)]
-    for f in (*FINDINGS, "skipped_at_reboot"):
+    extra = ("skipped_at_reboot", "dropped_by_device")  # counts kept beside the findings
+    for f in (*FINDINGS, *extra):
         cells = []
         for d in devs:
             dr = report.devices[d]
-            cells.append(str(dr.skipped_at_reboot if f == "skipped_at_reboot" else dr.counts[f]))
+            cells.append(str(getattr(dr, f) if f in extra else dr.counts[f]))
         lines.append(f.replace("_", " ").ljust(20) + "".join(c.rjust(width) for c in cells))
     return "\n".join(lines)

@@ -26,12 +26,21 @@ from .protocol import (
     check_tag,
     format_value,
     scaled_values,
+    split_hidden,
 )
 
 # Findings that mean the data was tampered with or lost (decode exits non-zero on these).
 PROBLEMS = ("altered", "injected", "missing", "malformed")
 UNPARSED = "-"  # report row for messages that name no known device
-FINDINGS = ("verified_real", "verified_fake", "stand_in", "duplicated", "reordered", *PROBLEMS)
+FINDINGS = (
+    "verified_real",
+    "verified_fake",
+    "stand_in",
+    "duplicated",
+    "reordered",
+    "missing_dropped",  # missing real records the device reported dropping (protocol 4.4)
+    *PROBLEMS,
+)
 
 
 class WrongKeyError(VeilError):
@@ -47,13 +56,15 @@ class Reading:
     seq: int
     ts: int
     values: tuple[int, ...]
-    mask: int
+    mask: int  # stand-in channels
+    drops: int = 0  # the device's drop report (records it dropped, protocol 4.4)
 
 
 @dataclass
 class DeviceReport:
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(FINDINGS, 0))
     skipped_at_reboot: int = 0
+    dropped_by_device: int = 0  # records of any track, the sum of the drop reports
 
 
 @dataclass
@@ -79,7 +90,11 @@ class Report:
         return {
             "clean": self.clean,
             "devices": {
-                dev: dict(d.counts, skipped_at_reboot=d.skipped_at_reboot)
+                dev: dict(
+                    d.counts,
+                    skipped_at_reboot=d.skipped_at_reboot,
+                    dropped_by_device=d.dropped_by_device,
+                )
                 for dev, d in sorted(self.devices.items())
             },
             "examples": dict(self.examples),
@@ -116,13 +131,13 @@ class Decoder:
             return
         real = rec.trk == self.keys.real_track(spec, rec.ep)
         fields = (rec.ep, rec.boot, rec.seq, rec.trk, rec.ts, values)
-        mask = check_tag(
+        hidden = check_tag(
             self.keys.real if real else self.keys.fake,
             self.packers[rec.dev],
             bytes.fromhex(rec.tag),
             *fields,
         )
-        if mask is None:
+        if hidden is None:
             self._failed.append((origin, rec))
             return
         slot = rec.slot
@@ -133,14 +148,16 @@ class Decoder:
         self.report.note(rec.dev, "verified_real" if real else "verified_fake")
         if not real:
             return
+        mask, drops = split_hidden(hidden)
         if mask:
             self.report.note(rec.dev, "stand_in")
+        self.report.devices[rec.dev].dropped_by_device += drops
         order = (rec.boot, rec.seq)
         if order < self._last.get(rec.dev, order):
             self.report.note(rec.dev, "reordered")
         self._last[rec.dev] = max(order, self._last.get(rec.dev, order))
         key = (rec.dev, rec.ep, rec.boot, rec.seq)
-        self.readings[key] = Reading(rec.dev, rec.boot, rec.seq, rec.ts, values, mask)
+        self.readings[key] = Reading(rec.dev, rec.boot, rec.seq, rec.ts, values, mask, drops)
 
     @property
     def unverified(self) -> int:
@@ -172,26 +189,67 @@ class Decoder:
         return self.report
 
     def _count_gaps(self, altered_slots: set) -> None:
-        """Missing = real-track sequence numbers absent inside one boot's run; the numbers
-        between one boot's last record and the next boot's first were skipped by the reboot."""
+        """Missing = real-track sequence numbers absent inside one boot's run, less those the
+        device reported dropping; the numbers between one boot's last record and the next
+        boot's first were skipped by the reboot."""
         runs: dict[tuple, set[int]] = defaultdict(set)
         for dev, ep, boot, seq in self.readings:
             runs[(dev, ep, boot)].add(seq)
         for dev, ep, boot, seq, trk in altered_slots:
             if trk == self.keys.real_track(self.specs[dev], ep):
                 runs[(dev, ep, boot)].add(seq)
+        dropped = self._explained_by_drops(runs, altered_slots)
         previous_end: dict[str, int] = {}
-        for (dev, _ep, boot), seqs in sorted(runs.items(), key=_run_order):
+        for (dev, ep, boot), seqs in sorted(runs.items(), key=_run_order):
             ordered = sorted(seqs)
             lo, hi = ordered[0], ordered[-1]
             for a, b in pairwise(ordered):
-                if b - a > 1:
-                    span = f"{a + 1}" if b - a == 2 else f"{a + 1}-{b - 1}"
+                gap = [s for s in range(a + 1, b) if (dev, ep, boot, s) not in dropped]
+                self.report.devices[dev].counts["missing_dropped"] += b - a - 1 - len(gap)
+                if gap:
+                    span = f"{gap[0]}" if len(gap) == 1 else f"{gap[0]}-{gap[-1]}"
                     self.report.note(dev, "missing", f"{dev} boot {boot} seq {span}")
-                    self.report.devices[dev].counts["missing"] += b - a - 2
+                    self.report.devices[dev].counts["missing"] += len(gap) - 1
             if dev in previous_end:
                 self.report.devices[dev].skipped_at_reboot += max(0, lo - previous_end[dev] - 1)
             previous_end[dev] = hi
+
+    def _explained_by_drops(self, runs: dict, altered_slots: set) -> set[tuple]:
+        """The real records, as (dev, ep, boot, seq), that the device reported dropping.
+
+        Walk each device's slots in publishing order (seq rises across boots); every slot of
+        any track with no verified or altered record, inside a run, waits in line until a
+        later real record's drop report explains it: reports concern records queued before
+        them, and the outbox drops the oldest first (protocol 4.4)."""
+        reports: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        for (dev, _ep, _boot, seq), r in self.readings.items():
+            if r.drops:
+                reports[dev].append((seq, r.drops))
+        explained: set[tuple] = set()
+        if not reports:
+            return explained
+        present = self._verified | altered_slots
+        for dev, dev_reports in reports.items():
+            k = self.specs[dev].k
+            holes = []  # (seq, ep, boot, trk) in publishing order
+            for (d, ep, boot), seqs in sorted(runs.items(), key=_run_order):
+                if d != dev:
+                    continue
+                for seq in range(min(seqs), max(seqs) + 1):
+                    holes += [
+                        (seq, ep, boot, t)
+                        for t in range(k)
+                        if (dev, ep, boot, seq, t) not in present
+                    ]
+            before = upto = 0  # holes before the report; holes explained (always the first)
+            for seq, drops in sorted(dev_reports):
+                while before < len(holes) and holes[before][0] < seq:
+                    before += 1
+                upto = min(before, upto + drops)
+            for hole_seq, ep, boot, trk in holes[:upto]:
+                if trk == self.keys.real_track(self.specs[dev], ep):
+                    explained.add((dev, ep, boot, hole_seq))
+        return explained
 
 
 def _run_order(item):

@@ -1,6 +1,7 @@
 """What provisioning puts on a board for its transport: the sink settings (config.json), the
 secrets (secrets.json: broker and Wi-Fi passwords, mode 0600 on the laptop, never shown) and
-the broker's CA as DER (the only form MicroPython's TLS accepts)."""
+the broker's CA as DER (the only form MicroPython's TLS accepts). The transport is MQTT
+(`--mqtt`) or a oneM2M CSE over HTTP (`--onem2m`)."""
 
 from __future__ import annotations
 
@@ -56,10 +57,26 @@ def _mqtt(device, url, broker_dir, ca, password_file):
     return sink, {"mqtt_password": password}, files
 
 
+def _onem2m(device, url):
+    from .onem2m import CseUrl, device_origin
+
+    u = CseUrl.parse(url)
+    sink = {
+        "type": "onem2m",
+        "host": u.host,
+        "port": u.port,
+        "path": u.path,
+        "ae": device,
+        "origin": device_origin(device),
+    }
+    return sink, {}, {}
+
+
 def sink_settings(
     device: str,
     *,
     mqtt_url=None,
+    onem2m_url=None,
     broker_dir=None,
     mqtt_ca=None,
     mqtt_password_file=None,
@@ -68,13 +85,15 @@ def sink_settings(
     spool_records=4096,
 ) -> tuple[dict | None, dict, dict[str, bytes]]:
     """(sink, secrets, files) from the provisioning options; sink None keeps the file spool."""
-    secrets: dict = {}
-    files: dict[str, bytes] = {}
+    if mqtt_url and onem2m_url:
+        raise VeilError("give one transport: --mqtt or --onem2m")
     if mqtt_url:
         sink, secrets, files = _mqtt(device, mqtt_url, broker_dir, mqtt_ca, mqtt_password_file)
+    elif onem2m_url:
+        sink, secrets, files = _onem2m(device, onem2m_url)
     else:
         if wifi_ssid:
-            raise VeilError("--wifi-ssid needs a network transport (--mqtt)")
+            raise VeilError("--wifi-ssid needs a network transport (--mqtt or --onem2m)")
         return None, {}, {}
     sink["spool_records"] = spool_records
     if wifi_ssid:

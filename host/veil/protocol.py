@@ -19,12 +19,14 @@ TAG_LEN = 16
 MIN_K, MAX_K = 2, 16
 MAX_SEQ = 2**48 - 1
 MAX_U32 = 2**32 - 1
-MAX_CHANNELS = 32
+MAX_CHANNELS = 24  # the stand-in mask is bits 0-23 of the hidden field (section 4.1)
+MAX_DROPS = 255  # the drop report is bits 24-31
 MAX_DEC = 6
 FIELDS = ("v", "dev", "ep", "boot", "seq", "trk", "ts", "val", "tag")
 NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,32}\Z")
 _HEX_RE = re.compile(r"[0-9a-f]{32}\Z")
 _I32 = (-(2**31), 2**31 - 1)
+_RANGES = (("ep", MAX_U32), ("boot", MAX_U32), ("seq", MAX_SEQ), ("ts", MAX_U32))
 
 LABEL_REAL = b"veil/v1/tag/real"
 LABEL_FAKE = b"veil/v1/tag/fake"
@@ -152,43 +154,59 @@ class Record:
         return (self.dev, self.ep, self.boot, self.seq, self.trk)
 
 
-def _is_int(x) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool)
+_good_names: set[str] = set()  # device and channel names already checked (bounded)
+
+
+def _name_ok(name) -> bool:
+    """NAME_RE, remembered: ingest sees the same few names in every message."""
+    if type(name) is not str:
+        return False
+    if name in _good_names:
+        return True
+    if not NAME_RE.match(name):
+        return False
+    if len(_good_names) < 4096:
+        _good_names.add(name)
+    return True
 
 
 def check_shape(obj) -> Record:
     """Validate a decoded JSON message as a v1 record without any key or config."""
-    if not isinstance(obj, dict):
+    if type(obj) is not dict:
         raise MalformedRecord("not a JSON object")
-    keys = set(obj)
-    if keys != set(FIELDS):
+    if tuple(obj) != FIELDS and set(obj) != set(FIELDS):  # the first test is the fast path
+        keys = set(obj)
         missing = sorted(set(FIELDS) - keys)
         extra = sorted(keys - set(FIELDS))
         what = f"missing {', '.join(missing)}" if missing else ""
         what += ("; " if what and extra else "") + (f"unknown {len(extra)} key(s)" if extra else "")
         raise MalformedRecord(f"wrong keys: {what}")
-    if obj["v"] != VERSION or not _is_int(obj["v"]):
-        raise MalformedRecord(f"unsupported protocol version {str(obj['v'])[:16]!r}")
+    v = obj["v"]
+    if type(v) is not int or v != VERSION:  # type() is: JSON's true is a bool, not a number
+        raise MalformedRecord(f"unsupported protocol version {str(v)[:16]!r}")
     dev = obj["dev"]
-    if not isinstance(dev, str) or not NAME_RE.match(dev):
+    if not _name_ok(dev):
         raise MalformedRecord("bad device id")
-    for key, top in (("ep", MAX_U32), ("boot", MAX_U32), ("seq", MAX_SEQ), ("ts", MAX_U32)):
-        if not _is_int(obj[key]) or not 0 <= obj[key] <= top:
+    for key, top in _RANGES:
+        x = obj[key]
+        if type(x) is not int or not 0 <= x <= top:
             raise MalformedRecord(f"{key} must be an integer 0..{top}")
-    if not _is_int(obj["trk"]) or not 0 <= obj["trk"] < MAX_K:
+    trk = obj["trk"]
+    if type(trk) is not int or not 0 <= trk < MAX_K:
         raise MalformedRecord(f"trk must be an integer 0..{MAX_K - 1}")
     val = obj["val"]
-    if not isinstance(val, dict) or not 1 <= len(val) <= MAX_CHANNELS:
+    if type(val) is not dict or not 1 <= len(val) <= MAX_CHANNELS:
         raise MalformedRecord(f"val must be an object of 1-{MAX_CHANNELS} channels")
     for name, x in val.items():
-        if not NAME_RE.match(name):
+        if not _name_ok(name):
             raise MalformedRecord("bad channel name")
-        if isinstance(x, bool) or not isinstance(x, (int, float)) or abs(x) >= 2**31:
+        t = type(x)
+        if (t is not int and t is not float) or not -(2**31) < x < 2**31:
             raise MalformedRecord(f"value of {name} is not a number in range")
     tag = obj["tag"]
-    if not isinstance(tag, str) or not _HEX_RE.match(tag):
+    if type(tag) is not str or not _HEX_RE.match(tag):
         raise MalformedRecord("tag must be 32 lowercase hex digits")
-    return Record(dev, obj["ep"], obj["boot"], obj["seq"], obj["trk"], obj["ts"], val, tag)
+    return Record(dev, obj["ep"], obj["boot"], obj["seq"], trk, obj["ts"], val, tag)
 
 
 def scaled_values(rec: Record, spec: DeviceSpec) -> tuple[int, ...]:
@@ -219,10 +237,10 @@ class CanonicalPacker:
         ]
         self._nch = bytes((len(spec.channels),))
 
-    def pack(self, mask, ep, boot, seq, trk, ts, values) -> bytes:
+    def pack(self, hidden, ep, boot, seq, trk, ts, values) -> bytes:
         parts = [
             self._head,
-            struct.pack(">I", mask),
+            struct.pack(">I", hidden),
             self._dev,
             struct.pack(">IIQBBI", ep, boot, seq, trk, self._k, ts),
             self._nch,
@@ -233,23 +251,36 @@ class CanonicalPacker:
         return b"".join(parts)
 
 
-def make_tag(key: bytes, packer: CanonicalPacker, mask: int, *fields) -> bytes:
-    """The 16-byte tag of a record (protocol section 4.2); fields as for `pack` minus mask."""
+def hidden_field(mask: int = 0, drops: int = 0) -> int:
+    """The 32 hidden bits of a real record: drop report and stand-in mask (section 4.1)."""
+    if not 0 <= mask < 1 << MAX_CHANNELS or not 0 <= drops <= MAX_DROPS:
+        raise ValueError("stand-in mask or drop report out of range")
+    return drops << MAX_CHANNELS | mask
+
+
+def split_hidden(hidden: int) -> tuple[int, int]:
+    """(stand-in mask, drop report) of a hidden field."""
+    return hidden & ((1 << MAX_CHANNELS) - 1), hidden >> MAX_CHANNELS
+
+
+def make_tag(key: bytes, packer: CanonicalPacker, hidden: int, *fields) -> bytes:
+    """The 16-byte tag of a record (protocol section 4.2); fields as for `pack` minus the
+    hidden field."""
     h0 = hmac_sha256(key, packer.pack(0, *fields))
-    if not mask:
+    if not hidden:
         return h0[:TAG_LEN]
-    head = hmac_sha256(key, packer.pack(mask, *fields))[:12]
-    return head + (int.from_bytes(h0[12:16], "big") ^ mask).to_bytes(4, "big")
+    head = hmac_sha256(key, packer.pack(hidden, *fields))[:12]
+    return head + (int.from_bytes(h0[12:16], "big") ^ hidden).to_bytes(4, "big")
 
 
 def check_tag(key: bytes, packer: CanonicalPacker, tag: bytes, *fields) -> int | None:
-    """The stand-in mask if `tag` is valid for the record under `key`, else None."""
+    """The hidden field if `tag` is valid for the record under `key`, else None."""
     h0 = hmac_sha256(key, packer.pack(0, *fields))
     if hmac.compare_digest(h0[:TAG_LEN], tag):
         return 0
-    mask = int.from_bytes(h0[12:16], "big") ^ int.from_bytes(tag[12:16], "big")
-    head = hmac_sha256(key, packer.pack(mask, *fields))[:12]
-    return mask if hmac.compare_digest(head, tag[:12]) else None
+    hidden = int.from_bytes(h0[12:16], "big") ^ int.from_bytes(tag[12:16], "big")
+    head = hmac_sha256(key, packer.pack(hidden, *fields))[:12]
+    return hidden if hmac.compare_digest(head, tag[:12]) else None
 
 
 def format_value(n: int, dec: int) -> str:
@@ -275,13 +306,14 @@ def record_size(spec: DeviceSpec) -> int:
 
 
 def encode_line(
-    spec: DeviceSpec, keys: HomeKeys, *, boot, seq, trk, ts, values, mask=0, real=None
+    spec: DeviceSpec, keys: HomeKeys, *, boot, seq, trk, ts, values, mask=0, drops=0, real=None
 ) -> bytes:
     """One record as the device would publish it (reference encoder for vectors and tests)."""
     if real is None:
         real = trk == keys.real_track(spec)
     fields = (spec.epoch, boot, seq, trk, ts, values)
-    tag = make_tag(keys.real if real else keys.fake, CanonicalPacker(spec), mask, *fields).hex()
+    hidden = hidden_field(mask, drops)
+    tag = make_tag(keys.real if real else keys.fake, CanonicalPacker(spec), hidden, *fields).hex()
     val = ",".join(
         f'"{c.name}":{format_value(n, c.dec)}' for c, n in zip(spec.channels, values, strict=True)
     )

@@ -18,6 +18,7 @@ import urllib.request
 from pathlib import Path
 
 from .broker import BrokerFiles, write_broker
+from .cse import write_cse
 from .errors import VeilError
 
 
@@ -86,7 +87,11 @@ class Service:
         self.stop(signal.SIGKILL)
 
     def __enter__(self):
-        self.start()
+        try:
+            self.start()
+        except BaseException:
+            self.stop()  # a server that started but never answered is not left running
+            raise
         return self
 
     def __exit__(self, *exc) -> None:
@@ -133,53 +138,48 @@ class Mosquitto(Service):
         )
 
 
-ACME_INI = """\
-[basic.config]
-cseType=IN
-cseID=/id-veil
-cseName=cse-veil
-adminID=CAdmin
-cseHost=127.0.0.1
-httpPort={port}
-databaseType=memory
-logLevel=warning
-
-[textui]
-startWithTUI=false
-
-[console]
-headless=true
-
-[http.wsgi]
-enable=true
-"""
-
-
 class AcmeCse(Service):
-    """The ACME oneM2M CSE, headless, in-memory, on a free port; `url` is its CSEBase."""
+    """The ACME oneM2M CSE, headless, on a free port; `url` is its CSEBase. In memory by
+    default; with `db` (a postgresql:// URL) its resources survive a restart, which keeps the
+    port (boards know the URL). A port taken between choosing and binding makes ACME exit 0
+    without a word: a first start then tries another port."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, *, db: str = ""):
         self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/cse-veil"
-        (self.folder / "acme.ini").write_text(ACME_INI.format(port=self.port))
+        self.db = db
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/cse-veil"
 
     def start(self) -> None:
         exe = shutil.which("acmecse", path=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
         if not exe:
             raise ServiceError("acmecse not found: pip install acmecse")
-        cmd = [exe, "--base-directory", str(self.folder), "--headless"]
-        proc = self._spawn(cmd, self.folder / "log", cwd=self.folder)
+        first = not self.port
+        for attempt in range(3):
+            if not self.port:
+                self.port = free_port()
+            write_cse(self.folder, port=self.port, db=self.db)
+            cmd = [exe, "--base-directory", str(self.folder), "--headless"]
+            proc = self._spawn(cmd, self.folder / "log", cwd=self.folder)
+            try:
+                _wait(self._ready, proc, "ACME CSE", self.log, timeout=60)
+                return
+            except ServiceError:
+                quiet_exit = proc.poll() == 0
+                self.stop()
+                if not (first and quiet_exit) or attempt == 2:
+                    raise
+                self.port = 0
 
-        def ready() -> bool:
-            req = urllib.request.Request(
-                self.url, headers={"X-M2M-Origin": "CAdmin", "X-M2M-RI": "up", "X-M2M-RVI": "3"}
-            )
-            with urllib.request.urlopen(req, timeout=1) as r:
-                return r.status == 200
-
-        _wait(ready, proc, "ACME CSE", self.log, timeout=60)
+    def _ready(self) -> bool:
+        req = urllib.request.Request(
+            self.url, headers={"X-M2M-Origin": "CAdmin", "X-M2M-RI": "up", "X-M2M-RVI": "3"}
+        )
+        with urllib.request.urlopen(req, timeout=1) as r:
+            return r.status == 200
 
 
 class Postgres(Service):
@@ -227,9 +227,12 @@ class Postgres(Service):
             import psycopg
 
             admin = self.url.rsplit("/", 1)[0] + "/postgres"
-            with psycopg.connect(admin, connect_timeout=1, autocommit=True) as c:
-                if not c.execute("SELECT 1 FROM pg_database WHERE datname='veil'").fetchone():
-                    c.execute("CREATE DATABASE veil")
+            try:
+                with psycopg.connect(admin, connect_timeout=1, autocommit=True) as c:
+                    if not c.execute("SELECT 1 FROM pg_database WHERE datname='veil'").fetchone():
+                        c.execute("CREATE DATABASE veil")
+            except psycopg.OperationalError:  # not accepting connections yet
+                return False
             return True
 
         _wait(ready, proc, "PostgreSQL", log)

@@ -29,6 +29,8 @@ from .vboard import VirtualBoard
 
 _TICKS = re.compile(r"veil: ticks (\d+)")
 _ERROR = re.compile(r"veil: error: (.*)")
+_KEPT = re.compile(r"veil: (\w+) stopping with (\d+) messages kept in the outbox")
+_DOWN = re.compile(r"veil: \w+ link down: (.*)")
 
 
 class SimError(VeilError):
@@ -47,6 +49,16 @@ class SimResult:
     spec: DeviceSpec
     ticks: int
     log: list[str]
+
+    def undelivered(self) -> str | None:
+        """Why records were left on the board (a network sink that could not deliver them
+        before the replay ended), from its log; None when everything went out."""
+        kept = next((m for line in self.log if (m := _KEPT.match(line))), None)
+        if not kept:
+            return None
+        downs = [m.group(1) for line in self.log if (m := _DOWN.match(line))]
+        why = f" (last error: {downs[-1]})" if downs else ""
+        return f"{kept.group(2)} records were not delivered over {kept.group(1)}{why}"
 
 
 def simulate(

@@ -141,5 +141,6 @@ class Store:
         self.close()
 
 
-def val_text(val: dict) -> str:
-    return json.dumps(val, separators=(",", ":"))
+val_text = json.JSONEncoder(separators=(",", ":")).encode
+"""A record's values as compact JSON: identical records give identical text (stored once).
+One encoder for every call: `json.dumps` with options builds a new one each time."""

@@ -14,6 +14,8 @@ from veil.drivers import END, OK
 from veil.drivers.replay import Driver, ReplayError
 from veil.households import Households
 from veil.keystream import Keystream
+from veil.onem2m import Responses
+from veil.outbox import Outbox
 from veil.state import State
 
 
@@ -211,6 +213,79 @@ def test_encoder_rejects_nothing_in_bounds_and_keeps_size():
     for v in ([-4000, 0], [8500, 100], [0, 5], [-5, 99]):
         sizes.add(len(enc.encode(0, 1, 2, 0, 3, v, True)))
     eq(sizes, {enc.size})
+
+
+def test_outbox_drop_reports_add_up_even_when_their_carriers_are_dropped():
+    """A long outage (nothing delivered) with k = 2: the real record of every tick carries the
+    report; the ring drops carriers too, yet the reports that get through sum to the drops."""
+    ob = Outbox("ob", 8, 4)
+    carried = {}
+    for tick in range(30):
+        carried[ob.head] = ob.report()
+        ob.put(b"real", 0, carried[ob.head])
+        ob.put(b"fake", 1, 0)
+    eq(ob.dropped, 60 - 8)
+    got = sum(carried.get(n, 0) for n in range(ob.tail, ob.head))  # what survived the outage
+    ob.release(ob.head)  # the link is back: all of it delivered
+    for tick in range(3):
+        got += ob.report()
+        ob.put(b"real", 0, 0)
+        ob.put(b"fake", 1, 0)
+        ob.release(ob.head)
+    eq((got, ob.pending), (ob.dropped, 0))
+
+
+def test_outbox_report_is_capped_and_kept_across_a_reboot():
+    ob = Outbox("ob2", 16, 4)
+    for n in range(616):
+        ob.put(b"%04d" % (n % 10000), n % 4, 0)
+    eq(ob.report(), 255)
+    ob.close()
+    ob = Outbox("ob2", 16, 4)  # a reboot: positions, drops and what is pending come back
+    eq((ob.dropped, ob.pending, ob.backlog()), (600, 345, 16))
+    eq((ob.report(), ob.report(), ob.report()), (255, 90, 0))
+    view = bytearray(4)
+    eq((ob.read(ob.tail, view), bytes(view)), (0, b"0600"))
+
+
+def test_outbox_starts_empty_on_a_torn_or_older_position_file():
+    ob = Outbox("ob3", 8, 4)
+    for n in range(5):
+        ob.put(b"abcd", 0, 0)
+    ob.close()
+    for raw in (b"\x00" * 16, b"torn", b""):
+        write("ob3.pos", raw)
+        ob = Outbox("ob3", 8, 4)
+        eq((ob.backlog(), ob.dropped, ob.pending), (0, 0, 0))
+        ob.close()
+
+
+ANSWERS = (
+    b"HTTP/1.1 201 CREATED\r\nContent-Length: 0\r\nX-M2M-RSC: 2001\r\n\r\n"
+    b"HTTP/1.1 409 CONFLICT\r\ncontent-length: 13\r\nx-m2m-rsc: 4105\r\nDate: %s\r\n\r\n"
+    b'{"m2m:dbg":1}'
+    b"HTTP/1.1 403 FORBIDDEN\r\nConnection: close\r\nContent-Length: 2\r\nX-M2m-Rsc: 4103\r\n"
+    b"\r\n{}"
+) % (b"x" * 200)
+
+
+def test_http_answers_parse_however_they_are_split():
+    for size in (1, 2, 3, 7, 50, len(ANSWERS)):
+        got = []
+        p = Responses(lambda code, rsc, close: got.append((code, rsc, close)))
+        for i in range(0, len(ANSWERS), size):
+            chunk = ANSWERS[i : i + size]
+            p.feed(chunk, len(chunk))
+        eq(got, [(201, 2001, False), (409, 4105, False), (403, 4103, True)])
+
+
+def test_http_parser_refuses_what_is_not_http():
+    p = Responses(lambda *a: None)
+    try:
+        p.feed(b"SSH-2.0-OpenSSH\r\n", 17)
+    except OSError:
+        return
+    raise AssertionError("accepted a non-HTTP answer")
 
 
 runner.run(globals())

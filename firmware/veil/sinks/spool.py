@@ -9,8 +9,11 @@ class Sink:
     def __init__(self, options, record_size):
         self._f = open(options.get("file", "feed.jsonl"), "ab")
 
-    def write(self, line, trk=0):
+    def write(self, line, trk=0, report=0):
         self._f.write(line)
+
+    def drop_report(self):
+        return 0  # a file spool never drops
 
     def flush(self):
         self._f.flush()
