@@ -32,7 +32,7 @@ from .feed import Rejected, parse_message
 from .protocol import NAME_RE, MalformedRecord, Record
 
 PAGE = 500
-RETRIES = 3
+RETRIES = 6  # reads of a CSE that answers 5xx or drops the connection: 0.5 s, 1 s, ... 8 s
 VIRTUAL = 2  # children ACME counts in a page but never returns: `la` and `ol`
 NOT_FOUND = 4004
 API = "Nveil"  # the App-ID of veil AEs: starts with N (non-registered) as oneM2M requires
@@ -114,7 +114,8 @@ class Cse:
                 raise CseError(f"cannot reach CSE {self.url}: {e}") from None
             if resp.status < 500 or attempt == RETRIES - 1:
                 break
-            time.sleep(0.5)  # ACME answered 500 once just after a restart: reads are safe to retry
+            # ACME answers 500 for a while just after a restart: reads are safe to retry
+            time.sleep(0.5 * 2**attempt)
         rsc = resp.getheader("X-M2M-RSC", "")
         try:
             doc = json.loads(body) if body else {}
