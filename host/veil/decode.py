@@ -25,7 +25,6 @@ from .protocol import (
     Record,
     check_tag,
     format_value,
-    scaled_values,
     split_hidden,
 )
 
@@ -124,18 +123,16 @@ class Decoder:
             what = "unknown device" if spec is None else f"no track {rec.trk}"
             self.report.note(rec.dev if spec else UNPARSED, "injected", f"{origin}: {what}")
             return
+        packer = self.packers[rec.dev]
         try:
-            values = scaled_values(rec, spec)
+            values = packer.values(rec)
         except MalformedRecord as e:
             self.report.note(rec.dev, "malformed", f"{origin}: {e}")
             return
         real = rec.trk == self.keys.real_track(spec, rec.ep)
         fields = (rec.ep, rec.boot, rec.seq, rec.trk, rec.ts, values)
         hidden = check_tag(
-            self.keys.real if real else self.keys.fake,
-            self.packers[rec.dev],
-            bytes.fromhex(rec.tag),
-            *fields,
+            self.keys.real if real else self.keys.fake, packer, bytes.fromhex(rec.tag), *fields
         )
         if hidden is None:
             self._failed.append((origin, rec))

@@ -209,46 +209,52 @@ def check_shape(obj) -> Record:
     return Record(dev, obj["ep"], obj["boot"], obj["seq"], trk, obj["ts"], val, tag)
 
 
+def _read_values(val: dict, names: tuple, scales: tuple, dev: str) -> tuple[int, ...]:
+    if len(val) != len(names):
+        raise MalformedRecord(f"{len(val)} values, device {dev} has {len(names)}")
+    try:
+        xs = [val[name] for name in names]
+    except KeyError as e:
+        raise MalformedRecord(f"channel {e.args[0]} missing") from None
+    return tuple(
+        [x if s == 1 and type(x) is int else round(x * s) for x, s in zip(xs, scales, strict=True)]
+    )
+
+
 def scaled_values(rec: Record, spec: DeviceSpec) -> tuple[int, ...]:
     """The integers n of a record's values, in the device's channel order."""
-    if len(rec.val) != len(spec.channels):
-        raise MalformedRecord(
-            f"{len(rec.val)} values, device {spec.device} has {len(spec.channels)}"
-        )
-    out = []
-    for c in spec.channels:
-        x = rec.val.get(c.name)
-        if x is None:
-            raise MalformedRecord(f"channel {c.name} missing")
-        out.append(x if isinstance(x, int) and not c.dec else round(x * 10**c.dec))
-    return tuple(out)
+    names = tuple(c.name for c in spec.channels)
+    return _read_values(rec.val, names, tuple(10**c.dec for c in spec.channels), spec.device)
 
 
 class CanonicalPacker:
-    """Builds canonical bytes (protocol section 4.1) for one device, prefixes packed once."""
+    """Builds canonical bytes (protocol section 4.1) for one device with one precompiled
+    struct; the constant parts (device, channel names and decimals) are packed as given."""
 
     def __init__(self, spec: DeviceSpec):
         d = spec.device.encode()
-        self._head = b"veil" + bytes((VERSION,))
-        self._dev = bytes((len(d),)) + d
-        self._k = spec.k
-        self._chan = [
-            bytes((len(c.name),)) + c.name.encode() + bytes((c.dec,)) for c in spec.channels
-        ]
-        self._nch = bytes((len(spec.channels),))
+        chans = [bytes((len(c.name),)) + c.name.encode() + bytes((c.dec,)) for c in spec.channels]
+        self._struct = struct.Struct(
+            f">5sI{len(d) + 1}sIIQBBI1s" + "".join(f"{len(p)}si" for p in chans)
+        )
+        # argument slots: 1 hidden, 3-6 and 8 the record's fields, 11, 13, ... the values
+        self._args = [b"veil" + bytes((VERSION,)), 0, bytes((len(d),)) + d, 0, 0, 0, 0, spec.k]
+        self._args += [0, bytes((len(chans),))]
+        for prefix in chans:
+            self._args += [prefix, 0]
+        self._names = tuple(c.name for c in spec.channels)
+        self._scales = tuple(10**c.dec for c in spec.channels)
+        self._dev = spec.device
+
+    def values(self, rec: Record) -> tuple[int, ...]:
+        """scaled_values() of a record of this device, with the scales worked out once."""
+        return _read_values(rec.val, self._names, self._scales, self._dev)
 
     def pack(self, hidden, ep, boot, seq, trk, ts, values) -> bytes:
-        parts = [
-            self._head,
-            struct.pack(">I", hidden),
-            self._dev,
-            struct.pack(">IIQBBI", ep, boot, seq, trk, self._k, ts),
-            self._nch,
-        ]
-        for prefix, n in zip(self._chan, values, strict=True):
-            parts.append(prefix)
-            parts.append(struct.pack(">i", n))
-        return b"".join(parts)
+        a = self._args
+        a[1], a[3], a[4], a[5], a[6], a[8] = hidden, ep, boot, seq, trk, ts
+        a[11::2] = values
+        return self._struct.pack(*a)
 
 
 def hidden_field(mask: int = 0, drops: int = 0) -> int:
