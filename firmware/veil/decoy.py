@@ -4,8 +4,8 @@ A channel model (from the decoy profile, fitted on real readings by `veil profil
 a reading along the sensor's own value grid: each tick it draws a step, in grid units, with
 weights set by the household's state (away, awake, asleep), the hour band and how far the
 reading sits above the home's slow baseline, times a factor set by where the walk sits against
-its own last hour and by its last move. So fakes have the real sensor's grid, repeats, jitter,
-switching steps, step tails and autocorrelation.
+its own last quarter hour and by its last move. So fakes have the real sensor's grid, repeats,
+jitter, switching steps, step tails and autocorrelation.
 
 The baseline is the slow, public part of the signal (season, weather, the building): it is
 tracked from the real readings and shared by every track, so that a public covariate cannot
@@ -69,6 +69,7 @@ class Channel:
         self.rows = bytes(spec["rows"])
         self.moves = bytes(spec["moves"])
         n = len(self.support)
+        self.split = len(self.moves) > 21 * n  # move factors per level (two-level sensors)
         if len(self.rows) != 3 * self.nbands * (len(self.levels) + 1) * (n + 2):
             raise ValueError("decoy profile tables do not fit this firmware: refit the profile")
         self.up, self.down = spec["base"]
@@ -104,7 +105,7 @@ class Channel:
         if r1 < rows[row + 1] * 257:
             return self.typical(state, hour, r1)
         flag = rows[row]
-        m = (near * 7 + prev) * n
+        m = ((lv if self.split else 0) * 3 + near) * 7 * n + prev * n
         total = 0
         for k in range(n):
             total += self._weight(flag, k, rows[row + 2 + k], m)

@@ -17,14 +17,16 @@ owner's own real readings (`veil profile fit`): a few KB of JSON per channel.
          "start": [3 * bands * 8],              # typical (index - baseline) per state, band
          "support": [steps],                    # the steps walks take, in grid units
          "rows": [...],                         # per (state, band, level): flag, jump, weights
-         "moves": [...]}}}                      # per (near, last move): weight factors
+         "moves": [...]}}}                      # per ([level], near, last move): factors
 
 States are 0 away, 1 awake, 2 asleep; a day may be empty (away throughout, as on holiday).
 A walk's next step is drawn with weights row[k] x moves[k] over the support: the row says
 where a walk in this state, hour band and level (height above the home's floor) drifts, the
 move factor P(step | near, last move) / P(step) how it goes on from where it sits against its
-own last hour (below, at, above) and its last move (down or up by one or more, just now or
-before, or none) — a sensor that jitters reverses at once, a smooth one keeps going. Where the
+own last quarter hour (below, at, above) and its last move (down or up by one or more, just
+now or before, or none) — a sensor that jitters reverses at once, a smooth one keeps going. A
+two-level sensor (motion, door) has move factors per level, P(step | level, ...) / P(step |
+level), since its level alone says which way it can step. Where the
 history seldom was, a row lets only steps leading back through (flag) and, for a switching
 sensor (light, motion, door), jumps to a level typical of the state (`jump`/255 of the time:
 at once for lights left on in an empty home, within minutes for lights off with people in).
@@ -144,8 +146,8 @@ def track_base(index: np.ndarray, up: int, down: int) -> np.ndarray:
 
 
 def local_shift(period_s: float) -> int:
-    """Shift of each walk's own short-term mean: about an hour."""
-    return max(1, round(math.log2(max(2.0, 3600 / max(period_s, 1.0)))))
+    """Shift of each walk's own short-term mean: about a quarter of an hour."""
+    return max(1, round(math.log2(max(2.0, 900 / max(period_s, 1.0)))))
 
 
 def local_class(index: np.ndarray, shift: int) -> np.ndarray:
@@ -361,11 +363,17 @@ def fit_channel(
 
     top = _dist(counts(valid))
     support = sorted(k for k, _ in sorted(top.items(), key=lambda kv: -kv[1])[:MAX_STEPS])
+    # how a walk goes on after its last move: P(step | group, near, move) / P(step | group).
+    # A two-level sensor (motion, door) gets a group per level: its level alone already says
+    # which way the next step can go, and counting that twice would make it flicker.
+    groups = [level == lv for lv in range(len(edges) + 1)] if len(edges) == 1 else [valid]
     moves = []
-    for loc in range(3):  # how a walk goes on after its last move: P(step | ...) / P(step)
-        for c in range(MOVES):
-            dist = _blend(counts(valid & (local == loc) & (move == c)), top)
-            moves += _bytes([dist.get(k, 0.0) / top[k] for k in support])
+    for group in groups:
+        base_dist = _blend(counts(valid & group), top)
+        for loc in range(3):
+            for c in range(MOVES):
+                dist = _blend(counts(valid & group & (local == loc) & (move == c)), base_dist)
+                moves += _bytes([dist.get(k, 0.0) / base_dist[k] for k in support])
     switch_on = round(255 * min(1.0, period_s / 600))  # lights go on within ten minutes or so
     rows: list[int] = []
     start: list[int] = []
@@ -609,11 +617,13 @@ def check(doc: dict, what: str = "profile") -> None:
         if ch.get("shared"):
             continue
         nb = max(ch.get("band", [0])) + 1
+        levels = len(ch.get("levels", [])) + 1
         width = len(ch.get("support", [])) + 2
         ok = (
             1 <= width - 2 <= MAX_STEPS
-            and len(ch.get("rows", [])) == 3 * nb * (len(ch.get("levels", [])) + 1) * width
-            and len(ch.get("moves", [])) == 3 * MOVES * (width - 2)
+            and len(ch.get("rows", [])) == 3 * nb * levels * width
+            and len(ch.get("moves", []))
+            in (3 * MOVES * (width - 2), levels * 3 * MOVES * (width - 2))
             and len(ch.get("start", [])) == 3 * nb * 8
         )
         if not ok:

@@ -246,6 +246,11 @@ class CanonicalPacker:
         self._scales = tuple(10**c.dec for c in spec.channels)
         self._dev = spec.device
 
+    def __deepcopy__(self, memo) -> CanonicalPacker:
+        """Copies share the packer: it holds nothing between calls (a live decoder's snapshot
+        deep-copies its packers, and a compiled struct cannot be copied)."""
+        return self
+
     def values(self, rec: Record) -> tuple[int, ...]:
         """scaled_values() of a record of this device, with the scales worked out once."""
         return _read_values(rec.val, self._names, self._scales, self._dev)
