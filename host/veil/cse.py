@@ -6,6 +6,11 @@ is every interface), the text UI off, and either an in-memory database (gone whe
 stops) or PostgreSQL. PostgreSQL is the durable choice: ACME 2026.5.3 with its TinyDB files
 lost a few contentInstances it had acknowledged (2-6 of 300) across each restart, SIGINT or
 SIGTERM alike; on PostgreSQL none, even after SIGKILL (docs/transports.md).
+
+Discovery is left unsorted: ACME writes a new resource, then stamps its creation time and
+writes it again, so a CSE stopped between the two keeps a contentInstance without `ct`, and
+sorting a container's instances by `ct` then fails on every read of that container. veil
+orders records by their own sequence numbers and needs no sorting.
 """
 
 from __future__ import annotations
@@ -28,6 +33,9 @@ networkInterface={host}
 httpPort={port}
 databaseType={db}
 logLevel=warning
+
+[cse]
+sortDiscoveredResources=false
 
 [textui]
 startWithTUI=false
