@@ -90,14 +90,22 @@ def home(tmp_path) -> Home:
     return h
 
 
-def run_firmware(home: Home, board: Path, series, device="room1", k=4, profile=None, **settings):
-    """Provision a board folder like `veil provision` would and run the real firmware on it
-    under MicroPython until the replay ends. Returns the spec and the firmware's output."""
+def provision_folder(
+    home: Home, board: Path, series, device="room1", k=4, profile=None, **settings
+) -> DeviceSpec:
+    """Provision a board folder like `veil provision` would, to replay `series` at full speed."""
     spec = DeviceSpec(device, k, 0, tuple(series.channels))
     home.save_device(spec)
     board.mkdir(parents=True, exist_ok=True)
     cfg = board_config(spec, pace="fast", log_every=10**6, **settings)
     stage(board, home, cfg, profile or fit_series(series), series)
+    return spec
+
+
+def run_firmware(home: Home, board: Path, series, **kw):
+    """provision_folder(), then the real firmware on it under MicroPython until the replay
+    ends. Returns the spec and the firmware's output."""
+    spec = provision_folder(home, board, series, **kw)
     return spec, run_folder(board)
 
 

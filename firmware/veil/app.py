@@ -2,7 +2,7 @@
 
 All work of a tick happens before the first record of that tick is written, and the real
 track is treated exactly like the fakes, so timing, size and order say nothing about which
-track is real. Nothing here prints a key: logs carry counters only.
+track is real. Nothing here prints a key: logs carry counters and error messages only.
 """
 
 import gc
@@ -12,6 +12,8 @@ from . import config, proto, settings
 from .decoy import Decoys
 from .drivers import END
 from .state import State
+
+RESET_AFTER_MS = 30000  # pause between an unforeseen error and the reset it ends in
 
 
 def log(*parts):
@@ -113,8 +115,24 @@ class Pacer:
             self._until((ts - self.first_ts) * 1000 // self.speed)
 
 
+def reset_after(e):
+    """Log an unforeseen error by kind and message, then reset the board after a pause, as a
+    watchdog would: a board in a cupboard comes back by itself, and an error that recurs at
+    every boot resets it twice a minute, not in a tight loop that wears the flash (each boot
+    writes the sequence mark). Without machine.reset (the bare Unix port) the error goes up."""
+    log("crash:", type(e).__name__, e)
+    try:
+        from machine import reset
+    except ImportError:
+        raise e
+    log("reset in", RESET_AFTER_MS, "ms")
+    time.sleep_ms(RESET_AFTER_MS)
+    reset()
+
+
 def main(config_path="config.json", key_path="key.bin"):
-    """Run until the driver ends (replay) or forever (sensors); config errors end with a log."""
+    """Run until the driver ends (replay) or forever (sensors). Config errors end with a log
+    (they need the owner); any other error ends in a reset (`reset_after`)."""
     try:
         done = settings.recover()
         if done:
@@ -144,6 +162,7 @@ def main(config_path="config.json", key_path="key.bin"):
     )
     pacer = Pacer(cfg)
     n = 0
+    crash = None
     try:
         while True:
             pacer.before_read()
@@ -154,6 +173,10 @@ def main(config_path="config.json", key_path="key.bin"):
             n += 1
             if n % every == 0:
                 log("ticks", n, "seq", state.seq, "failed", node.failed)
+    except Exception as e:  # Ctrl-C (KeyboardInterrupt) is no Exception: it just stops
+        crash = e
     finally:
         node.close()
         log("stopped after", n, "ticks; seq", state.seq, "failed", node.failed)
+    if crash:
+        reset_after(crash)

@@ -28,7 +28,7 @@ from .provision import board_config, provision
 from .vboard import VirtualBoard
 
 _TICKS = re.compile(r"veil: ticks (\d+)")
-_ERROR = re.compile(r"veil: error: (.*)")
+_ERROR = re.compile(r"veil: (?:error|crash): (.*)")
 _KEPT = re.compile(r"veil: (\w+) stopping with (\d+) messages kept in the outbox")
 _DOWN = re.compile(r"veil: \w+ link down: (.*)")
 
