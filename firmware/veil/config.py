@@ -22,14 +22,19 @@ def _name(s, what):
     return b
 
 
-def load(path="config.json"):
+def _read_json(path, missing):
+    """The JSON document at `path`; ConfigError `missing` (with the path) if there is none."""
     try:
         with open(path) as f:
-            cfg = json.load(f)
+            return json.load(f)
     except OSError:
-        raise ConfigError("no %s: provision the board first" % path)
+        raise ConfigError(missing % path)
     except ValueError:
         raise ConfigError("%s is not valid JSON" % path)
+
+
+def load(path="config.json"):
+    cfg = _read_json(path, "no %s: provision the board first")
     for key in ("device", "k", "channels"):
         if key not in cfg:
             raise ConfigError("%s lacks %r" % (path, key))
@@ -60,13 +65,7 @@ def subkeys(path="key.bin"):
 
 def profile(path="profile.json"):
     """The decoy profile: how this home's fakes behave (see host/veil/profile.py)."""
-    try:
-        with open(path) as f:
-            doc = json.load(f)
-    except OSError:
-        raise ConfigError("no %s: provision the board with a decoy profile" % path)
-    except ValueError:
-        raise ConfigError("%s is not valid JSON" % path)
+    doc = _read_json(path, "no %s: provision the board with a decoy profile")
     if doc.get("veil_profile") != 1:
         raise ConfigError("%s is not a veil decoy profile" % path)
     return doc

@@ -70,6 +70,7 @@ class Channel:
         self.moves = bytes(spec["moves"])
         n = len(self.support)
         self.split = len(self.moves) > 21 * n  # move factors per level (two-level sensors)
+        self.w = array.array("I", bytes(4 * n))  # one draw's weights, reused by every step
         if len(self.rows) != 3 * self.nbands * (len(self.levels) + 1) * (n + 2):
             raise ValueError("decoy profile tables do not fit this firmware: refit the profile")
         self.up, self.down = spec["base"]
@@ -106,23 +107,23 @@ class Channel:
             return self.typical(state, hour, r1)
         flag = rows[row]
         m = ((lv if self.split else 0) * 3 + near) * 7 * n + prev * n
+        support, moves, w = self.support, self.moves, self.w
         total = 0
-        for k in range(n):
-            total += self._weight(flag, k, rows[row + 2 + k], m)
+        for k in range(n):  # flag 1 lets only steps down pass, flag 2 only steps up
+            step = support[k]
+            if (flag == 1 and step > 0) or (flag == 2 and step < 0):
+                w[k] = 0
+            else:
+                w[k] = rows[row + 2 + k] * moves[m + k]
+                total += w[k]
         if not total:
             return i
         left = ((r2 >> 6) * ((total >> 4) + 1)) >> 6  # r2 * total / 65536 in small ints
         for k in range(n):
-            left -= self._weight(flag, k, rows[row + 2 + k], m)
+            left -= w[k]
             if left < 0:
-                return self._clamp(i + self.support[k])
+                return self._clamp(i + support[k])
         return i
-
-    def _weight(self, flag, k, w, m):
-        step = self.support[k]
-        if (flag == 1 and step > 0) or (flag == 2 and step < 0):
-            return 0
-        return w * self.moves[m + k]
 
 
 class Decoys:
