@@ -20,14 +20,14 @@ from pathlib import Path
 
 import numpy as np
 
-from veil import profile as prof
-from veil.audit import Series1D, run_audit
+from veil.boards.provision import board_config, stage
 from veil.dataset import Series, _channel
 from veil.feed import read_feed
-from veil.home import Home
-from veil.protocol import DeviceSpec
-from veil.provision import board_config, stage
-from veil.sim import run_folder
+from veil.owner.devices import define_device
+from veil.owner.home import Home
+from veil.privacy import profile as prof
+from veil.privacy.audit import Series1D, run_audit
+from veil.sim.replay import run_folder
 
 
 def room(src: Path):
@@ -90,11 +90,12 @@ def run(name, times, rows, devices, extra, k, seed, workdir: Path):
             for i, c in enumerate(s.channels)
         ]
         profile = prof.fit_profile(t[train], chans, states=states[train], occupancy=occ)
-        spec = DeviceSpec(dev, k, 0, tuple(s.channels))
-        home.save_device(spec)
+        definition = define_device(home, dev, s.channels, k=k, profile=profile)
         board = workdir / name / dev
         board.mkdir(parents=True)
-        stage(board, home, board_config(spec, pace="fast", log_every=10**9), profile, s)
+        config = board_config(definition.spec, pace="fast", log_every=10**9)
+        stage(board, home, config, profile=definition.profile, series=s)
+        definition.save(home)
         run_folder(board)
         feed.append(board / "feed.jsonl")
     items = [item for f in feed for item in read_feed(f)]

@@ -15,12 +15,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from veil.decode import decode
 from veil.feed import read_feed
-from veil.home import Home
-from veil.ingest import ingest_file
+from veil.owner.decode import decode
+from veil.owner.home import Home
+from veil.platform.ingest import ingest_file
+from veil.platform.store.sqlite import SqliteStore
 from veil.protocol import CanonicalPacker, Channel, DeviceSpec, check_shape, encode_line
-from veil.store import Store
 
 SPEC = DeviceSpec(
     "bench",
@@ -70,7 +70,7 @@ def main():
         n = len(lines)
         feed = tmp / "feed.jsonl"
         feed.write_bytes(b"".join(lines))
-        with Store(tmp / "p.db") as store:
+        with SqliteStore(tmp / "p.db") as store:
             ingest_file(store, feed)
         parsed = [("", check_shape(__import__("json").loads(ln))) for ln in lines]
 
@@ -78,7 +78,7 @@ def main():
         raw = timed(lambda: [hmac.digest(key, c, "sha256") for c in canon])
 
         def from_store():
-            with Store(tmp / "p.db", create=False) as s:
+            with SqliteStore(tmp / "p.db", create=False) as s:
                 readings, report = decode(keys, specs, s.items())
             assert report.clean and len(readings) == n // SPEC.k
 

@@ -16,10 +16,10 @@ import time
 from functools import partial
 from pathlib import Path
 
-from veil.board import Board
-from veil.deploy import build, deploy
+from veil.boards.deploy import build, deploy
+from veil.boards.link import BoardLink
 from veil.firmware import firmware_dir
-from veil.vboard import VirtualBoard
+from veil.sim.vboard import VirtualBoard
 
 
 def timed(fn) -> float:
@@ -57,7 +57,7 @@ def main():
                 )
             rows[names[1]].append(timed(partial(build, tmp / f"b{r}")))
             with VirtualBoard(root) as vb:
-                run = partial(deploy, Board(vb.port), bundle)
+                run = partial(deploy, BoardLink(vb.port), bundle)
                 rows[names[2]].append(timed(run))
                 rows[names[3]].append(timed(run))
                 (root / "veil" / "decoy.mpy").write_bytes(b"old")

@@ -22,11 +22,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from veil.ingest_mqtt import MqttIngest
-from veil.mqtt_link import BrokerUrl
+from veil.platform.ingest_mqtt import MqttIngest
+from veil.platform.mqtt_link import BrokerUrl
+from veil.platform.store import open_store
 from veil.protocol import Channel, DeviceSpec, HomeKeys, encode_line
-from veil.services import Mosquitto, Postgres
-from veil.store import open_store
+
+# The local servers are test infrastructure, not part of veil: tests/services.py.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from services import Mosquitto, Postgres
 
 DEVICES = 8
 

@@ -19,19 +19,22 @@ import tempfile
 from pathlib import Path
 
 from veil import dataset
+from veil.boards.netconfig import sink_settings
+from veil.boards.provision import board_config, stage
 from veil.dataset import Series
 from veil.firmware import firmware_dir
-from veil.home import Home
-from veil.netconfig import sink_settings
-from veil.profile import fit_series
+from veil.owner.home import Home
+from veil.privacy.profile import fit_series
 from veil.protocol import DeviceSpec
-from veil.provision import board_config, stage
-from veil.services import AcmeCse
+
+# The local servers are test infrastructure, not part of veil: tests/services.py.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from services import AcmeCse
 
 PROBE = Path(__file__).resolve().parents[1] / "tests" / "mpy" / "tick_probe.py"
 
 
-ROOM = Path(__file__).resolve().parents[1] / "host" / "veil" / "data" / "room_occupancy.csv"
+ROOM = Path(__file__).resolve().parents[1] / "host" / "veil" / "sim" / "data" / "room_occupancy.csv"
 COLUMNS = ["S1_Temp", "S1_Light", "S5_CO2", "S6_PIR", "S2_Temp", "S2_Light", "S3_Temp", "S7_PIR"]
 
 
@@ -46,7 +49,7 @@ def probe(tmp: Path, home: Home, k: int, channels: int, ticks: int, profile, sin
     data = series(2 * ticks + 500, channels)
     spec = DeviceSpec("bench", k, 0, tuple(data.channels))
     settings = {"pace": "fast", **({"sink": sink} if sink else {})}
-    stage(board, home, board_config(spec, **settings), profile, data)
+    stage(board, home, board_config(spec, **settings), profile=profile, series=data)
     exe = shutil.which("micropython", path=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
     env = dict(os.environ, MICROPYPATH=f"{firmware_dir()}:.frozen")
     out = subprocess.run(
@@ -91,7 +94,7 @@ def main():
             rows.append(probe(Path(tmp), home, k, ch, args.ticks, profile))
         if args.cse:
             with AcmeCse(Path(tmp) / "acme") as cse:
-                sink, _secrets, _files = sink_settings("bench", onem2m_url=cse.url)
+                sink = sink_settings("bench", onem2m_url=cse.url).sink
                 rows.append(probe(Path(tmp), home, 4, 4, min(args.ticks, 1000), profile, sink))
     if args.json:
         print(json.dumps(rows, indent=1))

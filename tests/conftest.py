@@ -17,16 +17,17 @@ from pathlib import Path
 import pytest
 
 from veil import dataset
+from veil.boards.provision import board_config, stage
 from veil.firmware import firmware_dir
-from veil.home import Home
-from veil.profile import fit_series
+from veil.owner.devices import define_device
+from veil.owner.home import Home
+from veil.privacy.profile import fit_series
 from veil.protocol import DeviceSpec
-from veil.provision import board_config, stage
-from veil.sim import run_folder
+from veil.sim.replay import run_folder
 
 REPO = Path(__file__).resolve().parents[1]
 VECTORS = REPO / "tests" / "vectors" / "v1.json"
-ROOM = REPO / "host" / "veil" / "data" / "room_occupancy.csv"
+ROOM = REPO / "host" / "veil" / "sim" / "data" / "room_occupancy.csv"
 ROOM_CHANNELS = ["S1_Temp", "S1_Light", "S5_CO2", "S6_PIR"]
 
 
@@ -94,12 +95,14 @@ def provision_folder(
     home: Home, board: Path, series, device="room1", k=4, profile=None, **settings
 ) -> DeviceSpec:
     """Provision a board folder like `veil provision` would, to replay `series` at full speed."""
-    spec = DeviceSpec(device, k, 0, tuple(series.channels))
-    home.save_device(spec)
+    definition = define_device(
+        home, device, series.channels, k=k, profile=profile or fit_series(series), series=series
+    )
     board.mkdir(parents=True, exist_ok=True)
-    cfg = board_config(spec, pace="fast", log_every=10**6, **settings)
-    stage(board, home, cfg, profile or fit_series(series), series)
-    return spec
+    cfg = board_config(definition.spec, pace="fast", log_every=10**6, **settings)
+    stage(board, home, cfg, profile=definition.profile, series=series)
+    definition.save(home)
+    return definition.spec
 
 
 def run_firmware(home: Home, board: Path, series, **kw):

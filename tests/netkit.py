@@ -8,14 +8,16 @@ import contextlib
 import socket
 import threading
 import time
+from dataclasses import replace
 
-from veil.decode import decode
-from veil.demo import compare
-from veil.ingest_mqtt import MqttIngest
-from veil.mqtt_link import BrokerUrl
-from veil.netconfig import sink_settings
-from veil.sim import simulate
-from veil.store import Store, open_store
+from veil.boards.netconfig import sink_settings
+from veil.owner.decode import decode
+from veil.platform.ingest_mqtt import MqttIngest
+from veil.platform.mqtt_link import BrokerUrl
+from veil.platform.store import open_store
+from veil.platform.store.sqlite import SqliteStore
+from veil.sim.demo import compare
+from veil.sim.replay import simulate
 
 
 class IngestThread:
@@ -71,32 +73,29 @@ class IngestThread:
 
 def publish_from_vboard(home, series, broker, device="room1", port=None, speed=None, **sink):
     """Replay `series` on the virtual board, publishing over MQTT with TLS; returns the log."""
-    net, secrets, files = sink_settings(
+    net = sink_settings(
         device, mqtt_url=f"mqtts://127.0.0.1:{port or broker.tls_port}", broker_dir=broker.folder
     )
-    return replay_on_vboard(home, series, device, speed, dict(net, **sink), secrets, files)
+    return replay_on_vboard(home, series, device, speed, replace(net, sink={**net.sink, **sink}))
 
 
 def publish_to_cse(home, series, url, device="room1", speed=None, **sink):
     """Replay `series` on the virtual board, publishing into the oneM2M CSE at `url`."""
-    net, secrets, files = sink_settings(device, onem2m_url=url)
-    return replay_on_vboard(home, series, device, speed, dict(net, **sink), secrets, files)
+    net = sink_settings(device, onem2m_url=url)
+    return replay_on_vboard(home, series, device, speed, replace(net, sink={**net.sink, **sink}))
 
 
-def replay_on_vboard(home, series, device, speed, sink, secrets, files):
-    """The firmware on a fresh virtual board with this sink, in (sped-up) real time when
-    `speed` is given; returns its log."""
+def replay_on_vboard(home, series, device, speed, transport):
+    """The firmware on a fresh virtual board publishing over this transport, in (sped-up) real
+    time when `speed` is given; returns its log."""
     result = simulate(
         series,
         home,
         device,
-        None,
         realtime=speed is not None,
         speed=speed or 1,
         replace=True,
-        sink=sink,
-        secrets=secrets,
-        files=files,
+        transport=transport,
     )
     return result.log
 
@@ -129,7 +128,7 @@ class BoardThread(threading.Thread):
 
 def owner_check(home, db, series):
     """Decode the platform's store with the key: (rows recovered bit-exact, report)."""
-    with Store(db, create=False) as store:
+    with SqliteStore(db, create=False) as store:
         readings, report = decode(home.keys(), home.devices(), store.items())
     exact, problems = compare(series, readings)
     assert not problems, problems

@@ -9,9 +9,9 @@ import pytest
 
 from test_sim import veil
 from veil import dataset
-from veil.audit import Series1D, run_audit
 from veil.feed import read_feed
-from veil.profile import fit_series
+from veil.privacy.audit import Series1D, run_audit
+from veil.privacy.profile import fit_series
 from veil.protocol import DeviceSpec, encode_line
 
 from conftest import ROOM, run_firmware
@@ -55,7 +55,7 @@ def test_the_audit_catches_crude_fakes(home, tmp_path):
 def room_report(tmp_path_factory):
     """Three sensor groups of the room as devices of one home, decoys fitted on the first 60%
     of the readings only, audited with the room's occupancy labels."""
-    from veil.home import Home
+    from veil.owner.home import Home
 
     tmp = tmp_path_factory.mktemp("room")
     home = Home(tmp / "home")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from esptool.targets import CHIP_DEFS
 
-from veil import boards
-from veil.boards import BoardFileError
-from veil.sensors import SENSORS
+from veil.boards import boardfile
+from veil.boards.boardfile import BoardFileError
+from veil.boards.sensors import SENSORS
 
 from conftest import veil_cli
 
@@ -17,15 +17,15 @@ OFFSETS = {"esp32": 0x1000, "esp32s3": 0x0, "esp32c3": 0x0}
 
 
 def test_the_shipped_boards():
-    names = set(boards.known())
+    names = set(boardfile.known())
     assert {"virtual", "esp32-devkitc", "esp32-s3", "esp32-c3"} <= names
-    chips = {boards.load(n).chip for n in names}
+    chips = {boardfile.load(n).chip for n in names}
     assert {"unix", "esp32", "esp32s3", "esp32c3"} <= chips
 
 
 @pytest.mark.parametrize("name", ["esp32-devkitc", "esp32-s3", "esp32-c3"])
 def test_flashable_boards_match_esptool(name):
-    b = boards.load(name)
+    b = boardfile.load(name)
     assert b.flashable
     assert b.image_offset == OFFSETS[b.chip] == CHIP_DEFS[b.chip].BOOTLOADER_FLASH_OFFSET
     assert b.machine.replace("-", "") == CHIP_DEFS[b.chip].CHIP_NAME.replace("-", "")
@@ -34,7 +34,7 @@ def test_flashable_boards_match_esptool(name):
 
 @pytest.mark.parametrize("name", ["esp32-devkitc", "esp32-s3", "esp32-c3"])
 def test_sensor_sets_become_channels_and_a_composite_driver(name):
-    b = boards.load(name)
+    b = boardfile.load(name)
     channels, kinds = b.channels()
     assert len(channels) == len(kinds) == len({c.name for c in channels})
     driver = b.driver_config()
@@ -53,14 +53,14 @@ def test_sensor_sets_become_channels_and_a_composite_driver(name):
 
 
 def test_scd4x_publishing_only_co2_reads_but_hides_its_other_quantities():
-    b = boards.load("esp32-devkitc")
+    b = boardfile.load("esp32-devkitc")
     part = next(p for p in b.driver_config()["sensors"] if p["type"] == "scd4x")
     names = [c.name for c in b.channels()[0]]
     assert part["map"][0] == names.index("co2") and part["map"][1:] == [-1, -1]
 
 
 def test_virtual_board_replays_and_cannot_be_flashed():
-    b = boards.load("virtual")
+    b = boardfile.load("virtual")
     assert b.replays and not b.flashable
 
 
@@ -110,22 +110,22 @@ def test_board_file_mistakes_are_named(tmp_path, change, words):
     assert change[0] in GOOD
     path.write_text(GOOD.replace(*change, 1))
     with pytest.raises(BoardFileError, match=words.replace("[", r"\[").replace("(", r"\(")):
-        boards.load(str(path))
+        boardfile.load(str(path))
 
 
 def test_a_board_file_by_path_loads(tmp_path):
     path = tmp_path / "mine.toml"
     path.write_text(GOOD)
-    b = boards.load(str(path))
+    b = boardfile.load(str(path))
     assert [c.name for c in b.channels()[0]] == ["temp", "hum", "motion"]
 
 
 def test_veil_boards_lists_them_and_unknown_names_list_the_known(tmp_path):
     p = veil_cli("boards", cwd=tmp_path)
-    for name in boards.known():
+    for name in boardfile.known():
         assert name in p.stdout
     assert "0x1000" in p.stdout
     p = veil_cli("flash", "/dev/null", "--board", "esp32-wroom-99", cwd=tmp_path, check=False)
     assert p.returncode == 1
     assert p.stderr.startswith("veil: error: unknown board 'esp32-wroom-99'; known boards: ")
-    assert all(name in p.stderr for name in boards.known())
+    assert all(name in p.stderr for name in boardfile.known())

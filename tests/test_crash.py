@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from veil.decode import decode
 from veil.feed import read_feed
+from veil.owner.decode import decode
 
 from conftest import REPO, micropython, provision_folder
 

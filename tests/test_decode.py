@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from veil.cli import cli
-from veil.decode import WrongKeyError, decode
 from veil.feed import read_feed
-from veil.home import Home
+from veil.owner.decode import WrongKeyError, decode
+from veil.owner.home import Home
 from veil.protocol import Channel, DeviceSpec, encode_line
 
 

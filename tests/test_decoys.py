@@ -6,10 +6,10 @@ import json
 import numpy as np
 
 from veil import dataset
-from veil.decode import decode
 from veil.feed import read_feed
-from veil.home import Home
-from veil.profile import check, fit_series
+from veil.owner.decode import decode
+from veil.owner.home import Home
+from veil.privacy.profile import check, fit_series
 from veil.protocol import placement, real_household
 
 from conftest import ROOM, run_firmware

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from veil.board import Board
-from veil.deploy import build
-from veil.settingset import put_set
-from veil.vboard import VirtualBoard
+from veil.boards.deploy import build
+from veil.boards.link import BoardLink
+from veil.boards.settingset import put_set
+from veil.sim.vboard import VirtualBoard
 
 from conftest import ROOM, veil_cli, wait_for
 
@@ -47,7 +47,7 @@ def test_deploy_copies_the_compiled_bundle_then_only_what_changed(vboard, tmp_pa
     assert deployed(veil_cli("deploy", vb.port, cwd=tmp_path).stdout) == (1, 2)
     assert not (root / "veil" / "proto.py").exists()
     assert not (root / "veil" / "drivers" / "gone.mpy").exists()
-    board = Board(vb.port)
+    board = BoardLink(vb.port)
     assert board.exec("import veil.proto; print(veil.proto.VERSION)").strip() == "1"
 
 
@@ -77,7 +77,7 @@ def test_provision_needs_the_firmware_first(vboard, tmp_path):
 def test_settings_set_lands_whole_and_an_interrupted_one_is_settled_at_boot(vboard, tmp_path):
     vb, root = vboard
     veil_cli("deploy", vb.port, cwd=tmp_path)
-    board = Board(vb.port)
+    board = BoardLink(vb.port)
     files = {}
     for name, text in (("config.json", '{"device": "one"}'), ("key.bin", "k" * 32)):
         files[name] = tmp_path / name

@@ -1,31 +1,68 @@
-"""Devices of one home share k and the epoch (veil.devices.household)."""
+"""The home's rules for its devices (veil.owner.devices): they share k and the epoch
+(`household`), and `define_device`, which sim and provision both call, applies every rule."""
 
 from __future__ import annotations
 
 import pytest
 
-from veil.devices import household
 from veil.errors import VeilError
+from veil.owner.devices import define_device, household
+from veil.privacy.profile import default_profile
 from veil.protocol import Channel, DeviceSpec
 
 CH = (Channel("t", 2, 0, 5000),)
+TEMP = (Channel("temp", 2, 0, 5000),)
 
 
 def test_first_device_takes_the_defaults_or_what_it_is_given(home):
-    assert household(home, "a", None, None) == (4, 0)
-    assert household(home, "a", 8, 3) == (8, 3)
+    assert household(home, "a") == (4, 0)
+    assert household(home, "a", k=8, epoch=3) == (8, 3)
 
 
 def test_a_device_keeps_its_own_values_when_provisioned_again(home):
     home.save_device(DeviceSpec("a", 6, 2, CH))
-    assert household(home, "a", None, None) == (6, 2)
+    assert household(home, "a") == (6, 2)
 
 
 def test_later_devices_take_the_homes_values_and_refuse_others(home):
     home.save_device(DeviceSpec("a", 6, 2, CH))
     home.save_device(DeviceSpec("b", 6, 2, CH))
-    assert household(home, "c", None, None) == (6, 2)
-    assert household(home, "c", 6, 2) == (6, 2)
+    assert household(home, "c") == (6, 2)
+    assert household(home, "c", k=6, epoch=2) == (6, 2)
     for k, epoch in ((4, None), (None, 0), (8, 2)):
         with pytest.raises(VeilError, match="uses k=6 and epoch 2 for a, b"):
-            household(home, "c", k, epoch)
+            household(home, "c", k=k, epoch=epoch)
+
+
+def test_a_new_device_is_defined_with_the_homes_k_and_epoch_and_nothing_is_saved(home):
+    home.save_device(DeviceSpec("a", 6, 2, TEMP))
+    d = define_device(home, "b", TEMP)
+    assert (d.spec.k, d.spec.epoch) == (6, 2)
+    assert set(home.devices()) == {"a"}
+    with pytest.raises(VeilError, match="uses k=6 and epoch 2 for a"):
+        define_device(home, "b", TEMP, k=8, epoch=3)
+
+
+def test_a_known_device_keeps_its_spec_unless_its_channels_change(home):
+    old = DeviceSpec("a", 4, 0, TEMP)
+    home.save_device(old)
+    wider = (Channel("temp", 2, -500, 9000),)
+    assert define_device(home, "a", wider).spec == old  # bounds only: readings become stand-ins
+    other = (Channel("temp", 1, 0, 500),)
+    with pytest.raises(VeilError, match="already provisioned with a different spec"):
+        define_device(home, "a", other)
+    assert define_device(home, "a", other, replace=True).spec.channels == other
+
+
+def test_the_profile_is_the_given_one_else_the_devices_else_one_with_the_homes_rhythm(home):
+    spec = DeviceSpec("a", 4, 0, TEMP)
+    mine = default_profile(spec)
+    mine["occupancy"] = {**mine["occupancy"], "slot_s": 600}
+    home.save_device(spec)
+    home.save_profile("a", mine)
+    assert define_device(home, "a", TEMP).profile == mine
+    given = default_profile(spec)
+    assert define_device(home, "a", TEMP, profile=given).profile == given
+    assert define_device(home, "a", TEMP, replace=True).profile["occupancy"] == mine["occupancy"]
+    new = define_device(home, "b", TEMP).profile
+    assert new["occupancy"] == mine["occupancy"] and set(new["channels"]) == {"temp"}

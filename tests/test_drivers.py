@@ -3,9 +3,9 @@
 
 import re
 
-from veil.profile import check, default_profile
+from veil.boards.sensors import SENSORS
+from veil.privacy.profile import check, default_profile
 from veil.protocol import Channel, DeviceSpec
-from veil.sensors import SENSORS
 
 from conftest import run_mpy_tests
 

@@ -1,7 +1,7 @@
 """The tick loop under the MicroPython binary: flat heap over 10,000 ticks (k=4, 4 channels)."""
 
 from veil import dataset
-from veil.profile import fit_series
+from veil.privacy.profile import fit_series
 
 from conftest import REPO, ROOM, ROOM_CHANNELS, micropython, run_firmware
 

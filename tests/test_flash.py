@@ -11,8 +11,8 @@ import threading
 import pytest
 
 from esprom import FakeRom
-from veil import boards
-from veil.flash import FlashError, find_image, write_args
+from veil.boards import boardfile
+from veil.boards.flash import FlashError, find_image, write_args
 
 from conftest import veil_cli
 
@@ -27,9 +27,9 @@ def image(path, size=150_000):
 
 @pytest.mark.parametrize("name", FLASHABLE)
 def test_write_command_for_each_board_file(name, tmp_path):
-    b = boards.load(name)
+    b = boardfile.load(name)
     img = image(tmp_path / "fw.bin")
-    args = write_args(b, "/dev/ttyUSB0", img, 460800, True)
+    args = write_args(b, "/dev/ttyUSB0", img, baud=460800, reset=True)
     i = args.index("esptool")
     assert args[i + 1 :] == [
         "--chip", b.chip, "--port", "/dev/ttyUSB0", "--baud", "460800",
@@ -41,7 +41,7 @@ def test_write_command_for_each_board_file(name, tmp_path):
 
 @pytest.mark.parametrize("name", FLASHABLE)
 def test_flash_erases_and_writes_the_image_at_the_offset(name, tmp_path):
-    b = boards.load(name)
+    b = boardfile.load(name)
     img = image(tmp_path / "fw.bin")
     data = img.read_bytes()
     with FakeRom(b.chip) as rom:
@@ -50,7 +50,7 @@ def test_flash_erases_and_writes_the_image_at_the_offset(name, tmp_path):
         assert rom.flash[b.image_offset : b.image_offset + len(data)] == data
         assert rom.flash[b.image_offset + len(data)] == 0xFF  # erased past the image
     assert "Writing at" in p.stderr  # esptool's progress, shown as it goes
-    assert f"flashed MicroPython to the {boards.load(name).machine[:5]}" in p.stdout
+    assert f"flashed MicroPython to the {boardfile.load(name).machine[:5]}" in p.stdout
 
 
 def test_wrong_chip_is_refused_before_anything_is_written(tmp_path):
@@ -67,28 +67,31 @@ def test_wrong_chip_is_refused_before_anything_is_written(tmp_path):
 
 
 def test_image_checks(tmp_path):
-    b = boards.load("esp32-c3")
+    b = boardfile.load("esp32-c3")
     with pytest.raises(FlashError, match="cannot read the image"):
-        find_image(b, tmp_path / "missing.bin", tmp_path, False)
+        find_image(b, tmp_path / "missing.bin", tmp_path, download=False)
     (tmp_path / "text.bin").write_text("hello")
     with pytest.raises(FlashError, match="not an ESP32 firmware image"):
-        find_image(b, tmp_path / "text.bin", tmp_path, False)
+        find_image(b, tmp_path / "text.bin", tmp_path, download=False)
     big = tmp_path / "big.bin"
     with big.open("wb") as f:
         f.write(b"\xe9")
         f.truncate(4 * 1024 * 1024 + 1)
     with pytest.raises(FlashError, match="does not fit the 4MB flash"):
-        find_image(b, big, tmp_path, False)
+        find_image(b, big, tmp_path, download=False)
     with pytest.raises(FlashError, match="no MicroPython image for esp32-c3 in"):
-        find_image(b, None, tmp_path / "empty-cache", False)
+        find_image(b, None, tmp_path / "empty-cache", download=False)
 
 
 def test_the_newest_cached_image_is_used(tmp_path):
-    b = boards.load("esp32-s3")
+    b = boardfile.load("esp32-s3")
     for name in ("ESP32_GENERIC_S3-20240602-v1.23.0.bin", "ESP32_GENERIC_S3-20250415-v1.25.0.bin",
                  "ESP32_GENERIC-20250415-v1.25.0.bin"):  # fmt: skip
         image(tmp_path / name, 1000)
-    assert find_image(b, None, tmp_path, False).name == "ESP32_GENERIC_S3-20250415-v1.25.0.bin"
+    assert (
+        find_image(b, None, tmp_path, download=False).name
+        == "ESP32_GENERIC_S3-20250415-v1.25.0.bin"
+    )
 
 
 @pytest.fixture
@@ -118,7 +121,7 @@ def mirror(tmp_path):
 def test_download_fetches_the_newest_release_into_the_cache(mirror, tmp_path):
     url, site = mirror
     cache = tmp_path / "cache"
-    got = find_image(boards.load("esp32-c3"), None, cache, True, page=url)
+    got = find_image(boardfile.load("esp32-c3"), None, cache, download=True, page=url)
     assert got == cache / "ESP32_GENERIC_C3-20250415-v1.25.0.bin"
     want = site / "resources" / "firmware" / got.name
     assert got.read_bytes() == want.read_bytes()

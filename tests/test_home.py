@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from veil.cli import cli
-from veil.home import Home, KeyFileError
+from veil.owner.home import Home, KeyFileError
 
 
 def test_keygen_writes_a_private_32_byte_key_and_never_prints_it(tmp_path):

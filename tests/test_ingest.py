@@ -6,7 +6,7 @@ import json
 from click.testing import CliRunner
 
 from veil.cli import cli
-from veil.store import Store
+from veil.platform.store.sqlite import SqliteStore
 
 
 def _ingest(tmp_path, name, data):
@@ -22,7 +22,7 @@ def test_genuine_feed_is_stored_once(genuine, tmp_path):
     r = _ingest(tmp_path, "b.jsonl", b"".join(lines[:40]))
     assert r.exit_code == 0
     assert "0 stored, 40 already stored" in r.output
-    with Store(tmp_path / "p.db") as s:
+    with SqliteStore(tmp_path / "p.db") as s:
         assert s.counts() == (len(lines), 0)
 
 
@@ -48,7 +48,7 @@ def test_hostile_messages_are_quarantined_with_reasons(genuine, tmp_path):
     r = _ingest(tmp_path, "mixed.jsonl", b"".join([*hostile.values(), *lines[8:16]]))
     assert r.exit_code == 1
     assert f"{len(hostile)} messages quarantined" in str(r.exception)
-    with Store(tmp_path / "p.db") as s:
+    with SqliteStore(tmp_path / "p.db") as s:
         assert s.counts() == (16, len(hostile))
         reasons = [reason for _origin, reason in s.quarantined()]
     for want, got in zip(hostile, reasons, strict=True):
@@ -61,7 +61,7 @@ def test_truncated_feed_keeps_store_and_valid_records(genuine, tmp_path):
     r = _ingest(tmp_path, "cut.jsonl", b"".join(lines[20:30]) + lines[30][:50])
     assert r.exit_code == 1
     assert "truncated last line" in str(r.exception)
-    with Store(tmp_path / "p.db") as s:
+    with SqliteStore(tmp_path / "p.db") as s:
         assert s.counts() == (30, 1)
 
 

@@ -7,8 +7,8 @@ import os
 
 import pytest
 
-from veil.masking import MASK, Masker
-from veil.vboard import VirtualBoard
+from veil.boards.masking import MASK, Masker
+from veil.sim.vboard import VirtualBoard
 
 from conftest import veil_cli
 

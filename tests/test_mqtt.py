@@ -15,12 +15,12 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from veil import dataset
-from veil.mqtt_link import BrokerUrl, LinkError, connect, make_client
-from veil.services import Mosquitto
-from veil.store import Store
+from veil.platform.mqtt_link import BrokerUrl, LinkError, connect, make_client
+from veil.platform.store.sqlite import SqliteStore
 
 from conftest import ROOM, ROOM_CHANNELS
 from netkit import IngestThread, owner_check, publish_from_vboard
+from services import Mosquitto
 
 ROWS = 300
 
@@ -47,7 +47,7 @@ def test_vboard_to_ingest_to_owner_bit_exact(broker, series, home, tmp_path):
     assert (res.read, res.stored, len(res.quarantined)) == (4 * ROWS, 4 * ROWS, 0)
     exact, report = owner_check(home, tmp_path / "p.db", series)
     assert exact == ROWS and report.clean
-    with Store(tmp_path / "p.db") as s:
+    with SqliteStore(tmp_path / "p.db") as s:
         assert s.counts() == (4 * ROWS, 0)
 
 

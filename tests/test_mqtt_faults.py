@@ -16,12 +16,12 @@ import time
 import pytest
 
 from veil import dataset
-from veil.decode import decode
-from veil.services import Mosquitto
-from veil.store import Store
+from veil.owner.decode import decode
+from veil.platform.store.sqlite import SqliteStore
 
 from conftest import ROOM, ROOM_CHANNELS
 from netkit import BoardThread, IngestThread, Relay, owner_check, publish_from_vboard
+from services import Mosquitto
 
 ROWS = 500
 SPEED = 3000  # the data's 30 s between rows become 10 ms: a 5 s stream
@@ -44,7 +44,7 @@ def start_board(home, series, broker, **kw):
 
 
 def stored(db):
-    with Store(db) as s:
+    with SqliteStore(db) as s:
         return s.counts()
 
 
@@ -160,7 +160,7 @@ def test_an_outage_longer_than_the_outbox_drops_the_oldest_and_counts_them(
     # Records in flight when the link broke may have reached the broker before the outbox
     # dropped them (protocol 6, limits): at most the publisher's window of 32.
     assert quarantined == 0 and 0 <= n - (4 * ROWS - dropped) <= 32
-    with Store(db) as s:
+    with SqliteStore(db) as s:
         seqs = {r.seq for r in s.records()}
         readings, report = decode(home.keys(), home.devices(), s.items())
     gap = sorted(set(range(ROWS)) - seqs)

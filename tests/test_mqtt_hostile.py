@@ -11,11 +11,12 @@ import pytest
 from click.testing import CliRunner
 
 from veil.cli import cli
-from veil.mqtt_link import BrokerUrl, connect, make_client
-from veil.services import Mosquitto, Postgres
-from veil.store import Store, open_store
+from veil.platform.mqtt_link import BrokerUrl, connect, make_client
+from veil.platform.store import open_store
+from veil.platform.store.sqlite import SqliteStore
 
 from netkit import IngestThread
+from services import Mosquitto, Postgres
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +64,7 @@ def test_hostile_messages_are_quarantined_and_the_service_goes_on(broker, genuin
         room1.loop_stop()
         mallory.loop_stop()
     assert res.stored == 40 and len(res.quarantined) == len(hostile)
-    with Store(tmp_path / "p.db") as s:
+    with SqliteStore(tmp_path / "p.db") as s:
         assert s.counts() == (40, len(hostile))
         reasons = [reason for _origin, reason in s.quarantined()]
         assert {r.seq for r in s.records()} == {json.loads(x)["seq"] for x in lines[:40]}

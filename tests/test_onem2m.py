@@ -18,16 +18,16 @@ from pathlib import Path
 import pytest
 
 from veil import dataset
-from veil.decode import decode
-from veil.demo import compare
-from veil.onem2m import read_devices
+from veil.owner.decode import decode
+from veil.platform.onem2m import read_devices
+from veil.platform.store.sqlite import SqliteStore
 from veil.protocol import DeviceSpec
-from veil.services import AcmeCse, Postgres, free_port
-from veil.sim import SimResult
-from veil.store import Store
+from veil.sim.demo import compare
+from veil.sim.replay import SimResult
 
 from conftest import ROOM, ROOM_CHANNELS, veil_cli, wait_for
 from netkit import BoardThread, publish_to_cse
+from services import AcmeCse, Postgres, free_port
 
 ROWS = 300
 
@@ -106,7 +106,7 @@ def test_vboard_to_cse_to_owner_bit_exact(cse, series, home, tmp_path):
     assert f"{4 * ROWS} stored, 0 already stored, 0 quarantined" in p.stdout
     p = veil_cli("ingest", cse.url, "--store", db, cwd=tmp_path)
     assert f"0 stored, {4 * ROWS} already stored" in p.stdout
-    with Store(db) as s:
+    with SqliteStore(db) as s:
         readings, report = decode(home.keys(), home.devices(), s.items())
     assert compare(series, readings) == (ROWS, []) and report.clean
 
@@ -148,7 +148,7 @@ def test_hostile_content_on_the_cse(cse, home, tmp_path):
     publish_to_cse(home, rows, cse.url, device="room2")
     db = tmp_path / "p.db"
     veil_cli("ingest", cse.url, "--store", db, cwd=tmp_path)
-    with Store(db) as s:
+    with SqliteStore(db) as s:
         before = s.counts()[0]
     good = cse_get(cse, "/cse-veil/room2/t1?rcn=8&ty=4&lim=3")["m2m:cnt"]["m2m:cin"][0]["con"]
     hostile = {
@@ -171,7 +171,7 @@ def test_hostile_content_on_the_cse(cse, home, tmp_path):
     p = veil_cli("ingest", cse.url, "--store", db, cwd=tmp_path, check=False)
     assert p.returncode == 1
     assert re.search(rf"^veil: error: {len(hostile)} messages quarantined", p.stderr, re.M)
-    with Store(db) as s:
+    with SqliteStore(db) as s:
         assert s.counts()[0] == before
         reasons = [reason for _origin, reason in s.quarantined()]
     for want in hostile:

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import re
 
-from veil import boards
-from veil.decode import decode
-from veil.devices import sensor_device
+from veil.boards import boardfile
+from veil.boards.provision import device_config, sensor_channels, stage
 from veil.feed import read_feed
-from veil.profile import default_profile
-from veil.provision import stage
+from veil.owner.decode import decode
+from veil.owner.devices import define_device
 
 from conftest import REPO, micropython
 
@@ -18,10 +17,13 @@ TICKS = 30
 
 
 def test_devkitc_sensor_set_publishes_what_the_parts_said(home, tmp_path):
-    board = boards.load("esp32-devkitc")
-    spec, config = sensor_device(board, "node1", 4, 0, 1000, 1000)
-    home.save_device(spec)
-    stage(tmp_path, home, config, default_profile(spec, board.channels()[1]))
+    board = boardfile.load("esp32-devkitc")
+    channels, kinds = sensor_channels(board)
+    definition = define_device(home, "node1", channels, k=4, epoch=0, kinds=kinds)
+    spec = definition.spec
+    config = device_config(spec, sensors=board, period_ms=1000, log_every=1000)
+    stage(tmp_path, home, config, profile=definition.profile)
+    definition.save(home)
     p = micropython(REPO / "tests" / "mpy" / "sensor_node.py", str(TICKS), cwd=tmp_path)
     assert p.returncode == 0, p.stdout + p.stderr
     assert re.search(r"garbage per tick \d+", p.stdout)

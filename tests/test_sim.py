@@ -3,6 +3,7 @@ behind a pty and is driven by mpremote; the platform ingests; the owner decodes 
 
 import base64
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -112,8 +113,6 @@ def test_sequence_keeps_rising_across_a_reboot(flow):
         "board",
         cwd=d,
     )
-    import json
-
     both = [json.loads(x) for x in (d / "again.jsonl").read_bytes().splitlines()]
     assert len(both) == len(first) + 4 * 50  # the spool on the board kept the first run
     second = both[len(first) :]
@@ -148,6 +147,24 @@ def test_errors_are_one_line_with_a_nonzero_exit(flow, tmp_path):
         assert p.returncode == 1, p.stderr
         lines = p.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("veil: error:") and words in lines[0]
+
+
+def test_sim_joins_the_home_with_its_k_and_epoch_and_refuses_others(tmp_path):
+    """A second device of a home takes the home's k and epoch; asked for others, `veil sim`
+    refuses in one line before anything runs, so the home stays one household story (and a
+    later `veil provision` of the home does not fail on devices that disagree)."""
+    sim = ["sim", ROOM, "--home", "h", "--channel", "S1_Temp", "--rows", 20]
+    veil("keygen", "--home", "h", cwd=tmp_path)
+    veil(*sim, "--device", "a", "--k", 6, "--out", "a.jsonl", cwd=tmp_path)
+    p = veil(*sim, "--device", "b", "--k", 8, "--epoch", 3, "--out", "b.jsonl", cwd=tmp_path,
+             check=False)  # fmt: skip
+    assert p.returncode == 1
+    assert p.stderr.count("\n") == 1 and p.stderr.startswith("veil: error: the home h uses k=6")
+    assert not (tmp_path / "b.jsonl").exists()
+    p = veil(*sim, "--device", "b", "--out", "b.jsonl", cwd=tmp_path)
+    assert "b: 20 ticks x 6 tracks" in p.stdout
+    specs = json.loads((tmp_path / "h" / "devices.json").read_text())["devices"]
+    assert {(s["device"], s["k"], s["epoch"]) for s in specs} == {("a", 6, 0), ("b", 6, 0)}
 
 
 def test_demo_recovers_everything_and_draws_both_views(tmp_path):

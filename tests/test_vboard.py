@@ -15,7 +15,7 @@ import uuid
 
 import pytest
 
-from veil.vboard import VirtualBoard, VirtualBoardError
+from veil.sim.vboard import VirtualBoard, VirtualBoardError
 
 from conftest import wait_for
 

@@ -1,4 +1,5 @@
-"""Fit the default decoy models shipped in host/veil/profiles/defaults.json from recorded data.
+"""Fit the default decoy models shipped in host/veil/privacy/profiles/defaults.json from recorded
+data.
 
     python tools/make_default_profiles.py ../shared/data
 
@@ -22,9 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-from veil import profile as prof
+from veil.privacy import profile as prof
 
-OUT = Path(__file__).resolve().parents[1] / "host" / "veil" / "profiles" / "defaults.json"
+PROFILES = Path(__file__).resolve().parents[1] / "host" / "veil" / "privacy" / "profiles"
+OUT = PROFILES / "defaults.json"
 QUIET_S = 1800
 
 

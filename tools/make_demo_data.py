@@ -1,4 +1,4 @@
-"""Cut the small data slices shipped in host/veil/data/ from the full recorded data sets.
+"""Cut the small data slices shipped in host/veil/sim/data/ from the full recorded data sets.
 
     python tools/make_demo_data.py ../shared/data
 
@@ -19,7 +19,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-OUT = Path(__file__).resolve().parents[1] / "host" / "veil" / "data"
+OUT = Path(__file__).resolve().parents[1] / "host" / "veil" / "sim" / "data"
 ROOM_COLUMNS = [
     "S1_Temp",
     "S2_Temp",

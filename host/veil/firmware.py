@@ -1,4 +1,8 @@
-"""Where the firmware and board files are: inside the installed wheel, or in a checkout."""
+"""Where the firmware and board files are: inside the installed wheel, or in a checkout.
+
+The wheel holds them as `veil/firmware/` and `veil/boards/files/` (pyproject.toml), a checkout
+as `firmware/` and `boards/` at the top of the repository.
+"""
 
 from __future__ import annotations
 
@@ -7,22 +11,22 @@ from pathlib import Path
 _HERE = Path(__file__).resolve().parent
 
 
-def _asset(name: str) -> Path:
-    packaged = _HERE / name
-    if packaged.is_dir():
-        return packaged
-    checkout = _HERE.parents[1] / name  # editable install: host/veil/../../<name>
-    if checkout.is_dir():
-        return checkout
-    raise FileNotFoundError(f"veil is installed without its {name}/ folder")
+def _asset(packaged: str, checkout: str) -> Path:
+    inside = _HERE / packaged
+    if inside.is_dir():
+        return inside
+    outside = _HERE.parents[1] / checkout  # editable install: host/veil/../../<checkout>
+    if outside.is_dir():
+        return outside
+    raise FileNotFoundError(f"veil is installed without its {checkout}/ folder")
 
 
 def firmware_dir() -> Path:
-    return _asset("firmware")
+    return _asset("firmware", "firmware")
 
 
 def boards_dir() -> Path:
-    return _asset("boards")
+    return _asset("boards/files", "boards")
 
 
 def firmware_files(*, with_main: bool = True) -> dict[str, Path]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from veil.vboard import VirtualBoard
+from veil.sim.vboard import VirtualBoard
 
 
 @pytest.fixture(scope="session")

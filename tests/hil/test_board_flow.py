@@ -14,7 +14,7 @@ from decimal import Decimal
 
 import pytest
 
-from veil.board import Board
+from veil.boards.link import BoardLink
 
 from conftest import ROOM, veil_cli
 
@@ -36,7 +36,7 @@ def flow(port, board_name, tmp_path_factory):
     """deploy -> provision -> boot 1 runs the replay to its end -> reboot, boot 2 likewise ->
     reboot, boot 3 is cut short after 10 ticks -> fetch -> decode. Keeps every output."""
     d = tmp_path_factory.mktemp("hil")
-    Board(port).exec("import os\ntry:\n    os.remove('feed.jsonl')\nexcept OSError:\n    pass")
+    BoardLink(port).exec("import os\ntry:\n    os.remove('feed.jsonl')\nexcept OSError:\n    pass")
     chans = [a for c in CHANNELS for a in ("--channel", c)]
     run = [
         veil_cli("keygen", "--home", "h", cwd=d),

@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from veil import boards
+from veil.boards import boardfile
 
 from conftest import veil_cli
 
@@ -53,7 +53,7 @@ def test_default_sensors_publish_decodable_readings(real_port, board_name, tmp_p
         "decode", "--home", "h", "feed.jsonl", "--out", "real.csv", "--report", "r.json", cwd=d
     )
     assert json.loads((d / "r.json").read_text())["clean"]
-    channels, _ = boards.load(board_name).channels()
+    channels, _ = boardfile.load(board_name).channels()
     with (d / "real.csv").open() as f:
         rows = [r for r in csv.DictReader(f) if r["device"] == "sensors1"]
     assert len(rows) >= 5

@@ -1,0 +1,142 @@
+"""The platform's commands, none of which needs a key: `veil ingest` (feed files, an MQTT
+broker or a oneM2M CSE into a store), and the Mosquitto and ACME set-ups `veil broker` and
+`veil cse`."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+
+from .options import broker_options, ingest_options, origin_option, stop_on_signals, with_options
+
+
+@click.command()
+@click.argument("sources", metavar="FEED…|mqtt://…|http://CSE", nargs=-1, required=True)
+@click.option(
+    "--store",
+    "store_path",
+    default="platform.db",
+    show_default=True,
+    help="SQLite file, or a postgresql:// URL",
+)
+@with_options(broker_options)
+@with_options(ingest_options)
+@origin_option
+def ingest(sources, store_path, origin, **service):
+    """Platform side: store disguised feeds (files, live from a broker, or from a oneM2M CSE);
+    no key needed; quarantine non-records with the reason."""
+    from ..platform.ingest import ingest_cse, ingest_files, refuse_quarantined
+
+    if any(s.startswith(("http://", "https://")) for s in sources):
+        if len(sources) != 1:
+            raise click.UsageError("give one CSE URL, or feed files")
+        devices, res, total = ingest_cse(sources[0], store_path, origin=origin)
+        click.echo(f"{sources[0]}: {len(devices)} devices, {_summary(res)}")
+        click.echo(f"{store_path}: {total} records")
+        refuse_quarantined(res.quarantined)
+        return
+    if any(s.startswith(("mqtt://", "mqtts://")) for s in sources):
+        if len(sources) != 1:
+            raise click.UsageError("give one broker URL, or feed files")
+        _ingest_service(sources[0], store_path, **service)
+        return
+    quarantined, total = ingest_files(
+        store_path, sources, on_file=lambda feed, res: click.echo(f"{feed}: {_summary(res)}")
+    )
+    click.echo(f"{store_path}: {total} records")
+    refuse_quarantined(quarantined)
+
+
+def _ingest_service(
+    url, store_path, *, user, password_file, ca, group, exclusive, client_id, limit, idle
+):
+    """`veil ingest mqtt://…`: run until stopped, printing a line per second of progress."""
+    from ..platform.ingest_mqtt import ingest_broker
+    from ..platform.mqtt_link import read_secret
+    from ..platform.store import open_store
+
+    with open_store(store_path) as store:
+        service = ingest_broker(
+            store,
+            url,
+            user=user,
+            password=read_secret(password_file),
+            ca=ca,
+            group=None if exclusive else group,
+            client_id=client_id,
+        )
+        last = [0.0]
+
+        def progress(res):
+            if time.monotonic() - last[0] >= 1:
+                last[0] = time.monotonic()
+                click.echo(_summary(res), err=True)
+
+        click.echo(f"ingesting {url} into {store_path} (Ctrl-C to stop)", err=True)
+        res = service.run(stop=stop_on_signals(), limit=limit, idle=idle, on_batch=progress)
+    click.echo(_summary(res))
+    for rej in res.quarantined[:5]:
+        click.echo(f"quarantined {rej.origin}: {rej.reason}", err=True)
+
+
+def _summary(res) -> str:
+    return (
+        f"{res.read} messages, {res.stored} stored, {res.duplicates} already stored, "
+        f"{len(res.quarantined)} quarantined"
+    )
+
+
+@click.command()
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--device", "devices", multiple=True, help="a device that publishes (repeat)")
+@click.option(
+    "--reader", "readers", multiple=True, help="an ingest service or owner that reads (repeat)"
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on")
+@click.option("--port", type=click.IntRange(1, 65535), default=8883, show_default=True)
+@click.option(
+    "--plain-port",
+    type=click.IntRange(1, 65535),
+    help="also a password listener without TLS (loopback only)",
+)
+def broker(folder, devices, readers, host, port, plain_port):
+    """Write a Mosquitto set-up (TLS, per-device passwords, ACL) into FOLDER."""
+    from ..platform.broker import write_broker
+
+    if not devices and not readers:
+        raise click.UsageError("name at least one --device or --reader")
+    files = write_broker(
+        folder,
+        devices=list(devices),
+        readers=list(readers),
+        host=host,
+        tls_port=port,
+        plain_port=plain_port,
+    )
+    users = ", ".join(sorted(files.credentials()))
+    click.echo(f"wrote {files.config} (TLS on {host}:{port}; users {users})")
+    click.echo(f"passwords are in {folder / 'credentials.json'} (mode 0600); CA: {files.ca_pem}")
+    click.echo(f"start it with: mosquitto -c {files.config}")
+
+
+@click.command()
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
+@click.option("--name", default="cse-veil", show_default=True, help="the CSE's name (URL path)")
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="address it listens on, boards reach"
+)
+@click.option(
+    "--db",
+    metavar="postgresql://ROLE@HOST/DB",
+    help="keep the CSE's resources in PostgreSQL (default: in memory, gone at a restart)",
+)
+def cse(folder, port, name, host, db):
+    """Write a headless ACME oneM2M CSE set-up (acme.ini) into FOLDER."""
+    from ..platform.cse import write_cse
+
+    path = write_cse(folder, port=port, name=name, host=host, db=db or "")
+    click.echo(f"wrote {path} (CSE {name} on http://{host}:{port}/{name})")
+    click.echo(f"start it with: acmecse --base-directory {folder} --headless")

@@ -1,0 +1,133 @@
+"""Commands of the decoys and their audit: `veil profile fit` and `veil audit`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+import numpy as np
+
+from ..errors import VeilError
+from .options import home_option, with_options
+
+
+def _items(feeds, store_path):
+    """(origin, record) from feed files or a platform store, for decode-like commands."""
+    from ..owner.sources import read_items
+
+    if bool(feeds) == bool(store_path):
+        raise click.UsageError("give feed files or --store, not both and not neither")
+    items, _absent = read_items(feeds=feeds, store=store_path)
+    return items
+
+
+def _column(spec: str, what: str):
+    """FILE:COLUMN -> (times, values) of that column of a CSV (time column as `veil sim`)."""
+    from .. import dataset
+
+    path, _, column = spec.rpartition(":")
+    if not path or not column:
+        raise click.BadParameter(f"give {what} as FILE:COLUMN", param_hint=f"--{what}")
+    series = dataset.load(path, channels=[column])
+    values = [row[0] for row in series.rows]
+    if any(v is None for v in values):
+        raise VeilError(f"{path}: column {column} has empty cells")
+    scale = 10 ** series.channels[0].dec
+    return np.array(series.times), np.array(values, dtype=float) / scale
+
+
+feed_args = [
+    click.argument("feeds", nargs=-1, type=click.Path(dir_okay=False, path_type=Path)),
+    click.option(
+        "--store",
+        "store_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="read the disguised feed from a platform's SQLite store instead of files",
+    ),
+]
+
+
+@click.group()
+def profile():
+    """Decoy profiles: how this home's fakes behave."""
+
+
+@profile.command("fit")
+@with_options(feed_args)
+@home_option
+@click.option(
+    "--labels",
+    metavar="FILE:COLUMN",
+    help="occupancy labels (a count of people, 0 when empty) to learn the household rhythm from",
+)
+def profile_fit(feeds, store_path, home_dir, labels):
+    """Learn decoy profiles from the home's own decoded history (a few KB per device).
+
+    The profiles go to the home folder; `veil provision` pushes them to the boards.
+    """
+    from ..owner.home import Home
+    from ..owner.refit import refit
+
+    home = Home(home_dir)
+    label_times = values = None
+    if labels:
+        label_times, values = _column(labels, "labels")
+    fitted = refit(home, _items(feeds, store_path), label_times=label_times, labels=values)
+    for dev, n in fitted.items():
+        path = home.profile_path(dev)
+        size = path.stat().st_size
+        click.echo(f"{dev}: profile from {n} real readings -> {path} ({size} B)")
+    click.echo("push them to the boards with `veil provision` (or `veil sim`)")
+
+
+@click.command()
+@with_options(feed_args)
+@home_option
+@click.option("--labels", metavar="FILE:COLUMN", help="occupancy labels for the occupancy attack")
+@click.option(
+    "--covariate", metavar="FILE:COLUMN", help="a public series (outdoor temperature) to test"
+)
+@click.option(
+    "--train",
+    type=click.FloatRange(0.1, 0.9),
+    default=0.6,
+    show_default=True,
+    help="share of the readings the attackers learn from (the rest tests them)",
+)
+@click.option(
+    "--png", type=click.Path(dir_okay=False, path_type=Path), default="audit.png", show_default=True
+)
+@click.option(
+    "--json",
+    "json_out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="also write the findings as JSON",
+)
+def audit(feeds, store_path, home_dir, labels, covariate, train, png, json_out):
+    """The owner's privacy audit: attacks that do not use the key, each against its target.
+
+    The key only labels the attackers' training data and scores their answers. Exits 4 when a
+    target is not met.
+    """
+    import sys
+
+    from ..owner.home import Home
+    from ..privacy.audit import Series1D, run_audit
+    from ..privacy.audit.report import draw
+
+    home = Home(home_dir)
+    specs = home.require_devices()
+    lab = Series1D(*_column(labels, "labels")) if labels else None
+    cov = Series1D(*_column(covariate, "covariate")) if covariate else None
+    report = run_audit(
+        _items(feeds, store_path), home.keys(), specs, labels=lab, covariate_series=cov, train=train
+    )
+    click.echo(report.table())
+    draw(report, png)
+    click.echo(f"picture -> {png}")
+    if json_out:
+        json_out.write_text(json.dumps(report.to_json(), indent=1) + "\n")
+    if not report.all_met:
+        click.echo("veil: some privacy targets are not met (see the table)", err=True)
+        sys.exit(4)

@@ -1,0 +1,144 @@
+"""The owner's home folder: the home key (secret, 0600) and the devices' specs (not secret).
+
+    <home>/home.key       32 random bytes; never printed, logged or sent to a platform
+    <home>/devices.json   {"devices": [DeviceSpec.to_json(), ...]}
+    <home>/profiles/      the decoy profile each device was provisioned with (not secret)
+
+Secrets and settings are kept in separate files so that the settings can be shared, diffed and
+backed up without the key.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import stat
+from pathlib import Path
+
+from ..errors import VeilError
+from ..privacy.profile import load as load_profile
+from ..protocol import DeviceSpec, HomeKeys, fingerprint
+
+KEY_FILE = "home.key"
+DEVICES_FILE = "devices.json"
+KEY_LEN = 32
+
+
+class KeyFileError(VeilError):
+    """The home key is missing, unreadable, of the wrong size or too widely readable."""
+
+
+def _atomic_write(path: Path, data: bytes, mode: int) -> None:
+    """Write via a temporary file and rename, so a crash never leaves a half-written file."""
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        os.fchmod(fd, mode)
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+class Home:
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.key_path = self.path / KEY_FILE
+        self.devices_path = self.path / DEVICES_FILE
+
+    def keygen(self) -> str:
+        """Create the home key from the OS CSPRNG; refuses to replace an existing one."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(self.key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            raise KeyFileError(
+                f"{self.key_path} already exists; a new key would orphan every device and "
+                "record made with it (move it away first if you really mean to)"
+            ) from None
+        key = secrets.token_bytes(KEY_LEN)
+        try:
+            os.fchmod(fd, 0o600)
+            os.write(fd, key)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        return fingerprint(key)
+
+    def key(self) -> bytes:
+        """The home key, after checking it is private to its owner."""
+        try:
+            st = self.key_path.stat()
+        except FileNotFoundError:
+            raise KeyFileError(f"no home key at {self.key_path}: run `veil keygen` first") from None
+        if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise KeyFileError(
+                f"{self.key_path} is readable by others (mode {stat.S_IMODE(st.st_mode):04o}); "
+                f"run: chmod 600 {self.key_path}"
+            )
+        key = self.key_path.read_bytes()
+        if len(key) != KEY_LEN:
+            raise KeyFileError(f"{self.key_path} is not a {KEY_LEN}-byte veil home key")
+        return key
+
+    def keys(self) -> HomeKeys:
+        return HomeKeys(self.key())
+
+    def secrets(self) -> list[bytes]:
+        """What a log shown to the user must mask: the key, if the home has one (read even
+        when too widely readable: masking it then matters all the more)."""
+        return [self.key_path.read_bytes()] if self.key_path.is_file() else []
+
+    def devices(self) -> dict[str, DeviceSpec]:
+        if not self.devices_path.exists():
+            return {}
+        try:
+            doc = json.loads(self.devices_path.read_text())
+            specs = [DeviceSpec.from_json(d) for d in doc["devices"]]
+        except (ValueError, KeyError, TypeError) as e:
+            raise VeilError(f"{self.devices_path} is damaged: {e}") from None
+        return {s.device: s for s in specs}
+
+    def require_devices(self) -> dict[str, DeviceSpec]:
+        """The devices, for a job that needs at least one (decode, profile fit, audit)."""
+        specs = self.devices()
+        if not specs:
+            raise VeilError(f"no devices in {self.path}: provision or sim a device first")
+        return specs
+
+    def device(self, name: str) -> DeviceSpec:
+        devices = self.devices()
+        if name not in devices:
+            known = ", ".join(sorted(devices)) or "none yet"
+            raise VeilError(f"no device {name!r} in {self.path} (known: {known})")
+        return devices[name]
+
+    def save_device(self, spec: DeviceSpec) -> None:
+        """Add or replace one device's spec, keeping the others."""
+        devices = self.devices()
+        devices[spec.device] = spec
+        self.path.mkdir(parents=True, exist_ok=True)
+        doc = {"devices": [devices[n].to_json() for n in sorted(devices)]}
+        _atomic_write(self.devices_path, (json.dumps(doc, indent=1) + "\n").encode(), 0o644)
+
+    def profile_path(self, device: str) -> Path:
+        return self.path / "profiles" / f"{device}.json"
+
+    def profile(self, device: str) -> dict | None:
+        """The decoy profile the device was last provisioned with, if any."""
+        path = self.profile_path(device)
+        return load_profile(path) if path.exists() else None
+
+    def occupancy(self) -> dict | None:
+        """The occupancy model the home's devices share (from any saved profile), if any:
+        a new device must tell the same household stories as its siblings."""
+        for path in sorted((self.path / "profiles").glob("*.json")):
+            return load_profile(path)["occupancy"]
+        return None
+
+    def save_profile(self, device: str, profile: dict) -> None:
+        path = self.profile_path(device)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _atomic_write(path, (json.dumps(profile, separators=(",", ":")) + "\n").encode(), 0o644)

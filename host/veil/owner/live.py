@@ -1,0 +1,114 @@
+"""Owner decode, live: follow a broker, print each real reading as it arrives, keep the CSV and
+the verification report up to date.
+
+The owner subscribes to every device's topic (`PREFIX/#`), never to one track: the broker
+sees the same subscription whichever track is real. Records go through the same incremental
+Decoder as a stored feed, so what the live view shows is what `veil decode --store` would.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from ..platform.ingest_mqtt import classify
+from ..platform.mqtt_link import BrokerUrl, connect, make_client
+from .decode import Decoder, Report, WrongKeyError, csv_header, csv_row
+from .home import Home
+
+REPORT_EVERY = 2.0  # seconds between report refreshes
+WRONG_KEY_AFTER = 64  # records that fail with none verified before giving up
+
+
+def snapshot(dec: Decoder) -> Report:
+    """The report as if the feed ended now (the decoder itself goes on)."""
+    return copy.deepcopy(dec).finish()
+
+
+def follow(
+    home: Home,
+    url: str,
+    csv_out: Path,
+    *,
+    report_out: Path | None = None,
+    user: str | None,
+    password: str | None,
+    ca: Path | None,
+    limit: int | None = None,
+    idle: float | None = None,
+    stop: threading.Event | None = None,
+    echo: Callable[[str], None] = print,
+) -> Report:
+    """Decode the home's devices live from the broker at `url` until `stop` is set, `limit`
+    readings were shown or none came for `idle` s; returns the final report."""
+    keys, specs = home.keys(), home.require_devices()
+    broker = BrokerUrl.parse(url)
+    stop = stop or threading.Event()
+    dec = Decoder(keys, specs)
+    inbox: list = []
+    client = make_client(
+        broker,
+        client_id=f"veil-owner-{time.time_ns() % 10**9}",
+        user=user,
+        password=password,
+        ca=ca,
+        persistent=False,
+    )
+    client.on_message = lambda _c, _u, msg: inbox.append((msg.topic, msg.payload))
+    connect(client, broker)
+    client.subscribe(f"{broker.prefix}/#", qos=1)
+    names = csv_header(specs)
+    echo(f"following {url}: real readings of {', '.join(sorted(specs))} (Ctrl-C to stop)")
+    shown = 0
+    last_msg = refreshed = time.monotonic()
+    seen: set = set()
+    with Path(csv_out).open("w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(names)
+        try:
+            while not stop.is_set():
+                client.loop(0.1)
+                now = time.monotonic()
+                for n, (topic, payload) in enumerate(inbox):
+                    dec.add(f"{topic} #{n}", classify(broker, topic, payload))
+                if inbox:
+                    last_msg = now
+                    inbox.clear()
+                for key, r in dec.readings.items():
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                    row = csv_row(r, specs[r.dev], names)
+                    out.writerow(row)
+                    echo(" ".join(str(c) for c in row if c != ""))
+                    shown += 1
+                f.flush()
+                if dec.unverified >= WRONG_KEY_AFTER and not seen:
+                    raise WrongKeyError(
+                        f"none of {dec.unverified} records verifies with this home key"
+                    )
+                if report_out and now - refreshed >= REPORT_EVERY:
+                    _write_report(report_out, snapshot(dec))
+                    refreshed = now
+                if limit is not None and shown >= limit:
+                    break
+                if idle is not None and now - last_msg >= idle:
+                    break
+        finally:
+            client.disconnect()
+    report = dec.finish()
+    if report_out:
+        _write_report(report_out, report)
+    echo(f"{shown} real readings -> {csv_out}")
+    return report
+
+
+def _write_report(path: Path, report: Report) -> None:
+    tmp = Path(path).with_suffix(".tmp")
+    tmp.write_text(json.dumps(report.to_json(), indent=1) + "\n")
+    tmp.replace(path)

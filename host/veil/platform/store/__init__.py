@@ -1,0 +1,21 @@
+"""The platform's store: disguised records and quarantined messages. No keys.
+
+Two backends share one small interface (`base.RecordStore`): SQLite (`sqlite.SqliteStore`, the
+embedded default, one file) and PostgreSQL (`postgres.PgStore`, for several ingest machines
+writing to one store). `open_store()` picks one from a path or a `postgresql://` URL.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .base import RecordStore
+from .postgres import PgStore
+from .sqlite import SqliteStore
+
+
+def open_store(target: str | Path, *, create: bool = True) -> RecordStore:
+    """A PostgreSQL store for a `postgresql://` URL, else the SQLite file at `target`."""
+    if str(target).startswith(("postgresql://", "postgres://")):
+        return PgStore(str(target), create=create)
+    return SqliteStore(target, create=create)

@@ -1,0 +1,146 @@
+"""`veil sim`: the real firmware on the virtual board, replaying recorded data.
+
+The virtual board is driven through mpremote exactly like a board on USB: the firmware and a
+replay file are copied to it, it is provisioned, the tick loop runs with its log streamed
+back, and the spooled feed is copied off it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..boards.link import BoardLink
+from ..boards.netconfig import Transport
+from ..boards.provision import REPLAY, SPOOL, board_config, put_device
+from ..dataset import Series
+from ..errors import VeilError
+from ..firmware import firmware_dir, firmware_files
+from ..owner.devices import define_device
+from ..owner.home import Home
+from ..protocol import DeviceSpec
+from .vboard import VirtualBoard
+
+_TICKS = re.compile(r"veil: ticks (\d+)")
+_ERROR = re.compile(r"veil: (?:error|crash): (.*)")
+_KEPT = re.compile(r"veil: (\w+) stopping with (\d+) messages kept in the outbox")
+_DOWN = re.compile(r"veil: \w+ link down: (.*)")
+
+
+class SimError(VeilError):
+    """The firmware stopped with an error on the virtual board."""
+
+
+@dataclass
+class SimResult:
+    spec: DeviceSpec
+    ticks: int
+    log: list[str]
+
+    def undelivered(self) -> str | None:
+        """Why records were left on the board (a network sink that could not deliver them
+        before the replay ended), from its log; None when everything went out."""
+        kept = next((m for line in self.log if (m := _KEPT.match(line))), None)
+        if not kept:
+            return None
+        downs = [m.group(1) for line in self.log if (m := _DOWN.match(line))]
+        why = f" (last error: {downs[-1]})" if downs else ""
+        return f"{kept.group(2)} records were not delivered over {kept.group(1)}{why}"
+
+
+def simulate(
+    series: Series,
+    home: Home,
+    device: str,
+    *,
+    feed_out: Path | None = None,
+    k: int | None = None,
+    epoch: int | None = None,
+    realtime: bool = False,
+    speed: int = 1,
+    board_dir: Path | None = None,
+    profile: dict | None = None,
+    replace: bool = False,
+    progress: Callable[[int], None] | None = None,
+    transport: Transport | None = None,
+) -> SimResult:
+    """Replay `series` on a virtual board as `device` of `home`, defined by the home's rules
+    (veil.owner.devices.define_device: k and epoch are the home's, the decoy profile the one the
+    device had or one fitted from the series itself); the feed goes to `feed_out`, or over the
+    network `transport` (veil.boards.netconfig)."""
+    definition = define_device(
+        home,
+        device,
+        series.channels,
+        k=k,
+        epoch=epoch,
+        profile=profile,
+        series=series,
+        replace=replace,
+    )
+    config = board_config(
+        definition.spec,
+        driver=REPLAY,
+        sink=transport.sink if transport else SPOOL,
+        pace="timestamps" if realtime else "fast",
+        speed=speed,
+        log_every=max(1, len(series.times) // 200),
+    )
+    log: list[str] = []
+    ticks = 0
+
+    def on_line(line: str) -> None:
+        nonlocal ticks
+        log.append(line)
+        if m := _TICKS.match(line):
+            ticks = int(m.group(1))
+            if progress:
+                progress(ticks)
+        elif m := _ERROR.match(line):
+            raise SimError(f"firmware stopped: {m.group(1)}")
+
+    with tempfile.TemporaryDirectory(prefix="veil-sim-") as tmp:
+        root = Path(board_dir) if board_dir else Path(tmp) / "board"
+        root.mkdir(parents=True, exist_ok=True)
+        with VirtualBoard(root) as vb:
+            board = BoardLink(vb.port)
+            board.put_files(firmware_files(with_main=False))
+            put_device(board, home, definition, config=config, series=series, transport=transport)
+            board.stream("from veil import app\napp.main()", on_line)
+            if m := re.search(r"stopped after (\d+) ticks", log[-1] if log else ""):
+                ticks = int(m.group(1))
+            if transport is None:
+                board.get_file("feed.jsonl", Path(feed_out))
+    return SimResult(definition.spec, ticks, log)
+
+
+def run_folder(root: Path, timeout: float = 3600) -> str:
+    """Run the firmware's tick loop under the MicroPython Unix port directly in a board folder
+    staged with veil.boards.provision.stage(), without pty or mpremote: the same firmware and
+    interpreter as the virtual board, for soak runs and benchmarks over long recordings.
+    Returns the log."""
+    exe = shutil.which(
+        "micropython", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    )
+    if not exe:
+        raise SimError("the MicroPython Unix port (`micropython`) is not installed")
+    env = dict(os.environ, MICROPYPATH=f"{firmware_dir()}:.frozen")
+    code = "from veil import app\napp.main()"
+    try:
+        p = subprocess.run(
+            [exe, "-c", code], cwd=root, env=env, capture_output=True, text=True, timeout=timeout
+        )
+    except subprocess.TimeoutExpired:
+        raise SimError(f"the firmware did not finish within {timeout:.0f} s") from None
+    if p.returncode:
+        raise SimError(f"firmware crashed: {(p.stderr.strip().splitlines() or ['?'])[-1]}")
+    if m := _ERROR.search(p.stdout):
+        raise SimError(f"firmware stopped: {m.group(1)}")
+    return p.stdout
