@@ -25,7 +25,7 @@ from .proto import Hmac
 from .slots import Slots
 
 # the last move of a walk: down by 2 or more just now, down by 1 just now, down before, none,
-# up before, up by 1 just now, up by 2 or more just now (host/veil/profile.py MOVES)
+# up before, up by 1 just now, up by 2 or more just now (host/veil/privacy/profile.py MOVES)
 _NONE = 3
 _AFTER_STILL = b"\x02\x02\x02\x03\x04\x04\x04"  # the last move after a tick without one
 
@@ -53,7 +53,7 @@ class Grid:
 
 
 class Channel:
-    """One channel's compiled model (see host/veil/profile.py for the fitted format)."""
+    """One channel's compiled model (see host/veil/privacy/profile.py for the fitted format)."""
 
     def __init__(self, spec, lo, hi):
         """`lo`, `hi`: the channel's bounds in the device config; fakes stay inside them."""

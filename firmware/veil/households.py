@@ -27,7 +27,7 @@ _DAY = 86400
 class Households:
     def __init__(self, k_decoy, epoch, k, occ, tz_offset_s):
         """`occ` is the profile's "occupancy" object: slot_s, days (2 x 2 u16), start (2 x 2
-        cumulative u16), trans (2 x 24 x 3 x 2 cumulative u16). See host/veil/profile.py."""
+        cumulative u16), trans (2 x 24 x 3 x 2 cumulative u16). See host/veil/privacy/profile.py."""
         mac = Hmac(k_decoy)
         self._ks = [
             Keystream(mac.digest(b"house" + struct.pack(">IB", epoch, h))) for h in range(k)

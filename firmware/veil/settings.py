@@ -2,7 +2,7 @@
 
 A power cut while the host writes a new set must leave the board with either the old set or
 the new one, never a mix (a new config with an old key would publish under the wrong key).
-The host (host/veil/settingset.py) writes each new file as NAME.new, then the commit record
+The host (host/veil/boards/settingset.py) writes each new file as NAME.new, then the commit record
 `settings.commit` (as .tmp, then renamed: it exists whole or not at all) listing the names,
 then runs apply(). apply() renames every NAME.new over NAME and removes the record last.
 recover() runs at every boot: with a commit record the new set is complete, so it finishes
