@@ -194,3 +194,148 @@ def test_a_report_explains_only_records_queued_before_it(home, tmp_path):
         1,
     )
     assert not report.clean
+
+
+def _boots(home, boots, spec=D1, reports=None, t0=1_700_000_000):
+    """A device's genuine feed: `boots` is [(boot, first seq, ticks)], one record per track per
+    tick, 30 s apart; the real record of tick s carries the drop report `reports.get(s, 0)`."""
+    home.save_device(spec)
+    keys = home.keys()
+    lines = []
+    for boot, first, ticks in boots:
+        for seq in range(first, first + ticks):
+            ts = t0 + 30 * seq
+            real = keys.real_track(spec, ts=ts)
+            for trk in range(spec.k):
+                drops = (reports or {}).get(seq, 0) if trk == real else 0
+                line = encode_line(
+                    spec, keys, boot=boot, seq=seq, trk=trk, ts=ts, values=(200 + seq % 50,),
+                    drops=drops,
+                )  # fmt: skip
+                lines.append(line + b"\n")
+    return lines
+
+
+def _without(lines, drop):
+    """The feed less the records for which drop(record) is true."""
+    return [ln for ln in lines if not drop(json.loads(ln))]
+
+
+def test_reboots_skip_at_most_r_sequence_numbers(home, tmp_path):
+    lines = _boots(home, [(0, 0, 100), (1, 164, 100), (2, 264, 50)])
+    _readings, report = _decode(home, lines, tmp_path)
+    assert report.clean
+    assert report.devices["d1"].skipped_at_reboot == 64
+
+
+def test_a_deleted_boot_is_missing_with_counts(home, tmp_path):
+    """Issue 10 item 7: boot 1 (4,900 ticks) removed between boots 0 and 2."""
+    lines = _boots(home, [(0, 0, 100), (1, 164, 4900), (2, 5100, 50)])
+    readings, report = _decode(home, _without(lines, lambda r: r["boot"] == 1), tmp_path)
+    dev = report.devices["d1"]
+    assert not report.clean
+    assert dev.counts["missing_boot"] == 1
+    assert report.examples["missing_boot"] == ["d1 boot 1: no record"]
+    lost = 5100 - 100 - 2 * 64  # at most R skipped by each of the two reboots
+    assert dev.counts["missing"] == lost
+    assert dev.counts["missing_fake"] == 3 * lost
+    assert dev.skipped_at_reboot == 2 * 64
+    assert "between boot 0 and boot 2" in report.examples["missing"][0]
+    assert len(readings) == 150
+
+
+def test_a_gap_beyond_r_at_a_reboot_is_missing(home, tmp_path):
+    """The last 10 ticks of boot 0 deleted: the reboot's skip of 64 grows to 74."""
+    lines = _boots(home, [(0, 0, 100), (1, 164, 20)])
+    _readings, report = _decode(home, _without(lines, lambda r: 90 <= r["seq"] < 100), tmp_path)
+    assert report.devices["d1"].counts["missing"] == 10
+    assert report.devices["d1"].counts["missing_boot"] == 0
+
+
+def test_a_real_record_deleted_at_a_boots_first_or_last_tick_is_missing(home, tmp_path):
+    lines = _boots(home, [(0, 0, 40), (1, 100, 40)])
+    keys = home.keys()
+    ends = {0, 39, 100, 139}
+
+    def real_end(r):
+        return r["seq"] in ends and r["trk"] == keys.real_track(D1, ts=r["ts"])
+
+    readings, report = _decode(home, _without(lines, real_end), tmp_path)
+    assert report.devices["d1"].counts["missing"] == 4
+    assert report.devices["d1"].counts["missing_fake"] == 0
+    assert {r.seq for r in readings}.isdisjoint(ends)
+
+
+def test_deleted_fakes_are_reported(home, tmp_path):
+    lines = _boots(home, [(0, 0, 60)])
+    keys = home.keys()
+
+    def fake_at(r):
+        return r["seq"] in (0, 30, 31, 59) and r["trk"] != keys.real_track(D1, ts=r["ts"])
+
+    readings, report = _decode(home, _without(lines, fake_at), tmp_path)
+    assert not report.clean
+    assert report.devices["d1"].counts["missing_fake"] == 4 * 3
+    assert report.devices["d1"].counts["missing"] == 0
+    assert len(readings) == 60
+
+
+def test_a_board_that_lost_its_state_is_not_called_duplicated(home, tmp_path):
+    """Restarted at boot 0, seq 0 (flash erased): the same slots again, valid, different."""
+    first = _boots(home, [(0, 0, 30)])
+    again = _boots(home, [(0, 0, 10)], t0=1_700_100_000)
+    readings, report = _decode(home, [*first, *again, *first[:8]], tmp_path)
+    dev = report.devices["d1"]
+    assert dev.counts["reused_slot"] == 40
+    assert dev.counts["duplicated"] == 8
+    assert not report.clean
+    assert "published twice, differently" in report.examples["reused_slot"][0]
+    assert [r.ts for r in readings] == [1_700_000_000 + 30 * s for s in range(30)]
+
+
+def test_reordered_counts_every_verified_record(home, tmp_path):
+    lines = _boots(home, [(0, 0, 20)])
+    keys = home.keys()
+    i = next(
+        n for n, ln in enumerate(lines)
+        if json.loads(ln)["seq"] == 3 and json.loads(ln)["trk"] != keys.real_track(D1, ts=0)
+    )  # fmt: skip
+    moved = [*lines[:i], *lines[i + 1 :], lines[i]]
+    _readings, report = _decode(home, moved, tmp_path)
+    assert report.total("reordered") == 1
+    assert report.clean
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"val": {"u": 20.0}},  # a channel the device does not have
+        {"val": {"t": 20.0, "u": 1}},  # one too many
+        {"val": {"t": 300000000.5}},  # beyond 32 bits at one decimal
+    ],
+    ids=["renamed", "extra", "beyond-32-bits"],
+)
+def test_a_val_that_fits_no_record_of_the_device_is_altered(home, tmp_path, change):
+    """Docs/protocol.md 6: a record of a known device and track whose values cannot be its
+    own does not verify, and is classified by its slot like any record that does not."""
+    lines = _boots(home, [(0, 0, 20)])
+    bad = [*lines]
+    bad[21] = (json.dumps(dict(json.loads(lines[21]), **change)) + "\n").encode()
+    readings, report = _decode(home, bad, tmp_path)
+    assert report.total("altered") == 1 and report.total("malformed") == 0
+    beyond = dict(json.loads(lines[21]), seq=10**6, **change)
+    _readings, report = _decode(home, [*lines, (json.dumps(beyond) + "\n").encode()], tmp_path)
+    assert report.total("injected") == 1 and report.clean is False
+
+
+def test_drops_across_a_reboot_are_explained(home, tmp_path):
+    """The outbox dropped the last 20 ticks of boot 0 (80 records) and reported them from boot 1."""
+    lines = _boots(home, [(0, 0, 100), (1, 164, 20)], reports={170: 80})
+    _readings, report = _decode(home, _without(lines, lambda r: 80 <= r["seq"] < 100), tmp_path)
+    dev = report.devices["d1"]
+    assert (dev.counts["missing"], dev.counts["missing_fake"], dev.counts["missing_dropped"]) == (
+        0,
+        0,
+        20,
+    )
+    assert report.clean

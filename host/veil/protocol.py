@@ -1,7 +1,8 @@
-"""Wire protocol v1 on the laptop: keys, track roles, record shape, canonical bytes, tags.
+"""Wire protocol (versions 1 and 2) on the laptop: keys, track roles, record shape, canonical
+bytes, tags.
 
 docs/protocol.md is the definition; firmware/veil/proto.py is the device's implementation and
-tests/vectors/v1.json holds the vectors both must reproduce.
+tests/vectors/v1.json and v2.json hold the vectors both must reproduce.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from dataclasses import dataclass
 
 from .errors import VeilError
 
-VERSION = 1
+VERSION = 2  # the newest; a device's spec says which one it speaks
+VERSIONS = (1, 2)
 TAG_LEN = 16
 MIN_K, MAX_K = 2, 16
 MAX_SEQ = 2**48 - 1
@@ -22,6 +24,10 @@ MAX_U32 = 2**32 - 1
 MAX_CHANNELS = 24  # the stand-in mask is bits 0-23 of the hidden field (section 4.1)
 MAX_DROPS = 255  # the drop report is bits 24-31
 MAX_DEC = 6
+RESERVE = 64  # R: a reboot skips at most this many sequence numbers (section 5)
+DAY_S = 86400
+DAY_START_S = 4 * 3600  # v2 household days start at 04:00 local time (section 3)
+TZ_RANGE = (-12 * 3600, 14 * 3600)  # UTC-12 .. UTC+14
 FIELDS = ("v", "dev", "ep", "boot", "seq", "trk", "ts", "val", "tag")
 NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,32}\Z")
 _HEX_RE = re.compile(r"[0-9a-f]{32}\Z")
@@ -35,7 +41,7 @@ LABEL_DECOY = b"veil/v1/decoy"
 
 
 class MalformedRecord(VeilError):
-    """A message that is not a v1 record; the text says why (never echoing secrets)."""
+    """A message that is not a record; the text says why (never echoing secrets)."""
 
 
 def hmac_sha256(key: bytes, msg: bytes) -> bytes:
@@ -66,6 +72,8 @@ class DeviceSpec:
     k: int
     epoch: int
     channels: tuple[Channel, ...]
+    version: int = 1  # the protocol version its records carry
+    tz: int = 0  # the home's local time is UTC + tz seconds (v2 household days, section 3)
 
     def __post_init__(self):
         if not NAME_RE.match(self.device):
@@ -74,6 +82,13 @@ class DeviceSpec:
             raise VeilError(f"k must be between {MIN_K} and {MAX_K}, not {self.k}")
         if not 0 <= self.epoch <= MAX_U32:
             raise VeilError(f"epoch must be 0..{MAX_U32}, not {self.epoch}")
+        if self.version not in VERSIONS:
+            raise VeilError(f"protocol version must be one of {VERSIONS}, not {self.version}")
+        if type(self.tz) is not int or not TZ_RANGE[0] <= self.tz <= TZ_RANGE[1]:
+            raise VeilError(
+                f"time-zone offset must be whole seconds in {TZ_RANGE[0]}..{TZ_RANGE[1]}, "
+                f"not {self.tz}"
+            )
         if not 1 <= len(self.channels) <= MAX_CHANNELS:
             raise VeilError(f"a device needs 1-{MAX_CHANNELS} channels")
         names = [c.name for c in self.channels]
@@ -98,6 +113,8 @@ class DeviceSpec:
                     Channel(c["name"], int(c["dec"]), int(c["lo"]), int(c["hi"]))
                     for c in d["channels"]
                 ),
+                version=int(d.get("version", 1)),
+                tz=int(d.get("tz", 0)),
             )
         except (KeyError, TypeError, ValueError) as e:
             raise VeilError(f"bad device spec: missing or invalid {e}") from None
@@ -107,6 +124,8 @@ class DeviceSpec:
             "device": self.device,
             "k": self.k,
             "epoch": self.epoch,
+            "version": self.version,
+            "tz": self.tz,
             "channels": [c.to_json() for c in self.channels],
         }
 
@@ -128,12 +147,20 @@ def placement(k_track: bytes, dev: str, ep: int, k: int) -> list[int]:
     return p
 
 
-def real_household(k_track: bytes, ep: int, k: int) -> int:
-    return _word(hmac_sha256(k_track, b"real" + struct.pack(">I", ep)), 0) % k
+def real_household(k_track: bytes, ep: int, k: int, day: int | None = None) -> int:
+    """The household that is real: for the whole epoch in v1 (`day` None), for one household
+    day in v2 (section 3)."""
+    msg = b"real" + struct.pack(">I", ep) + (b"" if day is None else struct.pack(">I", day))
+    return _word(hmac_sha256(k_track, msg), 0) % k
 
 
-def real_track(k_track: bytes, dev: str, ep: int, k: int) -> int:
-    return placement(k_track, dev, ep, k).index(real_household(k_track, ep, k))
+def real_track(k_track: bytes, dev: str, ep: int, k: int, day: int | None = None) -> int:
+    return placement(k_track, dev, ep, k).index(real_household(k_track, ep, k, day))
+
+
+def household_day(ts: int, tz: int) -> int:
+    """The v2 household day of Unix time `ts`: days start at 04:00 local time (section 3)."""
+    return (ts + tz - DAY_START_S) // DAY_S
 
 
 @dataclass(frozen=True)
@@ -148,6 +175,7 @@ class Record:
     ts: int
     val: dict
     tag: str
+    v: int = 1
 
     @property
     def slot(self) -> tuple:
@@ -182,7 +210,7 @@ def check_shape(obj) -> Record:
         what += ("; " if what and extra else "") + (f"unknown {len(extra)} key(s)" if extra else "")
         raise MalformedRecord(f"wrong keys: {what}")
     v = obj["v"]
-    if type(v) is not int or v != VERSION:  # type() is: JSON's true is a bool, not a number
+    if type(v) is not int or v not in VERSIONS:  # type(): JSON's true is a bool, not a number
         raise MalformedRecord(f"unsupported protocol version {str(v)[:16]!r}")
     dev = obj["dev"]
     if not _name_ok(dev):
@@ -206,7 +234,7 @@ def check_shape(obj) -> Record:
     tag = obj["tag"]
     if type(tag) is not str or not _HEX_RE.match(tag):
         raise MalformedRecord("tag must be 32 lowercase hex digits")
-    return Record(dev, obj["ep"], obj["boot"], obj["seq"], trk, obj["ts"], val, tag)
+    return Record(dev, obj["ep"], obj["boot"], obj["seq"], trk, obj["ts"], val, tag, v)
 
 
 def _read_values(val: dict, names: tuple, scales: tuple, dev: str) -> tuple[int, ...]:
@@ -238,7 +266,9 @@ class CanonicalPacker:
             f">5sI{len(d) + 1}sIIQBBI1s" + "".join(f"{len(p)}si" for p in chans)
         )
         # argument slots: 1 hidden, 3-6 and 8 the record's fields, 11, 13, ... the values
-        self._args = [b"veil" + bytes((VERSION,)), 0, bytes((len(d),)) + d, 0, 0, 0, 0, spec.k]
+        self._heads = {v: b"veil" + bytes((v,)) for v in VERSIONS}
+        self._version = spec.version
+        self._args = [self._heads[spec.version], 0, bytes((len(d),)) + d, 0, 0, 0, 0, spec.k]
         self._args += [0, bytes((len(chans),))]
         for prefix in chans:
             self._args += [prefix, 0]
@@ -255,11 +285,17 @@ class CanonicalPacker:
         """scaled_values() of a record of this device, with the scales worked out once."""
         return _read_values(rec.val, self._names, self._scales, self._dev)
 
-    def pack(self, hidden, ep, boot, seq, trk, ts, values) -> bytes:
+    def pack(self, hidden, ep, boot, seq, trk, ts, values, v=None) -> bytes:
+        """C(hidden) of a record; `v` is the record's protocol version (the spec's if None).
+        A value beyond signed 32 bits is no record of this device: MalformedRecord."""
         a = self._args
+        a[0] = self._heads[self._version if v is None else v]
         a[1], a[3], a[4], a[5], a[6], a[8] = hidden, ep, boot, seq, trk, ts
         a[11::2] = values
-        return self._struct.pack(*a)
+        try:
+            return self._struct.pack(*a)
+        except struct.error:
+            raise MalformedRecord("a value does not fit the channel's 32 bits") from None
 
 
 def hidden_field(mask: int = 0, drops: int = 0) -> int:
@@ -321,7 +357,7 @@ def encode_line(
 ) -> bytes:
     """One record as the device would publish it (reference encoder for vectors and tests)."""
     if real is None:
-        real = trk == keys.real_track(spec)
+        real = trk == keys.real_track(spec, ts=ts)
     fields = (spec.epoch, boot, seq, trk, ts, values)
     hidden = hidden_field(mask, drops)
     tag = make_tag(keys.real if real else keys.fake, CanonicalPacker(spec), hidden, *fields).hex()
@@ -329,7 +365,7 @@ def encode_line(
         f'"{c.name}":{format_value(n, c.dec)}' for c, n in zip(spec.channels, values, strict=True)
     )
     body = (
-        f'{{"v":1,"dev":"{spec.device}","ep":{spec.epoch},"boot":{boot},"seq":{seq},'
+        f'{{"v":{spec.version},"dev":"{spec.device}","ep":{spec.epoch},"boot":{boot},"seq":{seq},'
         f'"trk":{trk},"ts":{ts},"val":{{{val}}},"tag":"{tag}"'
     )
     return (body.ljust(record_size(spec) - 1) + "}").encode()
@@ -344,14 +380,34 @@ class HomeKeys:
         self.real = subkey(home_key, LABEL_REAL)
         self.fake = subkey(home_key, LABEL_FAKE)
         self.track = subkey(home_key, LABEL_TRACK)
-        self._tracks: dict[tuple, int] = {}
+        self._places: dict[tuple, list[int]] = {}
+        self._houses: dict[tuple, int] = {}
 
-    def real_track(self, spec: DeviceSpec, ep: int | None = None) -> int:
+    def real_track(
+        self,
+        spec: DeviceSpec,
+        ep: int | None = None,
+        *,
+        ts: int | None = None,
+        v: int | None = None,
+    ) -> int:
+        """The real track of `spec`'s records of epoch `ep` (the spec's if None) and version
+        `v` (the spec's if None); a v2 record's depends on its time `ts` too (section 3)."""
         ep = spec.epoch if ep is None else ep
-        key = (spec.device, ep, spec.k)
-        if key not in self._tracks:
-            self._tracks[key] = real_track(self.track, spec.device, ep, spec.k)
-        return self._tracks[key]
+        day = None
+        if (spec.version if v is None else v) >= 2:
+            if ts is None:
+                raise ValueError("a v2 record's real track depends on its time")
+            day = household_day(ts, spec.tz)
+        place = self._places.get((spec.device, ep, spec.k))
+        if place is None:
+            place = self._places[(spec.device, ep, spec.k)] = placement(
+                self.track, spec.device, ep, spec.k
+            )
+        house = self._houses.get((ep, spec.k, day))
+        if house is None:
+            house = self._houses[(ep, spec.k, day)] = real_household(self.track, ep, spec.k, day)
+        return place.index(house)
 
     def __repr__(self) -> str:
         return "HomeKeys(<secret>)"

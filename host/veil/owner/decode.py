@@ -12,12 +12,13 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from itertools import pairwise
+from itertools import chain
 from pathlib import Path
 
 from ..errors import VeilError
 from ..feed import Rejected
 from ..protocol import (
+    RESERVE,
     CanonicalPacker,
     DeviceSpec,
     HomeKeys,
@@ -29,7 +30,15 @@ from ..protocol import (
 )
 
 # Findings that mean the data was tampered with or lost (decode exits non-zero on these).
-PROBLEMS = ("altered", "injected", "missing", "malformed")
+PROBLEMS = (
+    "altered",
+    "injected",
+    "reused_slot",  # a slot holding two different verified records: the device lost its state
+    "missing",  # real records
+    "missing_fake",  # fake records: the platform lost or hid them all the same
+    "missing_boot",  # boots with no record at all, between boots that have some
+    "malformed",
+)
 UNPARSED = "-"  # report row for messages that name no known device
 FINDINGS = (
     "verified_real",
@@ -73,8 +82,9 @@ class Report:
     devices: dict[str, DeviceReport] = field(default_factory=lambda: defaultdict(DeviceReport))
     examples: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
 
-    def note(self, dev: str, finding: str, example: str | None = None) -> None:
-        self.devices[dev].counts[finding] += 1
+    def note(self, dev: str, finding: str, example: str | None = None, n: int = 1) -> None:
+        """Count `n` of `finding` for `dev`; keep `example` among the first five."""
+        self.devices[dev].counts[finding] += n
         if example and len(self.examples[finding]) < 5:
             self.examples[finding].append(example)
 
@@ -100,6 +110,34 @@ class Report:
         }
 
 
+@dataclass
+class _Gap:
+    """Ticks `first` .. `first + n - 1` of one device that lack their records of `tracks`
+    (`real` is the real track of those ticks; `where` names the boot for examples)."""
+
+    first: int
+    n: int
+    tracks: tuple[int, ...]
+    real: int
+    where: str
+
+    @property
+    def holes(self) -> int:
+        return self.n * len(self.tracks)
+
+    def real_ticks(self, explained: int) -> tuple[int, int]:
+        """(real records, of them among the first `explained` holes), holes in publishing
+        order: tick by tick, tracks in order."""
+        if self.real not in self.tracks:
+            return 0, 0
+        q, rem = divmod(explained, len(self.tracks))
+        return self.n, q + (self.real in self.tracks[:rem])
+
+    def span(self, skip: int = 0) -> str:
+        a, b = self.first + skip, self.first + self.n - 1
+        return f"{a}" if a == b else f"{a}-{b}"
+
+
 class Decoder:
     """Feed records in arrival order with `add()`, then `finish()` once."""
 
@@ -109,9 +147,13 @@ class Decoder:
         self.packers = {name: CanonicalPacker(spec) for name, spec in specs.items()}
         self.report = Report()
         self.readings: dict[tuple, Reading] = {}
-        self._verified: set[tuple] = set()
+        self._verified: dict[tuple, str] = {}  # slot -> tag of its first verified record
+        self._ticks: dict[tuple, tuple[int, int]] = {}  # (dev, ep, boot, seq) -> (ts, v)
         self._failed: list[tuple[str, Record]] = []
-        self._last: dict[str, tuple[int, int]] = {}
+        self._last: dict[str, int] = {}  # highest seq verified so far, per device
+
+    def _real(self, spec: DeviceSpec, ep: int, ts: int, v: int) -> int:
+        return self.keys.real_track(spec, ep, ts=ts, v=v)
 
     def add(self, origin: str, item: Record | Rejected) -> None:
         if isinstance(item, Rejected):
@@ -124,35 +166,38 @@ class Decoder:
             self.report.note(rec.dev if spec else UNPARSED, "injected", f"{origin}: {what}")
             return
         packer = self.packers[rec.dev]
+        real = rec.trk == self._real(spec, rec.ep, rec.ts, rec.v)
         try:
             values = packer.values(rec)
-        except MalformedRecord as e:
-            self.report.note(rec.dev, "malformed", f"{origin}: {e}")
-            return
-        real = rec.trk == self.keys.real_track(spec, rec.ep)
-        fields = (rec.ep, rec.boot, rec.seq, rec.trk, rec.ts, values)
-        hidden = check_tag(
-            self.keys.real if real else self.keys.fake, packer, bytes.fromhex(rec.tag), *fields
-        )
+            fields = (rec.ep, rec.boot, rec.seq, rec.trk, rec.ts, values, rec.v)
+            key = self.keys.real if real else self.keys.fake
+            hidden = check_tag(key, packer, bytes.fromhex(rec.tag), *fields)
+        except MalformedRecord:  # values no record of this device can have: it cannot verify
+            hidden = None
         if hidden is None:
             self._failed.append((origin, rec))
             return
         slot = rec.slot
-        if slot in self._verified:
-            self.report.note(rec.dev, "duplicated", f"{origin}: seq {rec.seq} track {rec.trk}")
+        first = self._verified.get(slot)
+        if first is not None:
+            where = f"{origin}: seq {rec.seq} track {rec.trk}"
+            if first == rec.tag:
+                self.report.note(rec.dev, "duplicated", where)
+            else:
+                self.report.note(rec.dev, "reused_slot", f"{where} published twice, differently")
             return
-        self._verified.add(slot)
+        self._verified[slot] = rec.tag
+        self._ticks.setdefault(slot[:4], (rec.ts, rec.v))
         self.report.note(rec.dev, "verified_real" if real else "verified_fake")
+        if rec.seq < self._last.get(rec.dev, rec.seq):
+            self.report.note(rec.dev, "reordered")
+        self._last[rec.dev] = max(rec.seq, self._last.get(rec.dev, rec.seq))
         if not real:
             return
         mask, drops = split_hidden(hidden)
         if mask:
             self.report.note(rec.dev, "stand_in")
         self.report.devices[rec.dev].dropped_by_device += drops
-        order = (rec.boot, rec.seq)
-        if order < self._last.get(rec.dev, order):
-            self.report.note(rec.dev, "reordered")
-        self._last[rec.dev] = max(order, self._last.get(rec.dev, order))
         key = (rec.dev, rec.ep, rec.boot, rec.seq)
         self.readings[key] = Reading(rec.dev, rec.boot, rec.seq, rec.ts, values, mask, drops)
 
@@ -163,8 +208,7 @@ class Decoder:
 
     def finish(self) -> Report:
         """Classify failed tags, count gaps; raises WrongKeyError if nothing verified."""
-        verified = self.report.total("verified_real") + self.report.total("verified_fake")
-        if self._failed and not verified:
+        if self._failed and not self._verified:
             raise WrongKeyError(
                 f"none of {len(self._failed)} records verifies with this home key: "
                 "wrong key, or these devices belong to another home"
@@ -173,85 +217,121 @@ class Decoder:
         for dev, ep, boot, seq, _trk in self._verified:
             lo, hi = ranges.get((dev, ep, boot), (seq, seq))
             ranges[(dev, ep, boot)] = (min(lo, seq), max(hi, seq))
-        altered_slots = set()
+        altered: dict[tuple, Record] = {}
         for origin, rec in self._failed:
             slot = rec.slot
             lo, hi = ranges.get((rec.dev, rec.ep, rec.boot), (1, 0))
-            if slot in self._verified or slot in altered_slots or not lo <= rec.seq <= hi:
+            if slot in self._verified or slot in altered or not lo <= rec.seq <= hi:
                 self.report.note(rec.dev, "injected", f"{origin}: seq {rec.seq} track {rec.trk}")
             else:
-                altered_slots.add(slot)
+                altered[slot] = rec
                 self.report.note(rec.dev, "altered", f"{origin}: seq {rec.seq} track {rec.trk}")
-        self._count_gaps(altered_slots)
+        reports: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        for r in self.readings.values():
+            if r.drops:
+                reports[r.dev].append((r.seq, r.drops))
+        for dev, gaps in self._gaps(altered).items():
+            self._count(dev, gaps, sorted(reports[dev]))
         return self.report
 
-    def _count_gaps(self, altered_slots: set) -> None:
-        """Missing = real-track sequence numbers absent inside one boot's run, less those the
-        device reported dropping; the numbers between one boot's last record and the next
-        boot's first were skipped by the reboot."""
-        runs: dict[tuple, set[int]] = defaultdict(set)
-        for dev, ep, boot, seq in self.readings:
-            runs[(dev, ep, boot)].add(seq)
-        for dev, ep, boot, seq, trk in altered_slots:
-            if trk == self.keys.real_track(self.specs[dev], ep):
-                runs[(dev, ep, boot)].add(seq)
-        dropped = self._explained_by_drops(runs, altered_slots)
-        previous_end: dict[str, int] = {}
-        for (dev, ep, boot), seqs in sorted(runs.items(), key=_run_order):
-            ordered = sorted(seqs)
-            lo, hi = ordered[0], ordered[-1]
-            for a, b in pairwise(ordered):
-                gap = [s for s in range(a + 1, b) if (dev, ep, boot, s) not in dropped]
-                self.report.devices[dev].counts["missing_dropped"] += b - a - 1 - len(gap)
-                if gap:
-                    span = f"{gap[0]}" if len(gap) == 1 else f"{gap[0]}-{gap[-1]}"
-                    self.report.note(dev, "missing", f"{dev} boot {boot} seq {span}")
-                    self.report.devices[dev].counts["missing"] += len(gap) - 1
-            if dev in previous_end:
-                self.report.devices[dev].skipped_at_reboot += max(0, lo - previous_end[dev] - 1)
-            previous_end[dev] = hi
+    def _gaps(self, altered: dict[tuple, Record]) -> dict[str, list[_Gap]]:
+        """Every device's missing records, as gaps in publishing order.
 
-    def _explained_by_drops(self, runs: dict, altered_slots: set) -> set[tuple]:
-        """The real records, as (dev, ep, boot, seq), that the device reported dropping.
+        A boot's range runs from the first to the last `seq` of any of its verified (or
+        altered) records, whatever the track; inside it every slot should hold a record.
+        Between one boot's last tick and the next one's first, each reboot skips at most R
+        numbers (protocol section 5): the rest of the gap was lost, and boot numbers in
+        between that left no record at all are missing boots."""
+        present: dict[tuple, set[int]] = defaultdict(set)  # tick -> tracks with a record
+        when = dict(self._ticks)  # tick -> (ts, v), from a verified record where there is one
+        for slot in chain(self._verified, altered):
+            present[slot[:4]].add(slot[4])
+        for slot, rec in altered.items():
+            when.setdefault(slot[:4], (rec.ts, rec.v))
+        runs: dict[str, dict[tuple, list[int]]] = defaultdict(lambda: defaultdict(list))
+        for dev, ep, boot, seq in present:
+            runs[dev][(ep, boot)].append(seq)
+        out: dict[str, list[_Gap]] = {}
+        for dev, dev_runs in runs.items():
+            spec = self.specs[dev]
+            every = tuple(range(spec.k))
+            gaps: list[_Gap] = []
 
-        Walk each device's slots in publishing order (seq rises across boots); every slot of
-        any track with no verified or altered record, inside a run, waits in line until a
-        later real record's drop report explains it: reports concern records queued before
-        them, and the outbox drops the oldest first (protocol 4.4)."""
-        reports: dict[str, list[tuple[int, int]]] = defaultdict(list)
-        for (dev, _ep, _boot, seq), r in self.readings.items():
-            if r.drops:
-                reports[dev].append((seq, r.drops))
-        explained: set[tuple] = set()
-        if not reports:
-            return explained
-        present = self._verified | altered_slots
-        for dev, dev_reports in reports.items():
-            k = self.specs[dev].k
-            holes = []  # (seq, ep, boot, trk) in publishing order
-            for (d, ep, boot), seqs in sorted(runs.items(), key=_run_order):
-                if d != dev:
-                    continue
-                for seq in range(min(seqs), max(seqs) + 1):
-                    holes += [
-                        (seq, ep, boot, t)
-                        for t in range(k)
-                        if (dev, ep, boot, seq, t) not in present
-                    ]
-            before = upto = 0  # holes before the report; holes explained (always the first)
-            for seq, drops in sorted(dev_reports):
-                while before < len(holes) and holes[before][0] < seq:
-                    before += 1
-                upto = min(before, upto + drops)
-            for hole_seq, ep, boot, trk in holes[:upto]:
-                if trk == self.keys.real_track(self.specs[dev], ep):
-                    explained.add((dev, ep, boot, hole_seq))
-        return explained
+            def gap(first, n, tracks, real, where, gaps=gaps):
+                last = gaps[-1] if gaps else None
+                if last and (last.first + last.n, last.tracks, last.real, last.where) == (
+                    first,
+                    tracks,
+                    real,
+                    where,
+                ):
+                    last.n += n
+                else:
+                    gaps.append(_Gap(first, n, tracks, real, where))
 
+            before = None  # (boot, last seq, its real track) of the previous run
+            for (ep, boot), seqs in sorted(dev_runs.items(), key=lambda r: min(r[1])):
+                seqs.sort()
+                where = f"boot {boot}"
+                if before:
+                    self._reboot(dev, spec, before, boot, seqs[0], gap)
+                real = 0
+                for n, seq in enumerate(seqs):
+                    ts, v = when[(dev, ep, boot, seq)]
+                    if n and seq > seqs[n - 1] + 1:  # whole ticks missing
+                        gap(seqs[n - 1] + 1, seq - seqs[n - 1] - 1, every, real, where)
+                    real = self._real(spec, ep, ts, v)
+                    have = present[(dev, ep, boot, seq)]
+                    if len(have) < spec.k:
+                        gap(seq, 1, tuple(t for t in every if t not in have), real, where)
+                before = (boot, seqs[-1], real)
+            out[dev] = gaps
+        return out
 
-def _run_order(item):
-    (dev, _ep, _boot), seqs = item
-    return dev, min(seqs)
+    def _reboot(self, dev, spec, before, boot, first, gap) -> None:
+        """Account for the sequence numbers between two boots' runs of `dev`."""
+        last_boot, last, real = before
+        reboots = max(1, boot - last_boot)
+        between = first - last - 1
+        skipped = min(between, reboots * RESERVE)
+        self.report.devices[dev].skipped_at_reboot += skipped
+        if reboots > 1:
+            gone = f"{last_boot + 1}" if reboots == 2 else f"{last_boot + 1}-{boot - 1}"
+            self.report.note(dev, "missing_boot", f"{dev} boot {gone}: no record", n=reboots - 1)
+        if between > skipped:
+            where = f"between boot {last_boot} and boot {boot}"
+            gap(last + 1, between - skipped, tuple(range(spec.k)), real, where)
+
+    def _count(self, dev: str, gaps: list[_Gap], reports: list[tuple[int, int]]) -> None:
+        """Count `dev`'s missing records. The earliest holes are explained by the device's drop
+        `reports` ((seq, drops) in seq order), each up to its count of the holes before it:
+        reports concern records queued before them, and the outbox drops the oldest first
+        (protocol 4.4). The other holes are missing, real and fake apart."""
+        upto = done = i = 0  # holes explained; holes in gaps[:i]
+        for seq, drops in reports:
+            while i < len(gaps) and gaps[i].first + gaps[i].n <= seq:
+                done += gaps[i].holes
+                i += 1
+            partial = 0
+            if i < len(gaps) and gaps[i].first < seq:
+                partial = (seq - gaps[i].first) * len(gaps[i].tracks)
+            upto = min(done + partial, upto + drops)
+        counts = self.report.devices[dev].counts
+        for g in gaps:
+            explained = min(upto, g.holes)
+            upto -= explained
+            real, real_explained = g.real_ticks(explained)
+            counts["missing_dropped"] += real_explained
+            if real > real_explained:
+                skip = explained // len(g.tracks) + (
+                    g.real in g.tracks[: explained % len(g.tracks)]
+                )
+                span = f"{dev} {g.where} seq {g.span(skip)}"
+                self.report.note(dev, "missing", span, n=real - real_explained)
+            fakes = g.holes - explained - (real - real_explained)
+            if fakes > 0:
+                span = f"{dev} {g.where} seq {g.span()}: {fakes} fake records"
+                self.report.note(dev, "missing_fake", span, n=fakes)
 
 
 def decode(
