@@ -21,9 +21,12 @@ def _decode(home, lines, tmp_path):
     return decode(home.keys(), home.devices(), read_feed(feed))
 
 
+def _is_real(home, spec, rec):
+    return rec["trk"] == home.keys().real_track(spec, ts=rec["ts"], v=rec["v"])
+
+
 def _real_lines(home, spec, lines):
-    rt = home.keys().real_track(spec)
-    return [i for i, ln in enumerate(lines) if json.loads(ln)["trk"] == rt]
+    return [i for i, ln in enumerate(lines) if _is_real(home, spec, json.loads(ln))]
 
 
 def _values(readings):
@@ -56,8 +59,7 @@ def test_flipped_byte_is_reported_as_altered(genuine, tmp_path):
 
 def test_flipped_tag_bit_on_a_fake_is_reported(genuine, tmp_path):
     home, spec, lines = genuine
-    rt = home.keys().real_track(spec)
-    i = next(i for i, ln in enumerate(lines) if json.loads(ln)["trk"] != rt)
+    i = next(i for i, ln in enumerate(lines) if not _is_real(home, spec, json.loads(ln)))
     rec = json.loads(lines[i])
     tag = rec["tag"]
     flipped = tag[:-1] + ("0" if tag[-1] != "0" else "1")
@@ -136,7 +138,7 @@ def test_truncated_feed_is_reported_and_rest_recovered(genuine, tmp_path):
     assert report.total("malformed") == 1
     assert "truncated" in report.examples["malformed"][0]
     last = json.loads(lines[-1])
-    lost_real = last["trk"] == home.keys().real_track(spec)
+    lost_real = _is_real(home, spec, last)
     assert _values(readings) == [
         v for v in _values(clean) if not (lost_real and v[0] == last["seq"])
     ]

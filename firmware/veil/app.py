@@ -11,6 +11,7 @@ import time
 from . import config, proto, settings
 from .decoy import Decoys
 from .drivers import END
+from .roles import Roles
 from .state import State
 
 RESET_AFTER_MS = 30000  # pause between an unforeseen error and the reset it ends in
@@ -38,9 +39,11 @@ class Node:
         chans = cfg["channels"]
         spec = [(c["name"], c["dec"], c["lo"], c["hi"]) for c in chans]
         houses = proto.placement(k_track, dev, ep, self.k)
-        self.real = houses.index(proto.real_household(k_track, ep, self.k))
-        self.enc = proto.Encoder(dev, self.k, ep, spec, k_real, k_fake)
+        self.roles = Roles(k_track, ep, houses, cfg["version"], cfg["tz"])
+        self.real = self.roles.real  # v2: known from the first reading's time on
+        self.enc = proto.Encoder(dev, self.k, ep, spec, k_real, k_fake, cfg["version"])
         self.decoys = Decoys(profile, spec, k_decoy, dev, ep, houses)
+        # v2: the track real before the reboot is the one of its day; -1 replays every walk
         self.decoys.restore(state.seq, int(profile.get("period_s", 30)), self.real)
         drv = cfg.get("driver", {"type": "replay"})
         snk = dict(cfg.get("sink", {"type": "spool"}), dev=dev, k=self.k)
@@ -49,23 +52,50 @@ class Node:
         self.lo = [c["lo"] for c in chans]
         self.hi = [c["hi"] for c in chans]
         self.values = [[0] * len(chans) for _ in range(self.k)]
+        self.reading = [0] * len(chans)  # the sensor's, copied onto the real track
+        self.shared = ((1 << len(chans)) - 1) & ~self.decoys.walked  # channels not walked
+        self.held = [0] * len(chans)  # last in-bounds reading of each shared channel
+        self.have = 0  # shared channels with a held reading
         self.failed = 0
         self.mask = 0
 
     def read(self):
-        """Read the sensor into the real track; False when the driver has no more data."""
-        real = self.values[self.real]
-        mask = self.driver.read(real)
+        """Read the sensor onto the real track of its time; False when the driver has no more
+        data. A reading out of its bounds counts as a failed one (protocol 4.3)."""
+        reading = self.reading
+        mask = self.driver.read(reading)
         if mask == END:
             return False
-        for i in range(len(real)):
-            if not self.lo[i] <= real[i] <= self.hi[i]:
+        for i in range(len(reading)):
+            if not self.lo[i] <= reading[i] <= self.hi[i]:
                 mask |= 1 << i
-        self.decoys.tick(self.state.seq, self.driver.ts, self.real, self.values, real, mask)
+        self.real = real = self.roles.track(self.driver.ts)
+        row = self.values[real]
+        for i in range(len(reading)):
+            row[i] = reading[i]
+        if self.shared:
+            self._hold(row, mask)
+        self.decoys.tick(self.state.seq, self.driver.ts, real, self.values, row, mask)
         self.mask = mask
         if mask:
             self.failed += 1
         return True
+
+    def _hold(self, row, mask):
+        """A shared channel publishes the real reading on every track, so when it fails or
+        reads out of bounds every track holds its last in-bounds reading (clamped into the
+        bounds before there is one); walked channels get the decoys' stand-ins instead."""
+        for i in range(len(row)):
+            bit = 1 << i
+            if not self.shared & bit:
+                continue
+            if not mask & bit:
+                self.held[i] = row[i]
+                self.have |= bit
+            elif self.have & bit:
+                row[i] = self.held[i]
+            else:
+                row[i] = min(max(row[i], self.lo[i]), self.hi[i])
 
     def publish(self):
         """Encode and write the k records of this tick, then move to the next sequence number."""

@@ -42,6 +42,12 @@ def load(path="config.json"):
     if not 2 <= cfg["k"] <= proto.MAX_K:
         raise ConfigError("k must be 2..%d" % proto.MAX_K)
     cfg.setdefault("epoch", 0)
+    cfg.setdefault("version", 1)  # a config from before v2
+    cfg.setdefault("tz", 0)
+    if not 1 <= cfg["version"] <= proto.VERSION:
+        raise ConfigError("protocol version must be 1..%d" % proto.VERSION)
+    if not -43200 <= cfg["tz"] <= 50400:
+        raise ConfigError("tz must be a UTC offset in seconds")
     if not 1 <= len(cfg["channels"]) <= proto.MAX_CHANNELS:
         raise ConfigError("a device has 1..%d channels" % proto.MAX_CHANNELS)
     for c in cfg["channels"]:

@@ -1,7 +1,7 @@
-"""Wire protocol v1 on the device: key derivation, track roles, record encoding.
+"""Wire protocol (versions 1 and 2) on the device: key derivation, track roles, record encoding.
 
 docs/protocol.md is the definition; host/veil/protocol.py is the laptop's implementation and
-tests/vectors/v1.json holds the vectors both must reproduce. Everything here is written for
+tests/vectors/v1.json and v2.json hold the vectors both must reproduce. Everything here is written for
 MicroPython's small heap: buffers are allocated once per device and records are built in place.
 """
 
@@ -10,7 +10,7 @@ import struct
 
 from micropython import const
 
-VERSION = const(1)
+VERSION = const(2)  # the newest; the config says which one a device speaks
 TAG_LEN = const(16)
 SEQ_DIGITS = const(15)  # seq < 2**48
 WIDE_DIGITS = const(10)  # ep, boot, ts < 2**32
@@ -74,12 +74,16 @@ def placement(k_track, dev, ep, k):
     return p
 
 
-def real_household(k_track, ep, k):
-    return _word(Hmac(k_track).digest(b"real" + struct.pack(">I", ep)), 0) % k
+def real_household(k_track, ep, k, day=None):
+    """The real household: of the whole epoch (v1, `day` None) or of one household day (v2)."""
+    msg = b"real" + struct.pack(">I", ep)
+    if day is not None:
+        msg += struct.pack(">I", day)
+    return _word(Hmac(k_track).digest(msg), 0) % k
 
 
-def real_track(k_track, dev, ep, k):
-    return placement(k_track, dev, ep, k).index(real_household(k_track, ep, k))
+def real_track(k_track, dev, ep, k, day=None):
+    return placement(k_track, dev, ep, k).index(real_household(k_track, ep, k, day))
 
 
 def _digits(n):
@@ -140,7 +144,7 @@ class Encoder:
     JSON line (length `size`, newline included) that stays valid until the next call.
     """
 
-    def __init__(self, dev, k, epoch, channels, k_real, k_fake):
+    def __init__(self, dev, k, epoch, channels, k_real, k_fake, version=1):
         dev = dev.encode() if isinstance(dev, str) else dev
         self.k = k
         self.epoch = epoch
@@ -148,7 +152,7 @@ class Encoder:
         self._real = Hmac(k_real)
         self._fake = Hmac(k_fake)
 
-        head = b"veil" + bytes((VERSION, 0, 0, 0, 0, len(dev))) + dev
+        head = b"veil" + bytes((version, 0, 0, 0, 0, len(dev))) + dev
         self._var = len(head)
         canon = bytearray(head + bytes(22) + bytes((len(channels),)))
         self._voff = []
@@ -159,7 +163,7 @@ class Encoder:
             canon += bytes(4)
         self._canon = canon
 
-        self._frags = [b'{"v":1,"dev":"' + dev + b'","ep":']
+        self._frags = [b'{"v":' + str(version).encode() + b',"dev":"' + dev + b'","ep":']
         self._frags += [b',"boot":', b',"seq":', b',"trk":', b',"ts":']
         sep = b',"val":{"'
         width = 0

@@ -63,13 +63,20 @@ data_options = [
     click.option("--rows", type=click.IntRange(min=1), help="replay only the first ROWS rows"),
 ]
 
-# A device's k and epoch: a home's devices share them (veil.owner.devices.household).
+# A device's k, epoch and time zone: a home's devices share them (veil.owner.devices.household).
 household_options = [
     click.option(
         "--k", type=click.IntRange(2, 16), help="tracks per tick (default: the home's, else 4)"
     ),
     click.option(
         "--epoch", type=click.IntRange(0, 2**32 - 1), help="epoch (default: the home's, else 0)"
+    ),
+    click.option(
+        "--tz",
+        type=click.IntRange(-43200, 50400),
+        metavar="SECONDS",
+        help="the home's local time minus UTC, e.g. 3600 for UTC+1 (default: the home's, else "
+        "0); the real household is re-dealt at 04:00 local time",
     ),
 ]
 

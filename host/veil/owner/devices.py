@@ -1,9 +1,11 @@
 """The devices of one home, each defined by the rules every device of a home follows
 (`define_device`: veil sim and veil provision both call it).
 
-All devices of a home share k and the epoch: the k virtual households are derived from the
-home key, k and the epoch, so that fake household j tells one story on every device
-(docs/protocol.md section 3). A new device therefore takes the home's k and epoch.
+All devices of a home share k, the epoch, the protocol version and the time-zone offset: the k
+virtual households are derived from the home key, k and the epoch, so that fake household j
+tells one story on every device, and in protocol v2 the real household is re-dealt each
+household day of the home's local time, the same one on every device (docs/protocol.md
+section 3). A new device therefore takes the home's values; a new home speaks v2.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from ..protocol import Channel, DeviceSpec
 from .home import Home
 
 DEFAULT_K = 4
+DEFAULT_VERSION = 2  # a new home's devices re-deal the real household daily
 
 
 @dataclass(frozen=True)
@@ -34,27 +37,40 @@ class Definition:
 
 
 def household(
-    home: Home, device: str, *, k: int | None = None, epoch: int | None = None
-) -> tuple[int, int]:
-    """k and epoch for `device`: the ones its home's other devices use, else its own from an
-    earlier provisioning, else the defaults."""
+    home: Home,
+    device: str,
+    *,
+    k: int | None = None,
+    epoch: int | None = None,
+    tz: int | None = None,
+    version: int | None = None,
+) -> tuple[int, int, int, int]:
+    """(k, epoch, protocol version, tz) for `device`: the ones its home's other devices use,
+    else its own from an earlier provisioning, else the ones given, else the defaults."""
     known = home.devices()
     others = {n: s for n, s in known.items() if n != device}
-    shared = {(s.k, s.epoch) for s in others.values()}
+    shared = {(s.k, s.epoch, s.version, s.tz) for s in others.values()}
     if len(shared) > 1:
-        raise VeilError(f"the devices of {home.path} disagree on k and epoch: {sorted(shared)}")
+        raise VeilError(
+            f"the devices of {home.path} disagree on k, epoch, protocol version and time-zone "
+            f"offset: {sorted(shared)}"
+        )
+    asked = (k, epoch, version, tz)
     if not shared:
         own = known.get(device)
-        default_k, default_epoch = (own.k, own.epoch) if own else (DEFAULT_K, 0)
-        return k or default_k, default_epoch if epoch is None else epoch
-    home_k, home_epoch = shared.pop()
-    if (k or home_k, home_epoch if epoch is None else epoch) != (home_k, home_epoch):
+        base = (
+            (own.k, own.epoch, own.version, own.tz) if own else (DEFAULT_K, 0, DEFAULT_VERSION, 0)
+        )
+        return tuple(b if a is None else a for a, b in zip(asked, base, strict=True))
+    rules = shared.pop()
+    if any(a is not None and a != b for a, b in zip(asked, rules, strict=True)):
+        hk, he, hv, htz = rules
         raise VeilError(
-            f"the home {home.path} uses k={home_k} and epoch {home_epoch} for "
+            f"the home {home.path} uses k={hk}, epoch {he}, protocol v{hv} and tz {htz} for "
             f"{', '.join(sorted(others))}; every device of a home must use the same, so that "
             "its fake households tell one story across devices"
         )
-    return home_k, home_epoch
+    return rules
 
 
 def define_device(
@@ -64,6 +80,7 @@ def define_device(
     *,
     k: int | None = None,
     epoch: int | None = None,
+    tz: int | None = None,
     profile: dict | None = None,
     series: Series | None = None,
     kinds: Sequence[str] | None = None,
@@ -71,7 +88,8 @@ def define_device(
 ) -> Definition:
     """`device` of `home` publishing `channels`, as every rule of the home says:
 
-    - k and epoch are the home's (`household`), else the ones given, else the defaults;
+    - k, epoch, protocol version and time-zone offset `tz` are the home's (`household`),
+      else the ones given, else the defaults (a new home speaks protocol v2);
     - a device the home already has keeps its spec when its channels keep their names and
       decimals (readings beyond its bounds are then published as stand-ins, as a real
       sensor's would be); any other change needs `replace`, since records made under the old
@@ -83,14 +101,14 @@ def define_device(
 
     Nothing is saved: `Definition.save()` keeps it once the board holds it.
     """
-    k, epoch = household(home, device, k=k, epoch=epoch)
-    spec = DeviceSpec(device, k, epoch, tuple(channels))
+    k, epoch, version, tz = household(home, device, k=k, epoch=epoch, tz=tz)
+    spec = DeviceSpec(device, k, epoch, tuple(channels), version=version, tz=tz)
     old = home.devices().get(device)
     if old and old != spec and not replace:
         if _shape(old) != _shape(spec):
             raise VeilError(
                 f"device {device} is already provisioned with a different spec "
-                "(channels, k or epoch); records made under the old spec would no longer "
+                "(channels, k, epoch or tz); records made under the old spec would no longer "
                 "decode. Use another device name, or --replace to redefine it"
             )
         spec = old
@@ -99,7 +117,7 @@ def define_device(
 
 
 def _shape(spec: DeviceSpec) -> tuple:
-    return spec.k, spec.epoch, [(c.name, c.dec) for c in spec.channels]
+    return spec.k, spec.epoch, spec.version, spec.tz, [(c.name, c.dec) for c in spec.channels]
 
 
 def _new_profile(home: Home, spec: DeviceSpec, series: Series | None, *, kinds) -> dict:

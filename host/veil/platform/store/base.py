@@ -44,7 +44,9 @@ class RecordStore(Protocol):
 
 
 def rows(records: Iterable[Record], now: float) -> list[tuple]:
-    return [(r.dev, r.ep, r.boot, r.seq, r.trk, r.ts, val_text(r.val), r.tag, now) for r in records]
+    return [
+        (r.dev, r.ep, r.boot, r.seq, r.trk, r.ts, val_text(r.val), r.tag, now, r.v) for r in records
+    ]
 
 
 val_text = json.JSONEncoder(separators=(",", ":")).encode

@@ -22,16 +22,17 @@ CREATE TABLE IF NOT EXISTS records (
     id BIGSERIAL PRIMARY KEY,
     dev TEXT NOT NULL, ep BIGINT NOT NULL, boot BIGINT NOT NULL, seq BIGINT NOT NULL,
     trk INTEGER NOT NULL, ts BIGINT NOT NULL, val TEXT NOT NULL, tag TEXT NOT NULL,
-    received DOUBLE PRECISION NOT NULL,
-    UNIQUE (dev, ep, boot, seq, trk, tag, val)
+    received DOUBLE PRECISION NOT NULL, v INTEGER NOT NULL DEFAULT 1,
+    UNIQUE (dev, ep, boot, seq, trk, tag, val, v)
 );
+ALTER TABLE records ADD COLUMN IF NOT EXISTS v INTEGER NOT NULL DEFAULT 1;
 CREATE TABLE IF NOT EXISTS quarantine (
     id BIGSERIAL PRIMARY KEY,
     received DOUBLE PRECISION NOT NULL, origin TEXT NOT NULL, reason TEXT NOT NULL,
     raw BYTEA NOT NULL
 );
 """
-_COLUMNS = "dev, ep, boot, seq, trk, ts, val, tag, received"
+_COLUMNS = "dev, ep, boot, seq, trk, ts, val, tag, received, v"
 _LOCK = 0x7665696C  # "veil": serialises schema creation between ingest machines
 
 
@@ -84,8 +85,8 @@ class PgStore:
     def records(self) -> Iterator[Record]:
         with self.db.cursor(name="veil_records") as cur:
             cur.execute(f"SELECT {_COLUMNS} FROM records ORDER BY id")
-            for dev, ep, boot, seq, trk, ts, val, tag, _received in cur:
-                yield Record(dev, ep, boot, seq, trk, ts, json.loads(val), tag)
+            for dev, ep, boot, seq, trk, ts, val, tag, _received, v in cur:
+                yield Record(dev, ep, boot, seq, trk, ts, json.loads(val), tag, v)
 
     def items(self) -> Iterator[tuple[str, Record]]:
         for n, rec in enumerate(self.records(), start=1):

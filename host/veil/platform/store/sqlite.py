@@ -18,8 +18,8 @@ CREATE TABLE IF NOT EXISTS records (
     id INTEGER PRIMARY KEY,
     dev TEXT NOT NULL, ep INTEGER NOT NULL, boot INTEGER NOT NULL, seq INTEGER NOT NULL,
     trk INTEGER NOT NULL, ts INTEGER NOT NULL, val TEXT NOT NULL, tag TEXT NOT NULL,
-    received REAL NOT NULL,
-    UNIQUE (dev, ep, boot, seq, trk, tag, val)
+    received REAL NOT NULL, v INTEGER NOT NULL DEFAULT 1,
+    UNIQUE (dev, ep, boot, seq, trk, tag, val, v)
 );
 CREATE TABLE IF NOT EXISTS quarantine (
     id INTEGER PRIMARY KEY,
@@ -27,8 +27,8 @@ CREATE TABLE IF NOT EXISTS quarantine (
 );
 """
 INSERT_RECORD = (
-    "INSERT {verb} INTO records (dev, ep, boot, seq, trk, ts, val, tag, received)"
-    " VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}){tail}"
+    "INSERT {verb} INTO records (dev, ep, boot, seq, trk, ts, val, tag, received, v)"
+    " VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}){tail}"
 )
 
 
@@ -44,6 +44,9 @@ class SqliteStore:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.executescript(SCHEMA)
+            columns = {row[1] for row in self.db.execute("PRAGMA table_info(records)")}
+            if "v" not in columns:  # a store from before protocol v2: its records are v1
+                self.db.execute("ALTER TABLE records ADD COLUMN v INTEGER NOT NULL DEFAULT 1")
         except sqlite3.DatabaseError as e:
             raise VeilError(f"{self.path} is not a usable veil store: {e}") from None
 
@@ -64,10 +67,10 @@ class SqliteStore:
     def records(self) -> Iterator[Record]:
         """Every stored record in arrival order."""
         cur = self.db.execute(
-            "SELECT dev, ep, boot, seq, trk, ts, val, tag FROM records ORDER BY id"
+            "SELECT dev, ep, boot, seq, trk, ts, val, tag, v FROM records ORDER BY id"
         )
-        for dev, ep, boot, seq, trk, ts, val, tag in cur:
-            yield Record(dev, ep, boot, seq, trk, ts, json.loads(val), tag)
+        for dev, ep, boot, seq, trk, ts, val, tag, v in cur:
+            yield Record(dev, ep, boot, seq, trk, ts, json.loads(val), tag, v)
 
     def items(self) -> Iterator[tuple[str, Record]]:
         """(origin, record) pairs, as decode takes them from any source."""

@@ -45,6 +45,7 @@ class Windows:
     dev: DeviceTracks
     feats: np.ndarray  # (k, W, F)
     t0: np.ndarray  # (W,)
+    real: np.ndarray  # (W,) the real track of each window (of its first reading)
     series: np.ndarray  # (k, W, 2C, L)
     scores: dict[str, np.ndarray] = field(default_factory=dict)  # attacker -> (k, W) decision
 
@@ -78,7 +79,7 @@ def make_windows(dev: DeviceTracks) -> Windows:
     both = np.concatenate([z, dz], axis=2)  # (k, T, 2C)
     series = np.stack([[both[t, g].T for g in groups] for t in range(dev.k)])
     t0 = np.array([dev.times[g[0]] for g in groups])
-    return Windows(dev, feats, t0, series)
+    return Windows(dev, feats, t0, dev.real[[g[0] for g in groups]], series)
 
 
 def _balanced_accuracy(y: np.ndarray, pred: np.ndarray) -> float:
@@ -93,12 +94,12 @@ def discriminative(wins: list[Windows], cut: int, seed: int = 0) -> list[Finding
     for name in ("gradient boosting on window features", "sequence model (random convolutions)"):
         ys, preds = [], []
         for w in wins:
-            k, real = w.dev.k, w.dev.real
+            k = w.dev.k
             train, test = w.t0 < cut, w.t0 >= cut
             if train.sum() < 4 or test.sum() < 2:
                 continue
             y = np.zeros((k, len(w.t0)))
-            y[real] = 1
+            y[w.real, np.arange(len(w.t0))] = 1
             weight = np.where(y == 1, 1.0, 1.0 / (k - 1))
             if name.startswith("gradient"):
                 model = _gbm(seed).fit(
@@ -141,7 +142,7 @@ def pick_real(wins: list[Windows], cut: int) -> Finding:
         for day in np.unique(days[w.t0 >= cut]):
             at = days == day
             total = sum(np.clip(s[:, at], -20, 20).sum(axis=1) for s in w.scores.values())
-            hits += int(np.argmax(total) == w.dev.real)
+            hits += int(np.argmax(total) == np.bincount(w.real[at], minlength=w.dev.k).argmax())
             trials += 1
     k = wins[0].dev.k
     return Finding(
@@ -153,12 +154,14 @@ def pick_real(wins: list[Windows], cut: int) -> Finding:
     )
 
 
-def _bin_features(dev: DeviceTracks, seconds: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per-bin features of every track: (k, B, F) and each bin's id (time // seconds)."""
+def _bin_features(dev: DeviceTracks, seconds: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-bin features of every track: (k, B, F), each bin's id (time // seconds) and its
+    real track."""
     groups = bins(dev.times, seconds, min_samples=2)
     decs = [c.dec for c in dev.spec.channels]
     feats = np.stack([window_matrix(dev.values[t], decs, groups, dev.times) for t in range(dev.k)])
-    return feats[:, :, 3:], np.array([dev.times[g[0]] // seconds for g in groups])
+    first = [g[0] for g in groups]
+    return feats[:, :, 3:], dev.times[first] // seconds, dev.real[first]
 
 
 def occupancy(
@@ -175,7 +178,7 @@ def occupancy(
     probability and of reading the track its discriminators pick each day."""
     seconds = max(600, int(2 * max(np.median(np.diff(d.times)) for d in devs.values())))
     per = {name: _bin_features(d, seconds) for name, d in devs.items()}
-    common = sorted(set.intersection(*(set(ids.tolist()) for _f, ids in per.values())))
+    common = sorted(set.intersection(*(set(ids.tolist()) for _f, ids, _r in per.values())))
     ids = np.array(common)
     t_bin = ids * seconds
     pos = np.clip(np.searchsorted(label_times, t_bin + seconds // 2), 0, len(labels) - 1)
@@ -189,8 +192,10 @@ def occupancy(
         model = _gbm(seed).fit(x[train], y[train])
         return float(np.mean(model.predict(x[test]) == y[test]))
 
-    rows = {name: np.searchsorted(ids_, ids) for name, (_f, ids_) in per.items()}
-    real = np.hstack([per[n][0][devs[n].real][rows[n]] for n in devs] + [clock])
+    rows = {name: np.searchsorted(ids_, ids) for name, (_f, ids_, _r) in per.items()}
+    cols = np.arange(len(ids))
+    real_bins = {n: per[n][2][rows[n]] for n in devs}
+    real = np.hstack([per[n][0][:, rows[n]][real_bins[n], cols] for n in devs] + [clock])
     acc_clock = accuracy(clock)
     acc_real = accuracy(real)
 
@@ -199,7 +204,7 @@ def occupancy(
     scores = {w.dev.spec.device: w for w in wins}
     for name, dev in devs.items():
         feats = per[name][0][:, rows[name]]
-        model = _gbm(seed).fit(feats[dev.real][train], y[train])
+        model = _gbm(seed).fit(feats[real_bins[name], cols][train], y[train])
         p = np.stack([model.predict_proba(feats[t])[:, 1] for t in range(dev.k)])
         probs.append(np.sort(p, axis=0).T)
         choice = _daily_choice(scores.get(name), t_bin, dev.k)
@@ -286,7 +291,8 @@ def linking(devs: dict[str, DeviceTracks], cut: int) -> list[Finding]:
                 matched += int(da.households[i] == db.households[best[i]])
                 pairs += 1
             top = max(range(da.k), key=lambda i: corr[i, best[i]])
-            hits += int(top == da.real and best[top] == db.real)
+            ra = da.real_of(da.times // DAY == day)
+            hits += int(top == ra and best[top] == db.real_of(db.times // DAY == day))
             trials += 1
     if not trials:
         return [Finding("cross-device linking", float("nan"), None, "needs two devices")]
@@ -329,10 +335,11 @@ def covariate(
                     m = sums / np.bincount(inv)
                     with np.errstate(invalid="ignore", divide="ignore"):
                         r.append(np.nan_to_num(np.corrcoef(m, c)[0, 1]))
-                hits += int(int(np.argmax(r)) == dev.real)
+                real = dev.real_of(at)
+                hits += int(int(np.argmax(r)) == real)
                 trials += 1
-                real_r.append(r[dev.real])
-                fake_r += [x for t, x in enumerate(r) if t != dev.real]
+                real_r.append(r[real])
+                fake_r += [x for t, x in enumerate(r) if t != real]
     if not trials:
         return [Finding("public covariate", float("nan"), None, "no temperature/humidity channel")]
     k = next(iter(devs.values())).k

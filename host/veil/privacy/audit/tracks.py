@@ -19,12 +19,16 @@ class DeviceTracks:
     spec: DeviceSpec
     times: np.ndarray  # (T,) Unix seconds, one per tick
     values: np.ndarray  # (k, T, C) readings in the channels' units
-    real: int  # the real track
+    real: np.ndarray  # (T,) the real track of each tick (protocol v2 re-deals it daily)
     households: list[int]  # household shown on each track
 
     @property
     def k(self) -> int:
         return self.spec.k
+
+    def real_of(self, at: np.ndarray) -> int:
+        """The track real on most of the ticks `at` (a mask or indices over the ticks)."""
+        return int(np.bincount(self.real[at], minlength=self.k).argmax())
 
 
 def load_tracks(
@@ -38,7 +42,8 @@ def load_tracks(
         spec = specs[rec.dev]
         if rec.ep != spec.epoch or rec.trk >= spec.k:
             continue
-        got[rec.dev][rec.trk][(rec.boot, rec.seq)] = (rec.ts, scaled_values(rec, spec))
+        real = keys.real_track(spec, ts=rec.ts, v=rec.v)
+        got[rec.dev][rec.trk][(rec.boot, rec.seq)] = (rec.ts, scaled_values(rec, spec), real)
     out = {}
     for dev, tracks in got.items():
         spec = specs[dev]
@@ -57,7 +62,7 @@ def load_tracks(
             spec,
             times,
             values,
-            keys.real_track(spec),
+            np.array([tracks[0][t][2] for t in ticks]),
             placement(keys.track, dev, spec.epoch, spec.k),
         )
     if not out:
