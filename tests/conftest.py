@@ -92,11 +92,17 @@ def home(tmp_path) -> Home:
 
 
 def provision_folder(
-    home: Home, board: Path, series, device="room1", k=4, profile=None, **settings
+    home: Home, board: Path, series, device="room1", k=4, profile=None, tz=None, **settings
 ) -> DeviceSpec:
     """Provision a board folder like `veil provision` would, to replay `series` at full speed."""
     definition = define_device(
-        home, device, series.channels, k=k, profile=profile or fit_series(series), series=series
+        home,
+        device,
+        series.channels,
+        k=k,
+        tz=tz,
+        profile=profile or fit_series(series),
+        series=series,
     )
     board.mkdir(parents=True, exist_ok=True)
     cfg = board_config(definition.spec, pace="fast", log_every=10**6, **settings)

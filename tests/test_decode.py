@@ -323,7 +323,7 @@ def test_a_val_that_fits_no_record_of_the_device_is_altered(home, tmp_path, chan
     lines = _boots(home, [(0, 0, 20)])
     bad = [*lines]
     bad[21] = (json.dumps(dict(json.loads(lines[21]), **change)) + "\n").encode()
-    readings, report = _decode(home, bad, tmp_path)
+    _readings, report = _decode(home, bad, tmp_path)
     assert report.total("altered") == 1 and report.total("malformed") == 0
     beyond = dict(json.loads(lines[21]), seq=10**6, **change)
     _readings, report = _decode(home, [*lines, (json.dumps(beyond) + "\n").encode()], tmp_path)

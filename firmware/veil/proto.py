@@ -1,8 +1,9 @@
 """Wire protocol (versions 1 and 2) on the device: key derivation, track roles, record encoding.
 
 docs/protocol.md is the definition; host/veil/protocol.py is the laptop's implementation and
-tests/vectors/v1.json and v2.json hold the vectors both must reproduce. Everything here is written for
-MicroPython's small heap: buffers are allocated once per device and records are built in place.
+tests/vectors/v1.json and v2.json hold the vectors both must reproduce. Everything here is
+written for MicroPython's small heap: buffers are allocated once per device and records are
+built in place.
 """
 
 import hashlib
