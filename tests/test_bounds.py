@@ -20,7 +20,7 @@ def test_a_shared_channel_holds_its_last_in_bounds_reading_on_every_track(home, 
     rows[101][1] = None  # the sensor failed
     rows[150][1] = 10  # below them
     series = dataset.Series(room.times, [room.channels[0], press], rows)
-    spec, _log = run_firmware(home, tmp_path / "b", series)
+    _spec, _log = run_firmware(home, tmp_path / "b", series)
     lines = (tmp_path / "b" / "feed.jsonl").read_bytes().splitlines()
     assert len({len(x) for x in lines}) == 1
     by_seq = {}

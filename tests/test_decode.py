@@ -255,9 +255,9 @@ def test_a_gap_beyond_r_at_a_reboot_is_missing(home, tmp_path):
 
 
 def test_a_real_record_deleted_at_a_boots_first_or_last_tick_is_missing(home, tmp_path):
-    lines = _boots(home, [(0, 0, 40), (1, 100, 40)])
+    lines = _boots(home, [(0, 0, 40), (1, 100, 40), (2, 200, 40)])
     keys = home.keys()
-    ends = {0, 39, 100, 139}
+    ends = {39, 100, 139, 200}
 
     def real_end(r):
         return r["seq"] in ends and r["trk"] == keys.real_track(D1, ts=r["ts"])
@@ -273,7 +273,7 @@ def test_deleted_fakes_are_reported(home, tmp_path):
     keys = home.keys()
 
     def fake_at(r):
-        return r["seq"] in (0, 30, 31, 59) and r["trk"] != keys.real_track(D1, ts=r["ts"])
+        return r["seq"] in (1, 30, 31, 58) and r["trk"] != keys.real_track(D1, ts=r["ts"])
 
     readings, report = _decode(home, _without(lines, fake_at), tmp_path)
     assert not report.clean
@@ -341,3 +341,15 @@ def test_drops_across_a_reboot_are_explained(home, tmp_path):
         20,
     )
     assert report.clean
+
+
+def test_a_feed_cut_inside_its_first_or_last_tick_is_no_loss(home, tmp_path):
+    """Records go out in track order: a feed read from the middle of a tick on (a live decode
+    joining late), or up to the middle of one (stopped early), has lost nothing it could see."""
+    lines = _boots(home, [(0, 0, 30)])
+    _readings, report = _decode(home, lines[2:-1], tmp_path)
+    assert report.clean
+    dev = report.devices["d1"]
+    assert dev.counts["missing"] == dev.counts["missing_fake"] == 0
+    _readings, report = _decode(home, [*lines[:1], *lines[2:]], tmp_path)  # track 1 of tick 0
+    assert report.total("missing") + report.total("missing_fake") == 1

@@ -107,3 +107,33 @@ def test_firmware_with_a_wrong_password_is_refused_and_keeps_its_outbox(broker, 
     assert "broker refused: not authorised" in text  # Mosquitto answers 5 to 3.1.1 clients
     assert "stopping with 20 messages kept in the outbox" in text
     assert broker.files.password("room1") not in text
+
+
+def _follow(home, broker, user, tmp_path, *extra):
+    return subprocess.run(
+        [sys.executable, "-m", "veil.cli", "decode", "--home", str(home.path), "--follow",
+         f"mqtts://127.0.0.1:{broker.tls_port}", "--ca", str(broker.files.ca_pem),
+         "--user", user, "--password-file", str(broker.folder / "passwords" / user),
+         "--out", str(tmp_path / "live.csv"), *extra],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+def test_live_decode_with_a_devices_credentials_says_why_it_reads_nothing(
+    broker, series, home, tmp_path
+):
+    """Issue 10 item 9: a device may only publish; following as one reads nothing."""
+    publish_from_vboard(home, series, broker)  # defines room1 in the home
+    p = _follow(home, broker, "room1", tmp_path, "--idle", "1")
+    assert p.returncode != 0
+    assert "user room1 is a device of this home" in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1 and "Traceback" not in p.stderr
+
+
+def test_live_decode_that_receives_nothing_fails_with_the_reason(broker, series, home, tmp_path):
+    """mallory is a device of the broker but not of this home: the broker delivers it nothing."""
+    publish_from_vboard(home, series, broker)
+    p = _follow(home, broker, "mallory", tmp_path, "--idle", "1")
+    assert p.returncode != 0
+    assert "nothing could be read: no message arrived on veil/#" in p.stderr
+    assert "0 real readings" in p.stdout

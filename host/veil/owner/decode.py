@@ -270,7 +270,12 @@ class Decoder:
                     gaps.append(_Gap(first, n, tracks, real, where))
 
             before = None  # (boot, last seq, its real track) of the previous run
-            for (ep, boot), seqs in sorted(dev_runs.items(), key=lambda r: min(r[1])):
+            ordered = sorted(dev_runs.items(), key=lambda r: min(r[1]))
+            head, tail = (
+                (*ordered[0][0], min(ordered[0][1])),
+                (*ordered[-1][0], max(ordered[-1][1])),
+            )
+            for (ep, boot), seqs in ordered:
                 seqs.sort()
                 where = f"boot {boot}"
                 if before:
@@ -282,8 +287,15 @@ class Decoder:
                         gap(seqs[n - 1] + 1, seq - seqs[n - 1] - 1, every, real, where)
                     real = self._real(spec, ep, ts, v)
                     have = present[(dev, ep, boot, seq)]
-                    if len(have) < spec.k:
-                        gap(seq, 1, tuple(t for t in every if t not in have), real, where)
+                    if len(have) == spec.k:
+                        continue
+                    # the feed may start after the first tracks of its first tick and end
+                    # before the last ones of its last tick (records go out in track order)
+                    lo = min(have) if (ep, boot, seq) == head else 0
+                    hi = max(have) if (ep, boot, seq) == tail else spec.k - 1
+                    holes = tuple(t for t in every if lo <= t <= hi and t not in have)
+                    if holes:
+                        gap(seq, 1, holes, real, where)
                 before = (boot, seqs[-1], real)
             out[dev] = gaps
         return out

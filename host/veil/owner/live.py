@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from ..errors import VeilError
 from ..platform.ingest_mqtt import classify
 from ..platform.mqtt_link import BrokerUrl, connect, make_client
 from .decode import Decoder, Report, WrongKeyError, csv_header, csv_row
@@ -23,6 +24,10 @@ from .home import Home
 
 REPORT_EVERY = 2.0  # seconds between report refreshes
 WRONG_KEY_AFTER = 64  # records that fail with none verified before giving up
+
+
+class NothingReadError(VeilError):
+    """A live decode that could read nothing: the message says why."""
 
 
 def snapshot(dec: Decoder) -> Report:
@@ -48,6 +53,12 @@ def follow(
     readings were shown or none came for `idle` s; returns the final report."""
     keys, specs = home.keys(), home.require_devices()
     broker = BrokerUrl.parse(url)
+    if user in specs:
+        raise NothingReadError(
+            f"user {user} is a device of this home: a device may only publish to its own topic "
+            "(veil broker's ACL), so the broker delivers it nothing to read; follow with a "
+            "reader's credentials (veil broker --reader NAME)"
+        )
     stop = stop or threading.Event()
     dec = Decoder(keys, specs)
     inbox: list = []
@@ -64,8 +75,8 @@ def follow(
     client.subscribe(f"{broker.prefix}/#", qos=1)
     names = csv_header(specs)
     echo(f"following {url}: real readings of {', '.join(sorted(specs))} (Ctrl-C to stop)")
-    shown = 0
-    last_msg = refreshed = time.monotonic()
+    shown = received = 0
+    last_msg = started = refreshed = time.monotonic()
     seen: set = set()
     with Path(csv_out).open("w", newline="") as f:
         out = csv.writer(f)
@@ -78,6 +89,7 @@ def follow(
                     dec.add(f"{topic} #{n}", classify(broker, topic, payload))
                 if inbox:
                     last_msg = now
+                    received += len(inbox)
                     inbox.clear()
                 for key, r in dec.readings.items():
                     if key in seen:
@@ -105,6 +117,13 @@ def follow(
     if report_out:
         _write_report(report_out, report)
     echo(f"{shown} real readings -> {csv_out}")
+    if not received:
+        raise NothingReadError(
+            f"nothing could be read: no message arrived on {broker.prefix}/# in "
+            f"{time.monotonic() - started:.0f} s; the broker delivers nothing to a user its ACL "
+            f"does not let read {broker.prefix}/# (veil broker --reader NAME), or no device "
+            "published meanwhile"
+        )
     return report
 
 
