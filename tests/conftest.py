@@ -26,7 +26,7 @@ from veil.protocol import DeviceSpec
 from veil.sim.replay import run_folder
 
 REPO = Path(__file__).resolve().parents[1]
-VECTORS = REPO / "tests" / "vectors" / "v1.json"
+VECTORS = {v: REPO / "tests" / "vectors" / f"{v}.json" for v in ("v1", "v2")}
 ROOM = REPO / "host" / "veil" / "sim" / "data" / "room_occupancy.csv"
 ROOM_CHANNELS = ["S1_Temp", "S1_Light", "S5_CO2", "S6_PIR"]
 

@@ -79,7 +79,7 @@ def real_household(k_track, ep, k, day=None):
     """The real household: of the whole epoch (v1, `day` None) or of one household day (v2)."""
     msg = b"real" + struct.pack(">I", ep)
     if day is not None:
-        msg += struct.pack(">I", day)
+        msg += struct.pack(">I", day % 4294967296)  # a day before 1970 wraps (never in use)
     return _word(Hmac(k_track).digest(msg), 0) % k
 
 

@@ -150,7 +150,7 @@ def placement(k_track: bytes, dev: str, ep: int, k: int) -> list[int]:
 def real_household(k_track: bytes, ep: int, k: int, day: int | None = None) -> int:
     """The household that is real: for the whole epoch in v1 (`day` None), for one household
     day in v2 (section 3)."""
-    msg = b"real" + struct.pack(">I", ep) + (b"" if day is None else struct.pack(">I", day))
+    msg = b"real" + struct.pack(">I", ep) + (b"" if day is None else struct.pack(">I", day % 2**32))
     return _word(hmac_sha256(k_track, msg), 0) % k
 
 

@@ -1,4 +1,5 @@
-"""Check firmware/veil/proto.py against tests/vectors/v1.json under the MicroPython binary.
+"""Check firmware/veil/proto.py and roles.py against tests/vectors/v1.json or v2.json under the
+MicroPython binary.
 
 Run as `micropython check_vectors.py VECTORS` with MICROPYPATH pointing at firmware/. Prints one
 line per mismatch and a final "checked N" line; exits 1 on any mismatch.
@@ -8,7 +9,7 @@ import binascii
 import json
 import sys
 
-from veil import proto
+from veil import proto, roles
 
 RFC4231 = [
     (b"\x0b" * 20, b"Hi There", "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"),
@@ -56,18 +57,25 @@ sub = {name: proto.subkey(home, label) for name, label in LABELS.items()}
 for name in LABELS:
     check("subkey " + name, hexs(sub[name]), vec["subkeys"][name])
 
+for d in vec.get("days", ()):
+    check("day %d %d" % (d["ts"], d["tz"]), roles.day_of(d["ts"], d["tz"]), d["day"])
+
 for t in vec["tracks"]:
     dev = t["dev"].encode()
-    what = "track %s/%d/%d" % (t["dev"], t["ep"], t["k"])
+    day = t.get("day")
+    what = "track %s/%d/%d/%s" % (t["dev"], t["ep"], t["k"], day)
     check(what, proto.placement(sub["track"], dev, t["ep"], t["k"]), t["placement"])
-    check(what, proto.real_household(sub["track"], t["ep"], t["k"]), t["real_household"])
-    check(what, proto.real_track(sub["track"], dev, t["ep"], t["k"]), t["real_track"])
+    check(what, proto.real_household(sub["track"], t["ep"], t["k"], day), t["real_household"])
+    check(what, proto.real_track(sub["track"], dev, t["ep"], t["k"], day), t["real_track"])
 
 for r in vec["records"]:
     s = r["spec"]
+    version = s.get("version", 1)
     chans = [(c["name"], c["dec"], c["lo"], c["hi"]) for c in s["channels"]]
-    enc = proto.Encoder(s["device"], s["k"], s["epoch"], chans, sub["real"], sub["fake"])
-    real = r["trk"] == proto.real_track(sub["track"], s["device"].encode(), s["epoch"], s["k"])
+    enc = proto.Encoder(s["device"], s["k"], s["epoch"], chans, sub["real"], sub["fake"], version)
+    houses = proto.placement(sub["track"], s["device"].encode(), s["epoch"], s["k"])
+    role = roles.Roles(sub["track"], s["epoch"], houses, version, s.get("tz", 0))
+    real = r["trk"] == role.track(r["ts"])
     check("real %d" % r["seq"], real, r["real"])
     line = enc.encode(
         r["mask"], r["boot"], r["seq"], r["trk"], r["ts"], r["values"], real, r["drops"]
