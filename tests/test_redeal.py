@@ -12,11 +12,16 @@ from veil.owner.decode import decode
 from veil.owner.home import Home
 from veil.protocol import DeviceSpec, household_day
 
-from conftest import ROOM, run_firmware
+from conftest import ROOM, run_firmware, run_mpy_tests
 
 HOME_CSV = ROOM.with_name("appliances_home.csv")
 TZ = 3600  # the home is at UTC+1: its days start at 03:00 UTC
 DAYS = 4
+
+
+def test_firmware_roles_under_micropython(tmp_path):
+    """roles.py: v1 keeps one track, v2 re-deals at 04:00 local, a tick allocates nothing."""
+    run_mpy_tests("roles.py", tmp_path)
 
 
 @pytest.fixture(scope="module")
