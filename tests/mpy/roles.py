@@ -2,7 +2,6 @@
 the real track of v1 and v2, the re-deal at 04:00 local time, and no allocation per tick."""
 
 import micropython
-
 import runner
 
 from veil import proto, roles
