@@ -56,3 +56,15 @@ def test_a_truncated_key_is_refused(tmp_path):
 def test_missing_key_says_what_to_do(tmp_path):
     with pytest.raises(KeyFileError, match="veil keygen"):
         Home(tmp_path / "nowhere").key()
+
+
+def test_keygen_makes_a_private_home_folder(tmp_path):
+    from veil.owner.home import Home
+
+    home = Home(tmp_path / "new" / "home")
+    home.keygen()
+    assert (home.path.stat().st_mode & 0o777, home.key_path.stat().st_mode & 0o777) == (
+        0o700,
+        0o600,
+    )
+    assert len(home.key_path.read_bytes()) == 32  # docs/protocol.md 7: the raw 32 bytes

@@ -49,8 +49,9 @@ class Home:
         self.devices_path = self.path / DEVICES_FILE
 
     def keygen(self) -> str:
-        """Create the home key from the OS CSPRNG; refuses to replace an existing one."""
-        self.path.mkdir(parents=True, exist_ok=True)
+        """Create the home key from the OS CSPRNG; refuses to replace an existing one. A home
+        folder it creates is private to its owner (0700)."""
+        self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
         try:
             fd = os.open(self.key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
