@@ -6,9 +6,8 @@ import json
 
 import pytest
 
+from test_decode import _decode, _is_real
 from veil import dataset
-from veil.feed import read_feed
-from veil.owner.decode import decode
 from veil.owner.home import Home
 from veil.protocol import DeviceSpec, household_day
 
@@ -36,16 +35,6 @@ def redealt(tmp_path_factory):
     return home, spec, series, lines
 
 
-def _decode(home, lines, tmp_path):
-    feed = tmp_path / "feed.jsonl"
-    feed.write_bytes(b"".join(lines))
-    return decode(home.keys(), home.devices(), read_feed(feed))
-
-
-def _real(home, spec, rec):
-    return rec["trk"] == home.keys().real_track(spec, ts=rec["ts"], v=rec["v"])
-
-
 def test_the_real_track_changes_with_the_household_day(redealt):
     home, spec, _series, lines = redealt
     assert (spec.version, spec.tz) == (2, TZ)
@@ -53,7 +42,7 @@ def test_the_real_track_changes_with_the_household_day(redealt):
     assert {r["v"] for r in recs} == {2}
     days = {}
     for r in recs:
-        if _real(home, spec, r):
+        if _is_real(home, spec, r):
             days.setdefault(household_day(r["ts"], TZ), set()).add(r["trk"])
     assert len(days) >= DAYS  # a day starts at 04:00 local time
     assert all(len(t) == 1 for t in days.values())  # one real track a day
@@ -86,12 +75,12 @@ def test_findings_hold_across_a_day_boundary(redealt, tmp_path):
     fake of each deleted, one more real record altered; each is found as what it is."""
     home, spec, series, lines = redealt
     recs, around = _at_a_redeal(home, spec, lines)
-    reals = [i for i in around if _real(home, spec, recs[i])]
-    fakes = [i for i in around if not _real(home, spec, recs[i])]
+    reals = [i for i in around if _is_real(home, spec, recs[i])]
+    fakes = [i for i in around if not _is_real(home, spec, recs[i])]
     assert len(reals) == 2
     gone = {*reals, fakes[0], fakes[-1]}
     bad = [ln for i, ln in enumerate(lines) if i not in gone]
-    target = next(i for i in range(reals[-1] + 1, len(lines)) if _real(home, spec, recs[i]))
+    target = next(i for i in range(reals[-1] + 1, len(lines)) if _is_real(home, spec, recs[i]))
     j = target - sum(1 for g in gone if g < target)
     bad[j] = bad[j].replace(b'"T1":', b'"T1":1', 1)
     readings, report = _decode(home, bad, tmp_path)
