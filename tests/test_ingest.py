@@ -32,7 +32,7 @@ def test_hostile_messages_are_quarantined_with_reasons(genuine, tmp_path):
     hostile = {
         "bad JSON": b"{not json\n",
         "wrong keys": json.dumps({**good, "extra": 1}).encode() + b"\n",
-        "version": json.dumps({**good, "v": 2}).encode() + b"\n",
+        "version": json.dumps({**good, "v": 3}).encode() + b"\n",
         "seq must be": json.dumps({**good, "seq": "12"}).encode() + b"\n",
         "not a number": json.dumps({**good, "val": {"a": "x"}}).encode() + b"\n",
         "tag must be": json.dumps({**good, "tag": "zz"}).encode() + b"\n",

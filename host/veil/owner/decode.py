@@ -334,11 +334,8 @@ class Decoder:
             upto -= explained
             real, real_explained = g.real_ticks(explained)
             counts["missing_dropped"] += real_explained
-            if real > real_explained:
-                skip = explained // len(g.tracks) + (
-                    g.real in g.tracks[: explained % len(g.tracks)]
-                )
-                span = f"{dev} {g.where} seq {g.span(skip)}"
+            if real > real_explained:  # the gap's first real_explained ticks are explained
+                span = f"{dev} {g.where} seq {g.span(real_explained)}"
                 self.report.note(dev, "missing", span, n=real - real_explained)
             fakes = g.holes - explained - (real - real_explained)
             if fakes > 0:
