@@ -48,7 +48,7 @@ def test_deploy_copies_the_compiled_bundle_then_only_what_changed(vboard, tmp_pa
     assert not (root / "veil" / "proto.py").exists()
     assert not (root / "veil" / "drivers" / "gone.mpy").exists()
     board = BoardLink(vb.port)
-    assert board.exec("import veil.proto; print(veil.proto.VERSION)").strip() == "1"
+    assert board.exec("import veil.proto; print(veil.proto.VERSION)").strip() == "2"
 
 
 def test_deploy_to_the_wrong_board_type_is_refused(vboard, tmp_path):
@@ -131,7 +131,7 @@ def test_several_devices_of_one_home_share_its_key_k_and_epoch(tmp_path):
         "--k", 8, cwd=tmp_path, check=False,
     )  # fmt: skip
     assert p.returncode == 1
-    assert "uses k=4 and epoch 0 for hall, kitchen" in p.stderr
+    assert "uses k=4, epoch 0, protocol v2 and tz 0 for hall, kitchen" in p.stderr
 
 
 def test_fetch_from_a_board_that_has_not_published(vboard, tmp_path):
