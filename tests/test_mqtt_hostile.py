@@ -49,7 +49,7 @@ def test_hostile_messages_are_quarantined_and_the_service_goes_on(broker, genuin
         "bad JSON": b"{not json",
         "seq must be": json.dumps({**good, "dev": "mallory", "seq": "12"}).encode(),
         "exceeds": b"{" + b" " * 1_000_000 + b"}",
-        "unsupported protocol version": json.dumps({**good, "dev": "mallory", "v": 2}).encode(),
+        "unsupported protocol version": json.dumps({**good, "dev": "mallory", "v": 3}).encode(),
         "on the topic of device mallory": lines[1].strip(),  # room1's record, mallory's topic
     }
     try:
