@@ -9,12 +9,13 @@ import click
 
 from ..errors import VeilError
 from .options import (
+    WEAK_WARNING,
     data_options,
     home_option,
     household_options,
     load_profile,
     load_series,
-    profile_option,
+    profile_options,
     progress,
     provision_options,
     report_table,
@@ -54,7 +55,7 @@ from .options import (
     help="keep the virtual board's filesystem here (default: a temporary folder)",
 )
 @click.option("--replace", is_flag=True, help="redefine an existing device of the home")
-@profile_option
+@with_options(profile_options)
 @with_options(provision_options)
 def sim(
     csv_path,
@@ -72,6 +73,7 @@ def sim(
     board_dir,
     replace,
     profile_path,
+    weak_decoys,
     **net,
 ):
     """Run the firmware on the virtual board over recorded data in CSV (the feed goes to a
@@ -100,6 +102,7 @@ def sim(
             board_dir=board_dir,
             profile=load_profile(profile_path),
             replace=replace,
+            weak_decoys=weak_decoys,
             progress=update,
             transport=transport,
         )
@@ -109,6 +112,8 @@ def sim(
         f"{device}: {result.ticks} ticks x {result.spec.k} tracks -> {dest} "
         f"({', '.join(c.name for c in result.spec.channels)})"
     )
+    if result.weak:
+        click.echo(WEAK_WARNING.format(device=device), err=True)
     if why := result.undelivered():
         raise VeilError(f"{device}: {why}; they stay in the board's outbox")
 

@@ -43,6 +43,7 @@ class SimResult:
     spec: DeviceSpec
     ticks: int
     log: list[str]
+    weak: bool = False  # the decoy profile missed the privacy targets when it was checked
 
     def undelivered(self) -> str | None:
         """Why records were left on the board (a network sink that could not deliver them
@@ -68,6 +69,7 @@ def simulate(
     board_dir: Path | None = None,
     profile: dict | None = None,
     replace: bool = False,
+    weak_decoys: bool = False,
     progress: Callable[[int], None] | None = None,
     transport: Transport | None = None,
 ) -> SimResult:
@@ -84,6 +86,7 @@ def simulate(
         profile=profile,
         series=series,
         replace=replace,
+        weak_decoys=weak_decoys,
     )
     config = board_config(
         definition.spec,
@@ -118,7 +121,7 @@ def simulate(
                 ticks = int(m.group(1))
             if transport is None:
                 board.get_file("feed.jsonl", Path(feed_out))
-    return SimResult(definition.spec, ticks, log)
+    return SimResult(definition.spec, ticks, log, definition.weak)
 
 
 def run_folder(root: Path, timeout: float = 3600) -> str:
