@@ -16,6 +16,7 @@ from veil.protocol import placement, real_household
 from conftest import ROOM, run_firmware
 
 ROWS = 2000
+DAYS_2 = 4241  # the room's two days with people in
 
 
 def _tracks(lines, k):
@@ -34,8 +35,8 @@ def test_households_tell_one_story_across_devices(tmp_path):
     """Fake household j is busy at the same times on the CO2 node and on the PIR node. Two
     homes over six days: a fake household may be away all along (the office profile has long
     empty spells), and one that is tells nothing."""
-    co2 = dataset.load(ROOM, channels=["S5_CO2"])
-    pir = dataset.load(ROOM, channels=["S6_PIR"])
+    co2 = dataset.load(ROOM, channels=["S5_CO2"], limit=DAYS_2)
+    pir = dataset.load(ROOM, channels=["S6_PIR"], limit=DAYS_2)
     occupancy = fit_series(co2)["occupancy"]
     profiles = fit_series(co2), fit_series(pir, occupancy=occupancy)
     n = 3 * len(co2.times)

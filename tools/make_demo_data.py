@@ -2,8 +2,8 @@
 
     python tools/make_demo_data.py ../shared/data
 
-room_occupancy.csv: UCI "Room Occupancy Estimation" (Singh et al., 2018; CC BY 4.0), the two
-days with people present (2017-12-22 and 2017-12-23). Date and Time are merged into one ISO
+room_occupancy.csv: UCI "Room Occupancy Estimation" (Singh et al., 2018; CC BY 4.0), the
+December recording (2017-12-22 to 2017-12-26: two days with people present, three without). Date and Time are merged into one ISO
 `time` column (the recording's local time, written without a zone); the sound columns and the
 derived CO2 slope are left out; every other value is copied as text, unchanged.
 
@@ -34,7 +34,7 @@ ROOM_COLUMNS = [
     "S7_PIR",
     "Room_Occupancy_Count",
 ]
-ROOM_DAYS = ("22-12-2017", "23-12-2017")
+ROOM_DAYS = ("22-12-2017", "23-12-2017", "24-12-2017", "25-12-2017", "26-12-2017")
 
 
 def room(src: Path) -> None:

@@ -34,7 +34,7 @@ DAY = 86400
 ANCHOR = 4 * 3600  # household days (and the re-deal) start at 04:00 local time
 FRAC = 8  # innovations are in 1/8 grid steps
 KNOTS = 24  # knots per quantile row
-RUNS = 8  # how a walk last moved: 4 kinds of step, 4 lengths of stillness
+RUNS = 10  # how a walk last moved: 4 kinds of step; 3 lengths of stillness after a step down or up
 _ONE = 1 << 8  # fixed point of the floor
 
 
@@ -69,6 +69,7 @@ class Floor:
         self.ring = array.array("i", [0] * hours)
         self.filled = 0
         self.shift = shift
+        self.half = 1 << (shift - 1)  # rising, round: it reaches the minimum it follows
         self.down = shift - 4 if shift > 5 else 1  # a floor sinks 16 times faster than it rises
         self.cur = 0  # this hour's minimum
         self.hour = -1  # the hour it belongs to (day * 24 + hour)
@@ -96,7 +97,7 @@ class Floor:
                 low = ring[j]
         low <<= 8
         if low > self.b:
-            self.b += (low - self.b) >> self.shift
+            self.b += (low - self.b + self.half) >> self.shift
         else:
             self.b += (low - self.b) >> self.down
         return self.b >> 8
@@ -117,6 +118,9 @@ class Channel:
         self.phi = spec["phi"]
         self.bands = spec["bands"]
         self.snap = spec["snap"]  # gaps a walk may close in one step before a re-deal
+        # how busy a walk has been lately (mean |step| x 256 over ~15 minutes), in classes
+        self.act_shift, act_edges = spec["activity"]
+        self.act_edges = array.array("i", act_edges)
         self.start = array.array("i", spec["start"])
         self.index = a2b_base64(spec["index"])
         self.p = array.array("H", a2b_base64(spec["P"]))
@@ -124,11 +128,11 @@ class Channel:
         self.every = spec.get("every", 1)  # a model recorded at a longer period steps less often
         # a climate sensor's fakes move as much as the real sensor has lately (seasons change
         # how much rooms move): mean |step| of the real readings over days, against the fit's
-        self.adapt, self.mad = spec.get("adapt", [0, 0])
-        self.vol = self.mad  # the real readings' mean |step| x 256, lately
-        self.gain = 256  # innovations are scaled by vol / mad (x 256)
+        self.adapt, self.mad = spec.get("adapt", [0, 0])  # shift, mean |step| x 65536
+        self.vol = self.mad  # the real readings' mean |step| x 65536, lately
+        self.gain = 256  # how fast walks go (x 256): fewer steps below, bigger ones above
         rows = len(self.p) // KNOTS
-        nctx = 3 * self.bands * (len(self.edges) + 1) * RUNS
+        nctx = 3 * self.bands * (len(self.edges) + 1) * RUNS * (len(self.act_edges) + 1)
         if len(self.q) != len(self.p) or len(self.index) != nctx or max(self.index) >= rows:
             raise ValueError("decoy profile tables do not fit this firmware: refit the profile")
 
@@ -136,13 +140,14 @@ class Channel:
         """The real reading moved by d grid steps: update how much it moves lately."""
         if self.adapt:
             d = d if d >= 0 else -d
-            self.vol += ((d << 8) - self.vol) >> self.adapt
+            d = d if d < 8192 else 8191
+            self.vol += ((d << 16) - self.vol + (1 << (self.adapt - 1))) >> self.adapt
             self.regain()
 
     def regain(self):
-        """The innovations' scale from how much the real readings move lately (1/4 to 4)."""
+        """How fast walks go from how much the real readings move lately (1/4 to 4)."""
         if self.adapt:
-            g = (self.vol << 8) // self.mad
+            g = self.vol // (self.mad >> 8)
             self.gain = 64 if g < 64 else 1024 if g > 1024 else g
 
     def band(self, hour):
@@ -169,9 +174,10 @@ class Channel:
             span >>= 4
         return q[j] + (q[j + 1] - q[j]) * du // span
 
-    def step(self, y, prev, still, state, hour, u):
+    def step(self, y, prev, still, act, state, hour, u):
         """The next step of a walk at height y above the floor that last moved by `prev` (and
-        has been still for `still` ticks), for a household in `state`."""
+        has been still for `still` & 127 ticks since a step up or down, bit 7; and moved `act`
+        lately), for a household in `state`."""
         lv = 0
         edges = self.edges
         while lv < len(edges) and y > edges[lv]:
@@ -179,15 +185,21 @@ class Channel:
         if prev:
             run = (0 if -prev > self.big else 1) if prev < 0 else (3 if prev > self.big else 2)
         else:
-            run = 4 if still <= 1 else 5 if still <= 3 else 6 if still <= 9 else 7
+            n = still & 127
+            run = 4 + 3 * (still >> 7) + (0 if n <= 1 else 1 if n <= 5 else 2)
+        a = 0
+        act_edges = self.act_edges
+        while a < len(act_edges) and act > act_edges[a]:
+            a += 1
         ctx = ((state * self.bands + self.band(hour)) * (len(edges) + 1) + lv) * RUNS + run
+        ctx = ctx * (len(act_edges) + 1) + a
         x = self._draw(self.index[ctx], u)
-        if self.gain != 256:
+        if self.gain > 256:
             x = (x * self.gain) >> 8
         x += (self.phi * prev * FRAC) >> 8
         d = (x + FRAC // 2) // FRAC
-        if not self.ylo <= y + d <= self.yhi:
-            return 0
+        if not self.ylo <= y + d <= self.yhi:  # off the heights it may take: bounce back
+            d = -d if self.ylo <= y - d <= self.yhi else 0
         return d
 
 
@@ -218,14 +230,16 @@ class Decoys:
         self.idx = [array.array("i", [0] * k) for _ in range(n)]  # each walk's grid index
         self.y = [array.array("i", [0] * k) for _ in range(n)]  # its height above the floor
         self.prev = [array.array("h", [0] * k) for _ in range(n)]  # its last step
-        self.still = [bytearray(k) for _ in range(n)]  # ticks since it last moved (to 255)
+        # ticks since it last moved (to 127), and whether that move was up (bit 7)
+        self.still = [bytearray(k) for _ in range(n)]
+        self.act = [array.array("i", [0] * k) for _ in range(n)]  # how much it moved lately
         self.base = array.array("i", [0] * n)  # each channel's floor index this tick
         self._fresh = True  # no walk yet: the first tick starts each at a typical height
         self.day = 0  # the household day of the tick (days start at 04:00 local time)
         self.sod = 0  # seconds since that day began
         self._hours = 0
         self._fail = 0  # the real track's failed channels this tick
-        size = 12 + sum(24 + 4 * len(ch.floor.ring) if ch else 0 for ch in self.ch) + n * k * 11
+        size = 12 + sum(24 + 4 * len(ch.floor.ring) if ch else 0 for ch in self.ch) + n * k * 15
         self._slots = Slots("decoy", size)
         self._snap = bytearray(size)
 
@@ -240,11 +254,17 @@ class Decoys:
         return (self.sod // 3600 + 4) % 24
 
     def _moved(self, c, t, i):
-        """Track t's channel c is now at grid index i: note its step, stillness and height."""
+        """Track t's channel c is now at grid index i: note its step, stillness, activity and
+        height."""
         d = i - self.idx[c][t]
         self.prev[c][t] = d if -32768 <= d <= 32767 else (32767 if d > 0 else -32768)
         st = self.still[c]
-        st[t] = 0 if d else (st[t] + 1 if st[t] < 255 else 255)
+        if d:
+            st[t] = 128 if d > 0 else 0
+        elif st[t] & 127 < 127:
+            st[t] += 1
+        a = self.act[c]
+        a[t] += (((d if d >= 0 else -d) << 8) - a[t]) >> self.ch[c].act_shift
         self.idx[c][t] = i
         self.y[c][t] = i - self.base[c]
 
@@ -263,7 +283,13 @@ class Decoys:
                         fresh = c >> 3
                         ks.block(seq, fresh)  # one draw a channel, eight channels a block
                     y = self.y[c][t]
-                    d = ch.step(y, self.prev[c][t], self.still[c][t], state, hour, ks.u16(c & 7))
+                    prev, still, act = self.prev[c], self.still[c], self.act[c]
+                    d = ch.step(y, prev[t], still[t], act[t], state, hour, ks.u16(c & 7))
+                    if ch.gain < 256:  # a calmer spell: the walk takes a step less often
+                        ks.block(seq, 0x20000 + (c >> 3))
+                        fresh = -1
+                        if ks.u16(c & 7) >> 8 >= ch.gain:
+                            d = 0
                     if real_values is not None and not self._fail >> c & 1:
                         d += self._pull(c, t, y + d, real_values[c], left, seq)
                         fresh = -1  # the pull may have drawn a block of its own
@@ -359,10 +385,9 @@ class Decoys:
                     struct.pack_into(">i", b, p, f.ring[j])
                     p += 4
             for t in range(len(self.placement)):
-                struct.pack_into(
-                    ">iihB", b, p, self.idx[c][t], self.y[c][t], self.prev[c][t], self.still[c][t]
-                )
-                p += 11
+                walk = (self.idx[c][t], self.y[c][t], self.act[c][t], self.prev[c][t])
+                struct.pack_into(">iiihB", b, p, *walk, self.still[c][t])
+                p += 15
         self._slots.store(b)
 
     def restore(self, seq, period_s, real):
@@ -388,9 +413,10 @@ class Decoys:
                     f.ring[j] = struct.unpack_from(">i", snap, p)[0]
                     p += 4
             for t in range(len(self.placement)):
-                i, y, d, s = struct.unpack_from(">iihB", snap, p)
+                i, y, a, d, s = struct.unpack_from(">iiihB", snap, p)
+                self.act[c][t] = a
                 self.idx[c][t], self.y[c][t], self.prev[c][t], self.still[c][t] = i, y, d, s
-                p += 11
+                p += 15
         scratch = [0] * len(self.ch)
         at += 1
         ts += period_s

@@ -131,13 +131,15 @@ def sim(
     "--k", type=click.IntRange(2, 16), default=4, show_default=True, help="tracks per tick"
 )
 @click.option(
-    "--rows", type=click.IntRange(min=1), help="replay only the first ROWS rows of the demo data"
+    "--rows",
+    type=click.IntRange(min=1),
+    help="replay only the first ROWS rows of the day the demo replays",
 )
 def demo(out, k, rows):
     """The main job on embedded defaults: virtual board -> platform store -> owner's decode."""
-    from ..sim.demo import DATA, run_demo
+    from ..sim.demo import replayed_rows, run_demo
 
-    total = rows or sum(1 for _ in DATA.open()) - 1
+    total = replayed_rows(rows)
     bar, update = progress(total, "virtual board: replaying room data")
     with bar:
         res = run_demo(out, k=k, rows=rows, progress=update)

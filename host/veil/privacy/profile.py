@@ -132,14 +132,30 @@ def _cumulative(p: np.ndarray) -> list[int]:
     return [int(min(65535, round(x * 65536))) for x in c]
 
 
-def fit_occupancy(times: np.ndarray, states: np.ndarray, tz: int = 0) -> dict:
+PRIOR_DAYS = 2.0  # days of the shipped home rhythm a fitted occupancy model starts from
+
+
+def _probabilities(cumulative: list[int], cells: int) -> np.ndarray:
+    """Cumulative u16 thresholds of 3 outcomes (2 per cell) back to probabilities."""
+    c = np.asarray(cumulative, dtype=float).reshape(cells, 2) / 65536
+    return np.stack([c[:, 0], c[:, 1] - c[:, 0], 1 - c[:, 1]], axis=1)
+
+
+def fit_occupancy(
+    times: np.ndarray, states: np.ndarray, tz: int = 0, rhythm: dict | None = None
+) -> dict:
     """The latent occupancy model from per-reading states: empty days (a two-state chain over
     days), then hour-of-day x day-type transitions at SLOT_S resolution on the other days,
-    smoothed over neighbouring hours and towards the day type's overall rates."""
+    smoothed over neighbouring hours and towards the day type's overall rates. With a `rhythm`
+    model (the shipped home rhythm), every table starts from PRIOR_DAYS days of it, so a short
+    history (no night, no weekend yet) still gives households a plausible day."""
     day = household_day(times, tz)
     days = np.unique(day)
     empty = {int(d): bool(np.all(states[day == d] == AWAY)) for d in days}
     dcount = np.ones((2, 2, 2))  # [day type][previous empty][empty], a uniform prior
+    if rhythm is not None:
+        p_empty = np.asarray(rhythm["days"], dtype=float).reshape(2, 2) / 65536
+        dcount = PRIOR_DAYS * np.stack([1 - p_empty, p_empty], axis=2)
     for d in days:
         if d - 1 in empty:
             wk = int(((d + 3) % 7) >= 5)
@@ -161,7 +177,12 @@ def fit_occupancy(times: np.ndarray, states: np.ndarray, tz: int = 0) -> dict:
         counts[dt[n + 1], hr[n + 1], s_state[n], s_state[n + 1]] += 1
     kernel = {-2: 0.25, -1: 0.5, 0: 1.0, 1: 0.5, 2: 0.25}  # neighbouring hours behave alike
     counts = sum(w * np.roll(counts, -d, axis=1) for d, w in kernel.items())
+    if rhythm is not None:  # PRIOR_DAYS days of the rhythm's transitions, one slot an hour each
+        p = _probabilities(rhythm["trans"], 2 * 24 * 3).reshape(2, 24, 3, 3)
+        counts = counts + PRIOR_DAYS * 3600 / SLOT_S * sum(kernel.values()) * p
     seen = np.isin(np.arange(3), states).astype(float)  # a state never seen is never entered
+    if rhythm is not None:
+        seen[:] = 1.0
     overall = (counts.sum(axis=(0, 1)) + np.eye(3) * 50 + 0.5) * seen[None, :]
     per_type = counts.sum(axis=1)
     trans = []
@@ -173,9 +194,11 @@ def fit_occupancy(times: np.ndarray, states: np.ndarray, tz: int = 0) -> dict:
                 trans += _cumulative(counts[d, h, s] + SMOOTH * prior)
     anchors = hr == ANCHOR_S // 3600
     start = []
+    p_start = _probabilities(rhythm["start"], 2) if rhythm is not None else np.zeros((2, 3))
     for d in range(2):
         at = s_state[anchors & (dt == d)]
-        start += _cumulative((np.bincount(at.astype(int), minlength=3) + 0.5) * seen)
+        n = np.bincount(at.astype(int), minlength=3) + 0.5
+        start += _cumulative((n + PRIOR_DAYS * 12 * p_start[d]) * seen)
     return {"slot_s": SLOT_S, "days": days_table, "start": start, "trans": trans}
 
 
@@ -287,7 +310,7 @@ def fit_profile(
     period_s = float(np.median(np.diff(t)))
     st = np.asarray(states) if states is not None else infer_states(t, channels)
     if st is None and occupancy is None:  # nothing here tells occupancy: a home's usual rhythm
-        occupancy = json.loads(DEFAULTS.read_text())["occupancy"]
+        occupancy = _default_occupancy()
     if st is None:
         st = np.full(len(t), AWAKE)
     return {
@@ -295,7 +318,7 @@ def fit_profile(
         "tz_offset_s": tz_offset_s,
         "period_s": period_s,
         "bridge_s": BRIDGE_S,
-        "occupancy": occupancy or fit_occupancy(t, st, tz_offset_s),
+        "occupancy": occupancy or fit_occupancy(t, st, tz_offset_s, _default_occupancy()),
         "channels": {
             c.name: fit_channel(c, t, st, period_s, tz_offset_s, (options or {}).get(c.name))
             for c in channels
@@ -361,10 +384,10 @@ def fit_home(
                 if src is None and any(c.kind == kind for c in chans):
                     src_t, src = t, infer_states(t, [c for c in chans if c.kind == kind])
     if src is None:
-        occupancy = json.loads(DEFAULTS.read_text())["occupancy"]
+        occupancy = _default_occupancy()
         states = {dev: np.full(len(t), AWAKE) for dev, (t, _c) in series.items()}
     else:
-        occupancy = fit_occupancy(src_t, src, tz_offset_s)
+        occupancy = fit_occupancy(src_t, src, tz_offset_s, _default_occupancy())
         states = {dev: at(t, src_t, src) for dev, (t, _c) in series.items()}
     chosen = options or {}
     return {
@@ -381,6 +404,10 @@ def fit_home(
 
 
 DEFAULTS = Path(__file__).resolve().parent / "profiles" / "defaults.json"
+
+
+def _default_occupancy() -> dict:
+    return json.loads(DEFAULTS.read_text())["occupancy"]
 
 
 def default_profile(spec, kinds: Sequence[str] | None = None, period_s: float = 30) -> dict:
@@ -464,7 +491,8 @@ def check(doc: dict, what: str = "profile") -> None:
         if ch.get("shared"):
             continue
         try:
-            nctx = 3 * ch["bands"] * (len(ch["edges"]) + 1) * RUNS
+            levels, busy = len(ch["edges"]) + 1, len(ch["activity"][1]) + 1
+            nctx = 3 * ch["bands"] * levels * RUNS * busy
             index = base64.b64decode(ch["index"], validate=True)
             rows = len(base64.b64decode(ch["P"], validate=True)) // (2 * KNOTS)
             ok = (

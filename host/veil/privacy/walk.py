@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import math
 from dataclasses import dataclass
+from itertools import product
 
 import numpy as np
 
@@ -21,11 +22,12 @@ DAY_S = 86400
 ANCHOR_S = 4 * 3600
 FRAC = 8
 KNOTS = 24
-RUNS = 8
-MAX_ROWS = 40  # quantile rows a channel may have (96 bytes each on the board's heap)
+RUNS = 10
+MAX_ROWS = 32  # quantile rows a channel may have (96 bytes each on the board's heap)
 MIN_OWN = 20  # steps a context needs at least to get a row of its own
 SMOOTH = 10.0  # pseudo-counts from the parent context
 SWITCHING = ("light", "motion", "door")
+AWAY, ASLEEP = 0, 2
 CLIMATE = ("temperature", "humidity")  # kinds whose fakes move as much as the real lately
 
 
@@ -95,27 +97,46 @@ def floor_series(
         elif i < cur:
             cur = i
         low = min([cur, *buf[: min(filled, ring)]]) << 8
-        b += (low - b) >> (shift if low > b else max(1, shift - 4))
+        if low > b:
+            b += (low - b + (1 << (shift - 1))) >> shift
+        else:
+            b += (low - b) >> max(1, shift - 4)
         out[n] = b >> 8
     return out
 
 
 def run_classes(step: np.ndarray, valid: np.ndarray, big: int) -> np.ndarray:
     """How the walk last moved before each step, as firmware Channel.step classifies it: a step
-    down or up, small or bigger than `big` (0-3), or still for 1, 2-3, 4-9, 10+ ticks (4-7).
-    A gap in the readings starts afresh (last step 0, still 0), like a walk just begun."""
+    down or up, small or bigger than `big` (0-3), or still for 0-1, 2-5, 6+ ticks since a step
+    down (4-6) or up (7-9): a reading that toggles between two values, or creeps one way,
+    keeps doing so. A gap in the readings starts afresh, like a walk just begun."""
     out = np.empty(len(step), dtype=np.int64)
-    prev = still = 0
+    prev = still = up = 0
     for n in range(len(step)):
         if prev:
             out[n] = (0 if -prev > big else 1) if prev < 0 else (3 if prev > big else 2)
         else:
-            out[n] = 4 if still <= 1 else 5 if still <= 3 else 6 if still <= 9 else 7
+            out[n] = 4 + 3 * up + (0 if still <= 1 else 1 if still <= 5 else 2)
         if valid[n]:
             prev = int(step[n])
-            still = 0 if prev else min(still + 1, 255)
+            if prev:
+                still, up = 0, int(prev > 0)
+            else:
+                still = min(still + 1, 127)
         else:
-            prev = still = 0
+            prev = still = up = 0
+    return out
+
+
+def activity(step: np.ndarray, ok: np.ndarray, shift: int) -> np.ndarray:
+    """How much the walk moved lately before each step (mean |step| x 256, exponentially over
+    2**shift ticks), exactly as firmware Decoys._moved keeps it."""
+    out = np.empty(len(step), dtype=np.int64)
+    a = 0
+    for n, (d, good) in enumerate(zip(np.abs(step).tolist(), ok.tolist(), strict=True)):
+        out[n] = a
+        if good:
+            a += ((d << 8) - a) >> shift
     return out
 
 
@@ -181,12 +202,14 @@ def _loglik(centre: np.ndarray, dist: dict[int, float]) -> float:
     return float((n * np.log(p)).sum())
 
 
-def _tree(centre, valid, variables, sizes, budget):
+def _tree(centre, valid, variables, sizes, budget, first=(2, 0)):
     """Grow a tree of contexts greedily: split the leaf, on the variable, that raises the
     likelihood of the real steps most per row added, until `budget` rows. A part with fewer
-    than MIN_OWN steps keeps its parent's distribution (no row of its own). The household
-    state is split first: it is what makes a fake household's story the same on every device
-    of the home. Returns the leaves."""
+    than MIN_OWN steps keeps its parent's distribution (no row of its own). The variables
+    `first` are split before any other: the height above the floor (it says which way a
+    sensor can go: a walk comes back from where the sensor seldom is, a motion sensor that
+    fired stops) and then the household state (it is what makes a fake household's story the
+    same on every device of the home). Returns the leaves."""
     root = _Leaf({}, valid, _hist(centre[valid]))
     leaves = [root]
 
@@ -202,9 +225,12 @@ def _tree(centre, valid, variables, sizes, budget):
             kids.append(_Leaf({**leaf.fixed, var: v}, at, dist))
         return kids, gain, cost
 
-    kids, _gain, cost = split(root, 0)
-    if cost > 1:
-        leaves = kids
+    for var in first:  # structural splits, wherever the data has them
+        grown = []
+        for leaf in leaves:
+            kids, _gain, cost = split(leaf, var)
+            grown += kids if cost > 1 else [leaf]
+        leaves = grown
     while True:
         best = None
         for n, leaf in enumerate(leaves):
@@ -220,23 +246,21 @@ def _tree(centre, valid, variables, sizes, budget):
         leaves[best[1] : best[1] + 1] = best[2]
 
 
-def _rows(leaves, sizes):
-    """The firmware's context -> row index (contexts ordered state, band, level, run) and the
-    distinct rows, from the leaves of the context tree."""
+def _rows(leaves, sizes, alias):
+    """The firmware's context -> row index (contexts ordered state, band, level, run,
+    activity) and the distinct rows, from the leaves of the context tree; a state in `alias`
+    takes the rows of the state it names."""
     rows: list[tuple[tuple[int, ...], tuple[int, ...]]] = []
     row_of: dict[int, int] = {}
     index = []
-    for s in range(sizes[0]):
-        for b in range(sizes[1]):
-            for lv in range(sizes[2]):
-                for r in range(sizes[3]):
-                    ctx = (s, b, lv, r)
-                    leaf = next(x for x in leaves if all(ctx[k] == v for k, v in x.fixed.items()))
-                    if id(leaf.dist) not in row_of:
-                        row_of[id(leaf.dist)] = len(rows)
-                        kn = knots(leaf.dist)
-                        rows.append((tuple(kn[0]), tuple(kn[1])))
-                    index.append(row_of[id(leaf.dist)])
+    for ctx in product(*(range(n) for n in sizes)):
+        look = (alias.get(ctx[0], ctx[0]), *ctx[1:])
+        leaf = next(x for x in leaves if all(look[k] == v for k, v in x.fixed.items()))
+        if id(leaf.dist) not in row_of:
+            row_of[id(leaf.dist)] = len(rows)
+            kn = knots(leaf.dist)
+            rows.append((tuple(kn[0]), tuple(kn[1])))
+        index.append(row_of[id(leaf.dist)])
     return bytes(index), rows
 
 
@@ -270,9 +294,9 @@ def fit_walk(
     if opts.ar and both.any():
         phi = float((step[both] * prev[both]).sum() / max(float((prev[both] ** 2).sum()), 1.0))
     phi256 = round(min(max(phi, -0.9), 0.95) * 256)
-    mad = round(float(np.abs(step[valid]).mean()) * 256) if valid.any() else 0
+    mad = round(float(np.abs(step[valid]).mean()) * 65536) if valid.any() else 0
     adapt = [0, 0]
-    if kind in CLIMATE and opts.adapt_days > 0 and mad > 0:
+    if kind in CLIMATE and opts.adapt_days > 0 and mad >= 256:
         adapt = [floor_shift(opts.adapt_days * 24, period_s), mad]
     centre = step * FRAC - ((phi256 * prev * FRAC) >> 8)
 
@@ -284,10 +308,17 @@ def fit_walk(
     lev = np.searchsorted(np.asarray(edges), yb, side="left")
     runs = run_classes(step, valid, big)
     band = local_hours(times, tz) * opts.bands // 24
+    act_shift = max(1, min(8, round(math.log2(max(2.0, 900 / max(period_s, 1.0))))))
+    act = activity(step, ok, act_shift)
+    busy = act[valid & (act > 0)]
+    act_edges = [int(np.median(busy))] if len(busy) else []  # calm or busy lately
+    act_class = np.searchsorted(np.asarray(act_edges, dtype=np.int64), act, side="left")
 
-    sizes = (3, opts.bands, nlev, RUNS)
-    leaves = _tree(centre, valid, (states, band, lev, runs), sizes, MAX_ROWS)
-    index_bytes, rows = _rows(leaves, sizes)
+    sizes = (3, opts.bands, nlev, RUNS, len(act_edges) + 1)
+    leaves = _tree(centre, valid, (states, band, lev, runs, act_class), sizes, MAX_ROWS)
+    # a household asleep where the history never saw anyone asleep (an office) stays quiet
+    quiet = {ASLEEP: AWAY} if (valid & (states == ASLEEP)).sum() < MIN_OWN else {}
+    index_bytes, rows = _rows(leaves, sizes, quiet)
     p_rows = np.array([r[0] for r in rows], dtype="<u2").ravel()
     q_rows = np.array([r[1] for r in rows], dtype="<i2").ravel()
 
@@ -310,6 +341,7 @@ def fit_walk(
         "phi": phi256,
         "bands": opts.bands,
         "snap": big,
+        "activity": [act_shift, [int(e) for e in act_edges]],
         "adapt": adapt,
         "start": [int(x) for x in start],
         "index": base64.b64encode(bytes(index_bytes)).decode(),

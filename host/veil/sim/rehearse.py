@@ -31,7 +31,7 @@ from ..protocol import DeviceSpec
 from .replay import run_folder
 
 HELD_BACK = 0.4  # share of the history (by time) the profiles are checked on
-MIN_HELD_DAYS = 1.0
+MIN_HELD_DAYS = 0.5
 MIN_HELD_READINGS = 200
 CANDIDATES = (
     WalkOptions(),
@@ -95,19 +95,22 @@ def as_series(readings: Sequence[Reading], spec: DeviceSpec) -> Series:
 
 
 def check_labels(readings: Sequence[Reading], label_times) -> None:
-    """Occupancy labels must cover the history they are to explain."""
+    """Occupancy labels must cover the history they are to explain: a label within an hour of
+    nine readings in ten."""
     if label_times is None or not len(readings):
         return
-    lt = np.asarray(label_times)
-    t0, t1 = min(r.ts for r in readings), max(r.ts for r in readings)
-    inside = ((lt >= t0) & (lt <= t1)).sum()
-    period = max(1.0, float(np.median(np.diff(lt)))) if len(lt) > 1 else 1.0
-    covered = len(lt) and lt.min() <= t0 + 3600 and lt.max() >= t1 - 3600
-    if not covered or inside * period < 0.9 * (t1 - t0):
+    lt = np.sort(np.asarray(label_times))
+    ts = np.array([r.ts for r in readings])
+    covered = 0.0
+    if len(lt):
+        pos = np.searchsorted(lt, ts)
+        after, before = lt[np.minimum(pos, len(lt) - 1)], lt[np.maximum(pos - 1, 0)]
+        covered = np.mean(np.minimum(np.abs(after - ts), np.abs(ts - before)) <= 3600)
+    if covered < 0.9:
         span = f"{_day(lt.min())} to {_day(lt.max())}" if len(lt) else "nothing"
         raise ProfileError(
-            f"the labels cover {span}, the history runs {_day(t0)} to {_day(t1)}: give labels "
-            "for the whole history"
+            f"the labels cover {span}, the history runs {_day(ts.min())} to {_day(ts.max())}: "
+            "give labels for the whole history"
         )
 
 
