@@ -2,10 +2,11 @@
 
     python tools/make_demo_data.py ../shared/data
 
-room_occupancy.csv: UCI "Room Occupancy Estimation" (Singh et al., 2018; CC BY 4.0), the two
-days with people present (2017-12-22 and 2017-12-23). Date and Time are merged into one ISO
-`time` column (the recording's local time, written without a zone); the sound columns and the
-derived CO2 slope are left out; every other value is copied as text, unchanged.
+room_occupancy.csv: UCI "Room Occupancy Estimation" (Singh et al., 2018; CC BY 4.0), the
+December recording (2017-12-22 to 2017-12-26: two days with people present, three without).
+Date and Time are merged into one ISO `time` column (the recording's local time, written
+without a zone); the sound columns and the derived CO2 slope are left out; every other value
+is copied as text, unchanged.
 
 appliances_home.csv: UCI "Appliances Energy Prediction" (Candanedo et al., 2017), three weeks
 (2016-02-01 to 2016-02-21) of the house's eight indoor rooms (T1-T5, T7-T9 and RH alike; T6 is
@@ -34,7 +35,7 @@ ROOM_COLUMNS = [
     "S7_PIR",
     "Room_Occupancy_Count",
 ]
-ROOM_DAYS = ("22-12-2017", "23-12-2017")
+ROOM_DAYS = ("22-12-2017", "23-12-2017", "24-12-2017", "25-12-2017", "26-12-2017")
 
 
 def room(src: Path) -> None:

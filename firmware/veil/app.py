@@ -42,7 +42,7 @@ class Node:
         self.roles = Roles(k_track, ep, houses, cfg["version"], cfg["tz"])
         self.real = self.roles.real  # v2: known from the first reading's time on
         self.enc = proto.Encoder(dev, self.k, ep, spec, k_real, k_fake, cfg["version"])
-        self.decoys = Decoys(profile, spec, k_decoy, dev, ep, houses)
+        self.decoys = Decoys(profile, spec, k_decoy, dev, ep, houses, cfg["tz"], self.roles.redeals)
         # v2: the track real before the reboot is the one of its day; -1 replays every walk
         self.decoys.restore(state.seq, int(profile.get("period_s", 30)), self.real)
         drv = cfg.get("driver", {"type": "replay"})

@@ -72,7 +72,7 @@ def subkeys(path="key.bin"):
 def profile(path="profile.json"):
     """The decoy profile: how this home's fakes behave (see host/veil/privacy/profile.py)."""
     doc = _read_json(path, "no %s: provision the board with a decoy profile")
-    if doc.get("veil_profile") != 1:
+    if doc.get("veil_profile") != 2:
         raise ConfigError("%s is not a veil decoy profile" % path)
     return doc
 

@@ -1,16 +1,21 @@
 """Decoys: every fake track shows one virtual household through this device's sensors.
 
-A channel model (from the decoy profile, fitted on real readings by `veil profile fit`) moves
-a reading along the sensor's own value grid: each tick it draws a step, in grid units, with
-weights set by the household's state (away, awake, asleep), the hour band and how far the
-reading sits above the home's slow baseline, times a factor set by where the walk sits against
-its own last quarter hour and by its last move. So fakes have the real sensor's grid, repeats,
-jitter, switching steps, step tails and autocorrelation.
+Each channel's reading is a shared slow **floor** plus a per-track **walk** above it:
 
-The baseline is the slow, public part of the signal (season, weather, the building): it is
-tracked from the real readings and shared by every track, so that a public covariate cannot
-single out the real one. A channel that is public outright (air pressure: the weather station
-next door reports it) has a "shared" model: every track carries the real reading.
+- the floor is the public, slow part of the signal (season, weather, the building): the
+  smallest hourly minimum of the *real* readings over the last few days, followed slowly. Every
+  track shares it, so no public covariate singles out the real one, and occupancy (which only
+  ever raises readings above the floor) barely moves it;
+- each fake walk takes one step a tick, in the sensor's own grid units: a linear share of its
+  last step (the sensor's momentum) plus an innovation drawn from a quantile table picked by
+  the household's state (away, awake, asleep), the hour band, how high the walk sits above
+  the floor and how it last moved (a step down or up, small or big, or still for so long).
+  The tables are fitted on the home's own history (host/veil/privacy/profile.py), so fakes
+  have the real sensor's grid, repeats, jitter, switching steps, tails and autocorrelation.
+
+The real household is re-dealt every day at 04:00 local time (docs/protocol.md): in the
+minutes before, every fake walk is drawn towards the real reading, so that whichever track
+carries the real readings next starts where the real sensor is and the switch shows nowhere.
 
 Randomness comes from one keystream per (household, device), addressed by sequence number, so
 reboots never replay it. All state is in preallocated arrays; a tick creates no garbage.
@@ -18,16 +23,19 @@ reboots never replay it. All state is in preallocated arrays; a tick creates no 
 
 import array
 import struct
+from binascii import a2b_base64
 
 from .households import Households
 from .keystream import Keystream
 from .proto import Hmac
 from .slots import Slots
 
-# the last move of a walk: down by 2 or more just now, down by 1 just now, down before, none,
-# up before, up by 1 just now, up by 2 or more just now (host/veil/privacy/profile.py MOVES)
-_NONE = 3
-_AFTER_STILL = b"\x02\x02\x02\x03\x04\x04\x04"  # the last move after a tick without one
+DAY = 86400
+ANCHOR = 4 * 3600  # household days (and the re-deal) start at 04:00 local time
+FRAC = 8  # innovations are in 1/8 grid steps
+KNOTS = 24  # knots per quantile row
+RUNS = 10  # how a walk last moved: 4 kinds of step; 3 lengths of stillness after a step down or up
+_ONE = 1 << 8  # fixed point of the floor
 
 
 class Grid:
@@ -52,6 +60,49 @@ class Grid:
         return q * self.p + self.offs[i - q * self.m]
 
 
+class Floor:
+    """The smallest hourly minimum of the real readings over the last `hours` hours, followed
+    with an exponential mean (rising with shift `shift`, sinking 16 times faster), in grid
+    index units x 256."""
+
+    def __init__(self, hours, shift):
+        self.ring = array.array("i", [0] * hours)
+        self.filled = 0
+        self.shift = shift
+        self.half = 1 << (shift - 1)  # rising, round: it reaches the minimum it follows
+        self.down = shift - 4 if shift > 5 else 1  # a floor sinks 16 times faster than it rises
+        self.cur = 0  # this hour's minimum
+        self.hour = -1  # the hour it belongs to (day * 24 + hour)
+        self.b = 0
+
+    def follow(self, hour, i):
+        """The real reading is at index i in `hour` (an hour count); returns the floor index."""
+        ring = self.ring
+        if hour != self.hour:
+            if self.hour >= 0:
+                ring[self.filled % len(ring)] = self.cur
+                self.filled += 1
+                if self.filled >= 2 * len(ring):
+                    self.filled -= len(ring)  # stay small; only the position mod len matters
+            else:
+                self.b = i << 8
+            self.hour = hour
+            self.cur = i
+        elif i < self.cur:
+            self.cur = i
+        low = self.cur
+        n = self.filled if self.filled < len(ring) else len(ring)
+        for j in range(n):
+            if ring[j] < low:
+                low = ring[j]
+        low <<= 8
+        if low > self.b:
+            self.b += (low - self.b + self.half) >> self.shift
+        else:
+            self.b += (low - self.b) >> self.down
+        return self.b >> 8
+
+
 class Channel:
     """One channel's compiled model (see host/veil/privacy/profile.py for the fitted format)."""
 
@@ -60,82 +111,109 @@ class Channel:
         self.grid = Grid(spec["grid"][0], spec["grid"][1])
         self.imin = self.grid.index(max(lo, spec["range"][0]))
         self.imax = self.grid.index(min(hi, spec["range"][1]))
-        self.levels = array.array("i", spec["levels"])
-        self.local = spec["local"]
+        self.floor = Floor(spec["floor"][0], spec["floor"][1])
+        self.ylo, self.yhi = spec["y"]
+        self.edges = array.array("i", spec["edges"])
+        self.big = spec["big"]
+        self.phi = spec["phi"]
+        self.bands = spec["bands"]
+        self.snap = spec["snap"]  # gaps a walk may close in one step before a re-deal
+        # how busy a walk has been lately (mean |step| x 256 over ~15 minutes), in classes
+        self.act_shift, act_edges = spec["activity"]
+        self.act_edges = array.array("i", act_edges)
         self.start = array.array("i", spec["start"])
-        self.band = bytes(spec["band"])  # hour -> band
-        self.nbands = max(self.band) + 1
-        self.support = array.array("h", spec["support"])
-        self.rows = bytes(spec["rows"])
-        self.moves = bytes(spec["moves"])
-        n = len(self.support)
-        self.split = len(self.moves) > 21 * n  # move factors per level (two-level sensors)
-        self.w = array.array("I", bytes(4 * n))  # one draw's weights, reused by every step
-        if len(self.rows) != 3 * self.nbands * (len(self.levels) + 1) * (n + 2):
-            raise ValueError("decoy profile tables do not fit this firmware: refit the profile")
-        self.up, self.down = spec["base"]
+        self.index = a2b_base64(spec["index"])
+        self.p = array.array("H", a2b_base64(spec["P"]))
+        self.q = array.array("h", a2b_base64(spec["Q"]))
         self.every = spec.get("every", 1)  # a model recorded at a longer period steps less often
-        self.base = (self.imin + (self.imax - self.imin) // 3) << 8  # fixed point; see begin()
+        # a climate sensor's fakes move as much as the real sensor has lately (seasons change
+        # how much rooms move): mean |step| of the real readings over days, against the fit's
+        self.adapt, self.mad = spec.get("adapt", [0, 0])  # shift, mean |step| x 65536
+        self.vol = self.mad  # the real readings' mean |step| x 65536, lately
+        self.gain = 256  # how fast walks go (x 256): fewer steps below, bigger ones above
+        rows = len(self.p) // KNOTS
+        nctx = 3 * self.bands * (len(self.edges) + 1) * RUNS * (len(self.act_edges) + 1)
+        if len(self.q) != len(self.p) or len(self.index) != nctx or max(self.index) >= rows:
+            raise ValueError("decoy profile tables do not fit this firmware: refit the profile")
 
-    def follow(self, i):
-        """Move the shared baseline towards a real reading (index units)."""
-        d = (i << 8) - self.base
-        self.base += d >> (self.up if d > 0 else self.down)
+    def note(self, d):
+        """The real reading moved by d grid steps: update how much it moves lately."""
+        if self.adapt:
+            d = d if d >= 0 else -d
+            d = d if d < 8192 else 8191
+            self.vol += ((d << 16) - self.vol + (1 << (self.adapt - 1))) >> self.adapt
+            self.regain()
+
+    def regain(self):
+        """How fast walks go from how much the real readings move lately (1/4 to 4)."""
+        if self.adapt:
+            g = self.vol // (self.mad >> 8)
+            self.gain = 64 if g < 64 else 1024 if g > 1024 else g
+
+    def band(self, hour):
+        return hour * self.bands // 24
 
     def typical(self, state, hour, r):
-        """A level typical of `state` at `hour` (one of eight quantiles, picked by r)."""
-        at = (state * self.nbands + self.band[hour]) * 8 + (r & 7)
-        return self._clamp((self.base >> 8) + self.start[at])
+        """A height above the floor typical of `state` at `hour` (one of eight quantiles)."""
+        return self.start[(state * self.bands + self.band(hour)) * 8 + (r & 7)]
 
-    def _clamp(self, i):
-        return self.imin if i < self.imin else self.imax if i > self.imax else i
+    def _draw(self, row, u):
+        """An innovation (1/8 grid steps) from quantile row `row` for u uniform in 0..65535:
+        linear between knots, in small integers only (30-bit ints on an ESP32)."""
+        p, q = self.p, self.q
+        j = row * KNOTS
+        end = j + KNOTS - 2
+        while j < end and p[j + 1] <= u:
+            j += 1
+        span = p[j + 1] - p[j]
+        if span <= 0:
+            return q[j + 1]
+        du = u - p[j]
+        if span >= 4096:
+            du >>= 4
+            span >>= 4
+        return q[j] + (q[j + 1] - q[j]) * du // span
 
-    def step(self, i, loc, prev, state, hour, r1, r2):
-        """The next index after `i` for a household in `state`: `loc` is the walk's own
-        short-term mean (fixed point), `prev` its last move, r1 and r2 uniform in 0..65535."""
-        d = (i << 8) - loc
-        near = 0 if d < -128 else 2 if d > 128 else 1
-        d = i - (self.base >> 8)
+    def step(self, y, prev, still, act, state, hour, u):
+        """The next step of a walk at height y above the floor that last moved by `prev` (and
+        has been still for `still` & 127 ticks since a step up or down, bit 7; and moved `act`
+        lately), for a household in `state`."""
         lv = 0
-        levels = self.levels
-        while lv < len(levels) and d >= levels[lv]:
+        edges = self.edges
+        while lv < len(edges) and y > edges[lv]:
             lv += 1
-        n = len(self.support)
-        row = ((state * self.nbands + self.band[hour]) * (len(levels) + 1) + lv) * (n + 2)
-        rows = self.rows
-        if r1 < rows[row + 1] * 257:
-            return self.typical(state, hour, r1)
-        flag = rows[row]
-        m = ((lv if self.split else 0) * 3 + near) * 7 * n + prev * n
-        support, moves, w = self.support, self.moves, self.w
-        total = 0
-        for k in range(n):  # flag 1 lets only steps down pass, flag 2 only steps up
-            step = support[k]
-            if (flag == 1 and step > 0) or (flag == 2 and step < 0):
-                w[k] = 0
-            else:
-                w[k] = rows[row + 2 + k] * moves[m + k]
-                total += w[k]
-        if not total:
-            return i
-        left = ((r2 >> 6) * ((total >> 4) + 1)) >> 6  # r2 * total / 65536 in small ints
-        for k in range(n):
-            left -= w[k]
-            if left < 0:
-                return self._clamp(i + support[k])
-        return i
+        if prev:
+            run = (0 if -prev > self.big else 1) if prev < 0 else (3 if prev > self.big else 2)
+        else:
+            n = still & 127
+            run = 4 + 3 * (still >> 7) + (0 if n <= 1 else 1 if n <= 5 else 2)
+        a = 0
+        act_edges = self.act_edges
+        while a < len(act_edges) and act > act_edges[a]:
+            a += 1
+        ctx = ((state * self.bands + self.band(hour)) * (len(edges) + 1) + lv) * RUNS + run
+        ctx = ctx * (len(act_edges) + 1) + a
+        x = self._draw(self.index[ctx], u)
+        if self.gain > 256:
+            x = (x * self.gain) >> 8
+        x += (self.phi * prev * FRAC) >> 8
+        d = (x + FRAC // 2) // FRAC
+        if not self.ylo <= y + d <= self.yhi:  # off the heights it may take: bounce back
+            d = -d if self.ylo <= y - d <= self.yhi else 0
+        return d
 
 
 class Decoys:
-    def __init__(self, profile, channels, k_decoy, dev, epoch, placement):
+    def __init__(self, profile, channels, k_decoy, dev, epoch, placement, tz=0, redeals=True):
         """`placement[t]` is the household shown on track t; `channels` the device's (name,
-        dec, lo, hi)."""
+        dec, lo, hi); `tz` the home's offset from UTC in seconds; `redeals` whether the real
+        household changes every day (protocol v2), so fakes meet the real reading before."""
         k = len(placement)
         self.placement = bytes(placement)
-        self.households = Households(
-            k_decoy, epoch, k, profile["occupancy"], profile.get("tz_offset_s", 0)
-        )
-        self._tz = profile.get("tz_offset_s", 0)
+        self.households = Households(k_decoy, epoch, k, profile["occupancy"])
+        self._tz = tz
+        self._period = int(profile.get("period_s", 30))
+        self._bridge = int(profile.get("bridge_s", 1800)) if redeals else -1
         models = [profile["channels"][c[0]] for c in channels]
         self.ch = [
             None if m.get("shared") else Channel(m, c[2], c[3]) for m, c in zip(models, channels)
@@ -150,137 +228,205 @@ class Decoys:
             for h in placement
         ]
         n = len(self.ch)
-        self.idx = [array.array("i", [0] * k) for c in self.ch]
-        self._fresh = True  # no walk yet: the first tick starts each at a typical level
-        self.prev = [bytearray([_NONE] * k) for _ in range(n)]
-        self.loc = [array.array("i", [0] * k) for _ in range(n)]
-        self._slots = Slots("decoy", 12 + n * 4 + n * k * 9)
-        self._snap = bytearray(12 + n * 4 + n * k * 9)
+        self.idx = [array.array("i", [0] * k) for _ in range(n)]  # each walk's grid index
+        self.y = [array.array("i", [0] * k) for _ in range(n)]  # its height above the floor
+        self.prev = [array.array("h", [0] * k) for _ in range(n)]  # its last step
+        # ticks since it last moved (to 127), and whether that move was up (bit 7)
+        self.still = [bytearray(k) for _ in range(n)]
+        self.act = [array.array("i", [0] * k) for _ in range(n)]  # how much it moved lately
+        self.base = array.array("i", [0] * n)  # each channel's floor index this tick
+        self._fresh = True  # no walk yet: the first tick starts each at a typical height
+        self.day = 0  # the household day of the tick (days start at 04:00 local time)
+        self.sod = 0  # seconds since that day began
+        self._hours = 0
+        self._fail = 0  # the real track's failed channels this tick
+        size = 12 + sum(24 + 4 * len(ch.floor.ring) if ch else 0 for ch in self.ch) + n * k * 15
+        self._slots = Slots("decoy", size)
+        self._snap = bytearray(size)
 
-    def _hour(self, ts):
-        return ((ts + self._tz) % 86400) // 3600
+    def _clock(self, ts):
+        """Household day, second of that day and the hour count of Unix time `ts`."""
+        local = ts + self._tz - ANCHOR
+        self.day = local // DAY
+        self.sod = local - self.day * DAY
+        self._hours = self.day * 24 + self.sod // 3600
+
+    def _hour(self):
+        return (self.sod // 3600 + 4) % 24
 
     def _moved(self, c, t, i):
-        """Track t's channel c is now at index i: note the move (or its absence) and fold it
-        into the walk's short-term mean."""
+        """Track t's channel c is now at grid index i: note its step, stillness, activity and
+        height."""
         d = i - self.idx[c][t]
-        prev = self.prev[c]
-        prev[t] = (
-            _AFTER_STILL[prev[t]] if not d else 0 if d < -1 else 1 if d < 0 else 5 if d < 2 else 6
-        )
+        self.prev[c][t] = d if -32768 <= d <= 32767 else (32767 if d > 0 else -32768)
+        st = self.still[c]
+        if d:
+            st[t] = 128 if d > 0 else 0
+        elif st[t] & 127 < 127:
+            st[t] += 1
+        a = self.act[c]
+        a[t] += (((d if d >= 0 else -d) << 8) - a[t]) >> self.ch[c].act_shift
         self.idx[c][t] = i
-        loc = self.loc[c]
-        loc[t] += ((i << 8) - loc[t]) >> self.ch[c].local
+        self.y[c][t] = i - self.base[c]
 
-    def _advance(self, t, seq, hour, state, values, mask):
-        """Step track t's channels in `mask` and write their new values into `values`."""
+    def _advance(self, t, seq, state, values, mask, real_values):
+        """Step track t's channels in `mask` and write their new values into `values`; with
+        `real_values`, draw the walks towards the real readings (before a re-deal)."""
         ks = self._ks[t]
+        hour = self._hour()
+        left = DAY - self.sod  # seconds to the next re-deal
+        fresh = -1  # the keystream block in ks.out
         for c in range(len(self.ch)):
-            if c & 3 == 0:
-                ks.block(seq, c >> 2)  # two draws a channel, four channels a block
             if mask >> c & 1:
                 ch = self.ch[c]
                 if not seq % ch.every:
-                    j = 2 * (c & 3)
-                    i = ch.step(
-                        self.idx[c][t],
-                        self.loc[c][t],
-                        self.prev[c][t],
-                        state,
-                        hour,
-                        ks.u16(j),
-                        ks.u16(j + 1),
-                    )
+                    if fresh != c >> 3:
+                        fresh = c >> 3
+                        ks.block(seq, fresh)  # one draw a channel, eight channels a block
+                    y = self.y[c][t]
+                    prev, still, act = self.prev[c], self.still[c], self.act[c]
+                    d = ch.step(y, prev[t], still[t], act[t], state, hour, ks.u16(c & 7))
+                    if ch.gain < 256:  # a calmer spell: the walk takes a step less often
+                        ks.block(seq, 0x20000 + (c >> 3))
+                        fresh = -1
+                        if ks.u16(c & 7) >> 8 >= ch.gain:
+                            d = 0
+                    if real_values is not None and not self._fail >> c & 1:
+                        d += self._pull(c, t, y + d, real_values[c], left, seq)
+                        fresh = -1  # the pull may have drawn a block of its own
+                    i = self.base[c] + y + d
+                    i = ch.imin if i < ch.imin else ch.imax if i > ch.imax else i
                     self._moved(c, t, i)
+                else:
+                    self.idx[c][t] = self.base[c] + self.y[c][t]
                 values[c] = ch.grid.value(self.idx[c][t])
+
+    def _pull(self, c, t, y, real, left, seq):
+        """The extra step towards the real reading's height in the last `bridge` seconds of a
+        day: a share of the gap that grows as the re-deal nears; a gap of at most `snap` steps
+        is closed at one keyed moment of the window (uniform in time), as a sensor would."""
+        ch = self.ch[c]
+        gap = ch.grid.index(real) - self.base[c] - y
+        if not gap:
+            return 0
+        if -ch.snap <= gap <= ch.snap:
+            ks = self._ks[t]
+            ks.block(seq, 0x10000 + (c >> 3))
+            # P(now) = period / left: a moment uniform over the window, certain by its end
+            if ks.u16(c & 7) * left < 65536 * self._period:
+                return gap
+            return 0
+        den = left + 2 * self._period
+        return (gap * self._period + (den >> 1 if gap > 0 else -(den >> 1))) // den
 
     def tick(self, seq, ts, real, values, real_values, fail_mask):
         """Fill `values[t]` for every fake track and stand-ins for the real track's channels in
-        `fail_mask`; the real track's other channels feed the baseline and its own walk."""
-        states = self.households.at(ts)
-        hour = self._hour(ts)
+        `fail_mask`; the real track's other channels feed the floor and its own walk."""
+        self._clock(ts)
+        self._fail = fail_mask
+        states = self.households.at(self.day, self.sod)
         walked = self.walked
+        for c in range(len(self.ch)):
+            ch = self.ch[c]
+            if walked >> c & 1 and not fail_mask >> c & 1:
+                self.base[c] = ch.floor.follow(self._hours, ch.grid.index(real_values[c]))
         if self._fresh:
             self._fresh = False
-            self._begin(seq, states, hour, real, real_values, fail_mask)
+            self._begin(seq, states, real, real_values, fail_mask)
         for c in range(len(self.ch)):
             if walked >> c & 1 and not fail_mask >> c & 1:
-                ch = self.ch[c]
-                i = ch.grid.index(real_values[c])
-                ch.follow(i)
+                i = self.ch[c].grid.index(real_values[c])
+                self.ch[c].note(i - self.idx[c][real])
                 self._moved(c, real, i)
+        near = DAY - self.sod <= self._bridge
         for t in range(len(self.placement)):
             state = states[self.placement[t]]
             if t == real:
                 if fail_mask & walked:
-                    self._advance(t, seq, hour, state, real_values, fail_mask & walked)
+                    self._advance(t, seq, state, real_values, fail_mask & walked, None)
             else:
-                self._advance(t, seq, hour, state, values[t], walked)
+                self._advance(t, seq, state, values[t], walked, real_values if near else None)
                 for c in range(len(self.ch)):
                     if not walked >> c & 1:
                         values[t][c] = real_values[c]
 
-    def _begin(self, seq, states, hour, real, real_values, fail_mask):
-        """Start each baseline and the real walk at the first real reading, and every fake walk
-        at a level typical of its household's state, drawn from keystream positions no tick
-        uses."""
-        for c in range(len(self.ch)):
-            if self.walked >> c & 1 and not fail_mask >> c & 1:
-                self.ch[c].base = self.ch[c].grid.index(real_values[c]) << 8
+    def _begin(self, seq, states, real, real_values, fail_mask):
+        """Start the real walk at the first real reading and every fake walk at a height typical
+        of its household's state, drawn from keystream positions no tick uses."""
+        hour = self._hour()
         for t in range(len(self.placement)):
             ks = self._ks[t]
             for c in range(len(self.ch)):
                 if c & 7 == 0:
                     ks.block(seq, 0xFFFFFFFF - (c >> 3))
-                if not self.walked >> c & 1:
+                ch = self.ch[c]
+                if not ch:
                     continue
-                i = self.ch[c].typical(states[self.placement[t]], hour, ks.u16(c & 7) >> 3)
                 if t == real and not fail_mask >> c & 1:
-                    i = self.ch[c].grid.index(real_values[c])
+                    i = ch.grid.index(real_values[c])
+                else:
+                    i = self.base[c] + ch.typical(states[self.placement[t]], hour, ks.u16(c & 7))
+                    i = ch.imin if i < ch.imin else ch.imax if i > ch.imax else i
                 self.idx[c][t] = i
-                self.loc[c][t] = i << 8
+                self.y[c][t] = i - self.base[c]
 
     def save(self, seq, ts):
-        """Snapshot every walk and baseline, so a reboot can carry the fakes on seamlessly."""
+        """Snapshot every walk and floor, so a reboot can carry the fakes on seamlessly."""
         b = self._snap
         struct.pack_into(">QI", b, 0, seq, ts)
         p = 12
         for c in range(len(self.ch)):
-            struct.pack_into(">i", b, p, self.ch[c].base if self.ch[c] else 0)
-            p += 4
+            ch = self.ch[c]
+            if ch:
+                f = ch.floor
+                floor = (f.b, f.cur, f.hour, f.filled, self.base[c], ch.vol)
+                struct.pack_into(">iiiiii", b, p, *floor)
+                p += 24
+                for j in range(len(f.ring)):
+                    struct.pack_into(">i", b, p, f.ring[j])
+                    p += 4
             for t in range(len(self.placement)):
-                struct.pack_into(">iiB", b, p, self.idx[c][t], self.loc[c][t], self.prev[c][t])
-                p += 9
+                walk = (self.idx[c][t], self.y[c][t], self.act[c][t], self.prev[c][t])
+                struct.pack_into(">iiihB", b, p, *walk, self.still[c][t])
+                p += 15
         self._slots.store(b)
 
     def restore(self, seq, period_s, real):
-        """Load the last snapshot (taken after tick `at`) and replay the ticks up to `seq`, as
-        they were drawn before the reboot (same keystream positions, estimated times): the
-        fakes continue where they were, as the real sensor does."""
+        """Load the last snapshot (taken after tick `at`) and replay the fakes' ticks up to
+        `seq`, as they were drawn before the reboot (same keystream positions, estimated
+        times): the fakes continue where they were, as the real sensor does."""
         snap = self._slots.load(_later)
         if snap is None:
             return
         self._fresh = False
         at, ts = struct.unpack_from(">QI", snap, 0)
-        at += 1
-        ts += period_s
         p = 12
         for c in range(len(self.ch)):
-            if self.ch[c]:
-                self.ch[c].base = struct.unpack_from(">i", snap, p)[0]
-            p += 4
-            for t in range(len(self.placement)):
-                self.idx[c][t], self.loc[c][t], self.prev[c][t] = struct.unpack_from(
-                    ">iiB", snap, p
+            ch = self.ch[c]
+            if ch:
+                f = ch.floor
+                f.b, f.cur, f.hour, f.filled, self.base[c], ch.vol = struct.unpack_from(
+                    ">iiiiii", snap, p
                 )
-                p += 9
+                ch.regain()
+                p += 24
+                for j in range(len(f.ring)):
+                    f.ring[j] = struct.unpack_from(">i", snap, p)[0]
+                    p += 4
+            for t in range(len(self.placement)):
+                i, y, a, d, s = struct.unpack_from(">iiihB", snap, p)
+                self.act[c][t] = a
+                self.idx[c][t], self.y[c][t], self.prev[c][t], self.still[c][t] = i, y, d, s
+                p += 15
         scratch = [0] * len(self.ch)
+        at += 1
+        ts += period_s
         while at < seq:
-            states = self.households.at(ts)
-            hour = self._hour(ts)
+            self._clock(ts)
+            states = self.households.at(self.day, self.sod)
             for t in range(len(self.placement)):
                 if t != real:
-                    self._advance(t, at, hour, states[self.placement[t]], scratch, self.walked)
+                    self._advance(t, at, states[self.placement[t]], scratch, self.walked, None)
             at += 1
             ts += period_s
 

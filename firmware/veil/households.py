@@ -21,11 +21,10 @@ AWAY = 0
 AWAKE = 1
 ASLEEP = 2
 _ANCHOR = 4 * 3600  # days start at 04:00 local time
-_DAY = 86400
 
 
 class Households:
-    def __init__(self, k_decoy, epoch, k, occ, tz_offset_s):
+    def __init__(self, k_decoy, epoch, k, occ):
         """`occ` is the profile's "occupancy" object: slot_s, days (2 x 2 u16), start (2 x 2
         cumulative u16), trans (2 x 24 x 3 x 2 cumulative u16). See host/veil/privacy/profile.py."""
         mac = Hmac(k_decoy)
@@ -37,7 +36,6 @@ class Households:
         self._trans = array.array("H", occ["trans"])
         self._days = array.array("H", occ["days"])
         self.empty = bytearray(k)
-        self._tz = tz_offset_s
         self.state = bytearray(k)
         self._day = -1
         self._slot = -1
@@ -80,11 +78,10 @@ class Households:
                 return empty
             d += 1
 
-    def at(self, ts):
-        """Bring every household to the slot holding Unix time `ts`; returns `state`."""
-        local = ts + self._tz - _ANCHOR
-        day = local // _DAY
-        slot = (local % _DAY) // self._slot_s
+    def at(self, day, sod):
+        """Bring every household to the slot holding second `sod` of household day `day`
+        (days start at 04:00 local time); returns `state`."""
+        slot = sod // self._slot_s
         if day != self._day or slot < self._slot:
             self._day = day
             wk = self._weekend(day)

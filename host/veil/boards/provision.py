@@ -151,6 +151,7 @@ def provision(
     log_every: int = 1000,
     profile: dict | None = None,
     replace: bool = False,
+    weak_decoys: bool = False,
     transport: Transport | None = None,
 ) -> Definition:
     """Provision `device` of `home` onto the board on `port`: publishing the recorded `series`
@@ -171,6 +172,7 @@ def provision(
         series=series,
         kinds=kinds,
         replace=replace,
+        weak_decoys=weak_decoys,
     )
     config = device_config(
         definition.spec,

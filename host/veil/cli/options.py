@@ -22,11 +22,24 @@ home_option = click.option(
     help=HOME_HELP,
 )
 
-profile_option = click.option(
-    "--profile",
-    "profile_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="decoy profile (JSON from `veil profile fit`)",
+profile_options = [
+    click.option(
+        "--profile",
+        "profile_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="decoy profile (JSON from `veil profile fit`)",
+    ),
+    click.option(
+        "--weak-decoys",
+        is_flag=True,
+        help="push a decoy profile even though its check by `veil profile fit` missed the "
+        "privacy targets",
+    ),
+]
+
+WEAK_WARNING = (
+    "warning: {device}'s decoy profile missed the privacy targets when it was checked: an "
+    "outsider may tell its real track from the fakes (see `veil profile fit`)"
 )
 
 origin_option = click.option(

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from .options import (
+    WEAK_WARNING,
     broker_options,
     data_options,
     home_option,
@@ -17,7 +18,7 @@ from .options import (
     load_profile,
     load_series,
     origin_option,
-    profile_option,
+    profile_options,
     provision_options,
     report_table,
     stop_on_signals,
@@ -68,7 +69,7 @@ def keygen(home_dir: Path):
     help="log a line every this many ticks",
 )
 @click.option("--replace", is_flag=True, help="redefine an existing device of the home")
-@profile_option
+@with_options(profile_options)
 @with_options(provision_options)
 def provision(
     port,
@@ -87,6 +88,7 @@ def provision(
     log_every,
     replace,
     profile_path,
+    weak_decoys,
     **net,
 ):
     """Write a device's config, decoy profile and the home key to the board on PORT (over
@@ -122,9 +124,12 @@ def provision(
         log_every=log_every,
         profile=load_profile(profile_path),
         replace=replace,
+        weak_decoys=weak_decoys,
         transport=transport,
     )
     spec = definition.spec
+    if definition.weak:
+        click.echo(WEAK_WARNING.format(device=device), err=True)
     click.echo(
         f"provisioned {device} on {port}: k={spec.k}, epoch {spec.epoch}, "
         f"{len(spec.channels)} channels ({', '.join(c.name for c in spec.channels)})"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import click
@@ -22,8 +23,9 @@ def _items(feeds, store_path):
     return items
 
 
-def _column(spec: str, what: str):
-    """FILE:COLUMN -> (times, values) of that column of a CSV (time column as `veil sim`)."""
+def _column(spec: str, what: str, counts: bool = False):
+    """FILE:COLUMN -> (times, values) of that column of a CSV (time column as `veil sim`);
+    with `counts`, the column must hold counts (of people: whole numbers, 0 or more)."""
     from .. import dataset
 
     path, _, column = spec.rpartition(":")
@@ -33,6 +35,8 @@ def _column(spec: str, what: str):
     values = [row[0] for row in series.rows]
     if any(v is None for v in values):
         raise VeilError(f"{path}: column {column} has empty cells")
+    if counts and (series.channels[0].dec or min(values) < 0):
+        raise VeilError(f"{path}: column {column} is not a count of people (whole numbers >= 0)")
     scale = 10 ** series.channels[0].dec
     return np.array(series.times), np.array(values, dtype=float) / scale
 
@@ -61,24 +65,63 @@ def profile():
     metavar="FILE:COLUMN",
     help="occupancy labels (a count of people, 0 when empty) to learn the household rhythm from",
 )
-def profile_fit(feeds, store_path, home_dir, labels):
-    """Learn decoy profiles from the home's own decoded history (a few KB per device).
+@click.option(
+    "--no-check",
+    is_flag=True,
+    help="fit on the whole history without rehearsing the profiles on a held-back part",
+)
+def profile_fit(feeds, store_path, home_dir, labels, no_check):
+    """Learn decoy profiles from the home's own decoded history, and check them.
 
-    The profiles go to the home folder; `veil provision` pushes them to the boards.
+    Each device's profile is fitted on the first 60% of the history, once per candidate
+    model, rehearsed by the real firmware on the 40% held back, and attacked with the privacy
+    audit; the model that hides the held-back history best is refitted on the whole history
+    and saved in the home folder with its scores. `veil provision` pushes it to the boards
+    (a profile that missed the targets only with --weak-decoys). Exits 4 when a chosen
+    profile still misses the targets.
     """
     from ..owner.home import Home
-    from ..owner.refit import refit
+    from ..sim.rehearse import describe, fit_by_audit, fit_unchecked
 
     home = Home(home_dir)
     label_times = values = None
     if labels:
-        label_times, values = _column(labels, "labels")
-    fitted = refit(home, _items(feeds, store_path), label_times=label_times, labels=values)
-    for dev, n in fitted.items():
+        label_times, values = _column(labels, "labels", counts=True)
+    items = _items(feeds, store_path)
+    if no_check:
+        fitted = fit_unchecked(home, items, label_times=label_times, labels=values)
+        for dev, n in fitted.items():
+            path = home.profile_path(dev)
+            click.echo(f"{dev}: profile from {n} real readings, unchecked -> {path}")
+        return
+    outcome = fit_by_audit(
+        home, items, label_times=label_times, labels=values, progress=lambda m: click.echo(m)
+    )
+    click.echo("")
+    for dev, o in sorted(outcome.devices.items()):
+        was = "no usable profile before" if o.before is None else f"before: {_said(o.before)}"
+        verdict = "meets the targets" if o.after.met else "MISSES the targets"
+        click.echo(f"{dev}: {was}; after: {_said(o.after)} - {verdict}")
         path = home.profile_path(dev)
-        size = path.stat().st_size
-        click.echo(f"{dev}: profile from {n} real readings -> {path} ({size} B)")
-    click.echo("push them to the boards with `veil provision` (or `veil sim`)")
+        click.echo(f"    {describe(o.options)}; {o.readings} real readings -> {path}")
+    click.echo("\nthe chosen profiles, attacked on the held-back history:")
+    click.echo(outcome.report.table())
+    weak = sorted(d for d, o in outcome.devices.items() if not o.after.met)
+    if weak:
+        click.echo(
+            f"veil: the decoys of {', '.join(weak)} can still be told apart on held-back "
+            "history; more history helps, and `veil provision` pushes them only with "
+            "--weak-decoys",
+            err=True,
+        )
+        sys.exit(4)
+
+
+def _said(score) -> str:
+    return (
+        f"discriminative score {score.discriminative:.2f}, real track named on "
+        f"{round(score.picked * score.days)} of {score.days} days"
+    )
 
 
 @click.command()
@@ -110,8 +153,6 @@ def audit(feeds, store_path, home_dir, labels, covariate, train, png, json_out):
     The key only labels the attackers' training data and scores their answers. Exits 4 when a
     target is not met.
     """
-    import sys
-
     from ..owner.home import Home
     from ..privacy.audit import Series1D, run_audit
     from ..privacy.audit.report import draw

@@ -9,12 +9,13 @@ import click
 
 from ..errors import VeilError
 from .options import (
+    WEAK_WARNING,
     data_options,
     home_option,
     household_options,
     load_profile,
     load_series,
-    profile_option,
+    profile_options,
     progress,
     provision_options,
     report_table,
@@ -54,7 +55,7 @@ from .options import (
     help="keep the virtual board's filesystem here (default: a temporary folder)",
 )
 @click.option("--replace", is_flag=True, help="redefine an existing device of the home")
-@profile_option
+@with_options(profile_options)
 @with_options(provision_options)
 def sim(
     csv_path,
@@ -73,6 +74,7 @@ def sim(
     board_dir,
     replace,
     profile_path,
+    weak_decoys,
     **net,
 ):
     """Run the firmware on the virtual board over recorded data in CSV (the feed goes to a
@@ -102,6 +104,7 @@ def sim(
             board_dir=board_dir,
             profile=load_profile(profile_path),
             replace=replace,
+            weak_decoys=weak_decoys,
             progress=update,
             transport=transport,
         )
@@ -111,6 +114,8 @@ def sim(
         f"{device}: {result.ticks} ticks x {result.spec.k} tracks -> {dest} "
         f"({', '.join(c.name for c in result.spec.channels)})"
     )
+    if result.weak:
+        click.echo(WEAK_WARNING.format(device=device), err=True)
     if why := result.undelivered():
         raise VeilError(f"{device}: {why}; they stay in the board's outbox")
 
@@ -128,13 +133,15 @@ def sim(
     "--k", type=click.IntRange(2, 16), default=4, show_default=True, help="tracks per tick"
 )
 @click.option(
-    "--rows", type=click.IntRange(min=1), help="replay only the first ROWS rows of the demo data"
+    "--rows",
+    type=click.IntRange(min=1),
+    help="replay only the first ROWS rows of the day the demo replays",
 )
 def demo(out, k, rows):
     """The main job on embedded defaults: virtual board -> platform store -> owner's decode."""
-    from ..sim.demo import DATA, run_demo
+    from ..sim.demo import replayed_rows, run_demo
 
-    total = rows or sum(1 for _ in DATA.open()) - 1
+    total = replayed_rows(rows)
     bar, update = progress(total, "virtual board: replaying room data")
     with bar:
         res = run_demo(out, k=k, rows=rows, progress=update)

@@ -30,6 +30,12 @@ class Definition:
     spec: DeviceSpec
     profile: dict
 
+    @property
+    def weak(self) -> bool:
+        """Whether the profile's check (veil profile fit) missed the privacy targets."""
+        check = self.profile.get("check")
+        return bool(check) and not check.get("met", True)
+
     def save(self, home: Home) -> None:
         """Keep the device's spec and profile in the home: once its board holds them."""
         home.save_device(self.spec)
@@ -85,6 +91,7 @@ def define_device(
     series: Series | None = None,
     kinds: Sequence[str] | None = None,
     replace: bool = False,
+    weak_decoys: bool = False,
 ) -> Definition:
     """`device` of `home` publishing `channels`, as every rule of the home says:
 
@@ -97,7 +104,9 @@ def define_device(
     - the decoy profile is `profile`, else the one the device had (unless replaced), else one
       for a new device with the home's shared household rhythm: fitted from the recorded
       `series` it replays (the home's own history), else the default models of its `kinds`
-      (a board file's sensors say them; guessed from the channel names otherwise).
+      (a board file's sensors say them; guessed from the channel names otherwise);
+    - a profile whose check by `veil profile fit` missed the privacy targets goes to a board
+      only with `weak_decoys` (`Definition.weak` then says so, for a warning).
 
     Nothing is saved: `Definition.save()` keeps it once the board holds it.
     """
@@ -113,7 +122,16 @@ def define_device(
             )
         spec = old
     profile = profile or (None if replace else home.profile(device))
-    return Definition(spec, profile or _new_profile(home, spec, series, kinds=kinds))
+    definition = Definition(spec, profile or _new_profile(home, spec, series, kinds=kinds))
+    if definition.weak and not weak_decoys:
+        check = definition.profile["check"]
+        raise VeilError(
+            f"the decoy profile of {device} missed the privacy targets when `veil profile fit` "
+            f"checked it (discriminative score {check['discriminative']:.2f}, real track named "
+            f"on {check['picked']:.0%} of {check['days']} days): fit on more history, or push "
+            "it anyway with --weak-decoys"
+        )
+    return definition
 
 
 def _shape(spec: DeviceSpec) -> tuple:

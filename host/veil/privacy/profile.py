@@ -1,7 +1,7 @@
 """Decoy profiles: what a board needs to make fakes that look like this home, learned from the
 owner's own real readings (`veil profile fit`): a few KB of JSON per channel.
 
-    {"veil_profile": 1, "tz_offset_s": 0, "period_s": 30,
+    {"veil_profile": 2, "tz_offset_s": 0, "period_s": 30, "bridge_s": 1800,
      "occupancy": {"slot_s": 300,
                    "days": [4 x u16],           # P(empty day) by day type, previous day
                    "start": [4 x u16],          # state at 04:00 by day type (cumulative)
@@ -10,32 +10,22 @@ owner's own real readings (`veil profile fit`): a few KB of JSON per channel.
          "kind": "co2", "dec": 0,
          "grid": [period, [offsets]],           # the sensor's value grid, as integers n
          "range": [lo, hi],                     # values the fakes keep to
-         "base": [up_shift, down_shift],        # the shared low-envelope baseline tracker
-         "levels": [edges],                     # on (index - baseline index)
-         "local": shift,                        # of each walk's own short-term mean
-         "band": [24 x band],                   # hour -> band
-         "start": [3 * bands * 8],              # typical (index - baseline) per state, band
-         "support": [steps],                    # the steps walks take, in grid units
-         "rows": [...],                         # per (state, band, level): flag, jump, weights
-         "moves": [...]}}}                      # per ([level], near, last move): factors
+         "floor": [hours, shift],               # the shared floor (veil.privacy.walk)
+         "y": [lo, hi],                         # heights above the floor walks keep to
+         "edges": [...], "big": n, "phi": x256, # height classes, big steps, momentum
+         "bands": n, "snap": n,                 # hour bands; gaps closed at once before a re-deal
+         "start": [3 * bands * 8],              # typical heights per state and band
+         "index": b64, "P": b64, "Q": b64,      # context -> row; rows of 24 quantile knots
+         "fit": {...}}}}                        # the options the fit chose
 
 States are 0 away, 1 awake, 2 asleep; a day may be empty (away throughout, as on holiday).
-A walk's next step is drawn with weights row[k] x moves[k] over the support: the row says
-where a walk in this state, hour band and level (height above the home's floor) drifts, the
-move factor P(step | near, last move) / P(step) how it goes on from where it sits against its
-own last quarter hour (below, at, above) and its last move (down or up by one or more, just
-now or before, or none) — a sensor that jitters reverses at once, a smooth one keeps going. A
-two-level sensor (motion, door) has move factors per level, P(step | level, ...) / P(step |
-level), since its level alone says which way it can step. Where the
-history seldom was, a row lets only steps leading back through (flag) and, for a switching
-sensor (light, motion, door), jumps to a level typical of the state (`jump`/255 of the time:
-at once for lights left on in an empty home, within minutes for lights off with people in).
-Weights are bytes. firmware/veil/decoy.py and households.py are the consumers; the baseline
-and short-term mean arithmetic here mirrors theirs exactly.
+How a walk steps is in veil.privacy.walk; firmware/veil/decoy.py and households.py are the
+consumers, and the floor and context arithmetic there is mirrored exactly in walk.py.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 from collections.abc import Sequence
@@ -46,19 +36,17 @@ import numpy as np
 
 from ..dataset import Series
 from ..errors import VeilError
+from .walk import CLIMATE, KNOTS, RUNS, SWITCHING, WalkOptions, fit_walk
 
-FORMAT = 1
+FORMAT = 2
 AWAY, AWAKE, ASLEEP = 0, 1, 2
 SLOT_S = 300
 ANCHOR_S = 4 * 3600
 DAY_S = 86400
 NIGHT = range(0, 6)
-SMOOTH = 8.0  # pseudo-counts pulled from the parent cell
-MAX_STEPS = 16  # distinct steps a channel's walks may take
+SMOOTH = 8.0  # pseudo-counts pulled from the parent cell (occupancy tables)
 MIN_HISTORY = 100  # readings needed to fit a profile
-MIN_CELL = 20  # readings a (state, band, level) cell needs to get its own step distribution
-UP_ONLY, DOWN_ONLY = 2, 1  # a row's flag beyond the levels it knows: only steps leading back
-SWITCHING = ("light", "motion", "door")
+BRIDGE_S = 1800  # fakes are drawn towards the real readings this long before a re-deal
 PUBLIC = ("pressure",)  # kinds the weather service publishes: every track carries the reading
 _KIND_HINTS = (
     ("co2", ("co2",)),
@@ -121,48 +109,6 @@ def grid_index(values: np.ndarray, period: int, offsets: list[int]) -> np.ndarra
     return q * len(offs) + np.maximum(j, 0)
 
 
-# ---------------------------------------------------------------- baseline
-
-
-def shifts(period_s: float) -> tuple[int, int]:
-    """Shift amounts of the low-envelope tracker: it creeps up over about a day and drops to
-    any lower reading at once (shift 0), so real readings never sit below it and a fake below
-    it is out of bounds: the floor of the home's signal (outdoor CO2, the coolest the rooms
-    get, darkness) that every track shares."""
-    up = round(math.log2(max(2.0, DAY_S / max(period_s, 1.0))))
-    return max(1, up), 0
-
-
-def track_base(index: np.ndarray, up: int, down: int) -> np.ndarray:
-    """Baseline index after each reading, exactly as firmware Channel.follow() computes it
-    (starting at the first reading)."""
-    base = int(index[0]) << 8
-    out = np.empty(len(index), dtype=np.int64)
-    for n, i in enumerate(index.tolist()):
-        d = (i << 8) - base
-        base += d >> (up if d > 0 else down)
-        out[n] = base >> 8
-    return out
-
-
-def local_shift(period_s: float) -> int:
-    """Shift of each walk's own short-term mean: about a quarter of an hour."""
-    return max(1, round(math.log2(max(2.0, 900 / max(period_s, 1.0)))))
-
-
-def local_class(index: np.ndarray, shift: int) -> np.ndarray:
-    """For the step after each reading: 0 below, 1 at, 2 above the walk's own short-term mean
-    (by more than half a grid step), as firmware Decoys computes it. A sensor that jitters
-    around a level returns to it; one that drifts does not."""
-    loc = int(index[0]) << 8
-    out = np.empty(len(index), dtype=np.int64)
-    for n, i in enumerate(index.tolist()):
-        loc += ((i << 8) - loc) >> shift
-        d = (i << 8) - loc
-        out[n] = 0 if d < -128 else 2 if d > 128 else 1
-    return np.r_[1, out[:-1]]
-
-
 # ---------------------------------------------------------------- occupancy
 
 
@@ -186,14 +132,30 @@ def _cumulative(p: np.ndarray) -> list[int]:
     return [int(min(65535, round(x * 65536))) for x in c]
 
 
-def fit_occupancy(times: np.ndarray, states: np.ndarray, tz: int = 0) -> dict:
+PRIOR_DAYS = 2.0  # days of the shipped home rhythm a fitted occupancy model starts from
+
+
+def _probabilities(cumulative: list[int], cells: int) -> np.ndarray:
+    """Cumulative u16 thresholds of 3 outcomes (2 per cell) back to probabilities."""
+    c = np.asarray(cumulative, dtype=float).reshape(cells, 2) / 65536
+    return np.stack([c[:, 0], c[:, 1] - c[:, 0], 1 - c[:, 1]], axis=1)
+
+
+def fit_occupancy(
+    times: np.ndarray, states: np.ndarray, tz: int = 0, rhythm: dict | None = None
+) -> dict:
     """The latent occupancy model from per-reading states: empty days (a two-state chain over
     days), then hour-of-day x day-type transitions at SLOT_S resolution on the other days,
-    smoothed over neighbouring hours and towards the day type's overall rates."""
+    smoothed over neighbouring hours and towards the day type's overall rates. With a `rhythm`
+    model (the shipped home rhythm), every table starts from PRIOR_DAYS days of it, so a short
+    history (no night, no weekend yet) still gives households a plausible day."""
     day = household_day(times, tz)
     days = np.unique(day)
     empty = {int(d): bool(np.all(states[day == d] == AWAY)) for d in days}
     dcount = np.ones((2, 2, 2))  # [day type][previous empty][empty], a uniform prior
+    if rhythm is not None:
+        p_empty = np.asarray(rhythm["days"], dtype=float).reshape(2, 2) / 65536
+        dcount = PRIOR_DAYS * np.stack([1 - p_empty, p_empty], axis=2)
     for d in days:
         if d - 1 in empty:
             wk = int(((d + 3) % 7) >= 5)
@@ -215,7 +177,12 @@ def fit_occupancy(times: np.ndarray, states: np.ndarray, tz: int = 0) -> dict:
         counts[dt[n + 1], hr[n + 1], s_state[n], s_state[n + 1]] += 1
     kernel = {-2: 0.25, -1: 0.5, 0: 1.0, 1: 0.5, 2: 0.25}  # neighbouring hours behave alike
     counts = sum(w * np.roll(counts, -d, axis=1) for d, w in kernel.items())
+    if rhythm is not None:  # PRIOR_DAYS days of the rhythm's transitions, one slot an hour each
+        p = _probabilities(rhythm["trans"], 2 * 24 * 3).reshape(2, 24, 3, 3)
+        counts = counts + PRIOR_DAYS * 3600 / SLOT_S * sum(kernel.values()) * p
     seen = np.isin(np.arange(3), states).astype(float)  # a state never seen is never entered
+    if rhythm is not None:
+        seen[:] = 1.0
     overall = (counts.sum(axis=(0, 1)) + np.eye(3) * 50 + 0.5) * seen[None, :]
     per_type = counts.sum(axis=1)
     trans = []
@@ -227,9 +194,11 @@ def fit_occupancy(times: np.ndarray, states: np.ndarray, tz: int = 0) -> dict:
                 trans += _cumulative(counts[d, h, s] + SMOOTH * prior)
     anchors = hr == ANCHOR_S // 3600
     start = []
+    p_start = _probabilities(rhythm["start"], 2) if rhythm is not None else np.zeros((2, 3))
     for d in range(2):
         at = s_state[anchors & (dt == d)]
-        start += _cumulative((np.bincount(at.astype(int), minlength=3) + 0.5) * seen)
+        n = np.bincount(at.astype(int), minlength=3) + 0.5
+        start += _cumulative((n + PRIOR_DAYS * 12 * p_start[d]) * seen)
     return {"slot_s": SLOT_S, "days": days_table, "start": start, "trans": trans}
 
 
@@ -270,49 +239,6 @@ def _smooth(x: np.ndarray, times: np.ndarray, window_s: int) -> np.ndarray:
 # ---------------------------------------------------------------- channel model
 
 
-def _dist(counts: dict[int, float]) -> dict[int, float]:
-    total = sum(counts.values())
-    return {k: v / total for k, v in counts.items()} if total else {}
-
-
-def _blend(counts: dict[int, float], prior: dict[int, float]) -> dict[int, float]:
-    out = dict(counts)
-    for k, p in prior.items():
-        out[k] = out.get(k, 0.0) + SMOOTH * p
-    return _dist(out)
-
-
-# the last move: 0 down by 2 or more just now, 1 down by 1 just now, 2 down before, 3 none,
-# 4 up before, 5 up by 1 just now, 6 up by 2 or more just now
-MOVES = 7
-_NONE = 3
-_AFTER_STILL = (2, 2, 2, 3, 4, 4, 4)  # what the last move becomes after a tick without one
-
-
-def move_class(step: int) -> int:
-    return 0 if step <= -2 else 1 if step == -1 else 5 if step == 1 else 6
-
-
-def _last_move(step: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """The class of the last move before each step, as the firmware keeps it (a jittering
-    sensor reverses at once, a smooth one keeps going); a gap in the readings forgets it."""
-    out = np.full(len(step), _NONE, dtype=int)
-    last = _NONE
-    for n in range(len(step)):
-        if not valid[n]:
-            last = _NONE
-        out[n] = last
-        if valid[n]:
-            last = move_class(step[n]) if step[n] else _AFTER_STILL[last]
-    return out
-
-
-def _bytes(weights: list[float]) -> list[int]:
-    """Relative weights as 0..255, the largest 255 (only ratios matter within a row)."""
-    top = max(weights, default=0.0)
-    return [round(255 * w / top) if top > 0 else 0 for w in weights]
-
-
 def shared_model(kind: str, dec: int) -> dict:
     """A channel every track publishes as read: public anyway, so fakes could only differ from
     what a weather station shows."""
@@ -320,9 +246,14 @@ def shared_model(kind: str, dec: int) -> dict:
 
 
 def fit_channel(
-    ch: ChannelData, times: np.ndarray, states: np.ndarray, period_s: float, tz: int = 0
+    ch: ChannelData,
+    times: np.ndarray,
+    states: np.ndarray,
+    period_s: float,
+    tz: int = 0,
+    opts: WalkOptions | None = None,
 ) -> dict:
-    """Fit one channel's step model on its grid."""
+    """Fit one channel's model: its value grid, its range, and its walk (veil.privacy.walk)."""
     ok = np.array([x is not None for x in ch.values])
     if ch.kind in PUBLIC:
         return shared_model(ch.kind, ch.dec)
@@ -330,119 +261,33 @@ def fit_channel(
         raise ProfileError(f"channel {ch.name}: {ok.sum()} readings, need at least 50 to fit")
     raw = np.array([0 if x is None else x for x in ch.values], dtype=np.int64)
     fill = np.maximum.accumulate(np.where(ok, np.arange(len(raw)), 0))
-    raw = raw[fill]  # a missing reading repeats the one before, as the baseline sees it
+    raw = raw[fill]  # a missing reading repeats the one before
     period, offsets = fit_grid(raw[ok])
     idx = grid_index(raw, period, offsets)
-    up, down = shifts(period_s)
-    base = track_base(idx, up, down)
-    switching = ch.kind in SWITCHING
-
-    band = _bands(ch.kind, hour_of(times, tz)[ok], states[ok])
-    dev = idx - np.r_[idx[0], base[:-1]]
-    inner = set(np.percentile(dev[ok], [20, 40, 60, 80]).round().astype(int).tolist())
-    for s in np.unique(states[ok]):  # and where each state spends its time (lights on, off)
-        inner |= set(np.percentile(dev[ok & (states == s)], [50]).round().astype(int).tolist())
-    # outer edges: below the lowest and above the highest level seen, fakes are led back
-    edges = sorted({int(dev[ok].min()), *inner, int(dev[ok].max()) + 1})
-    if ch.kind in ("motion", "door"):
-        edges = [1]
-
-    nbands = max(band) + 1
-    bands = np.asarray(band)[hour_of(times, tz)]
-    gap_ok = np.r_[False, np.diff(times) <= 3 * period_s]
-    valid = ok & np.r_[False, ok[:-1]] & gap_ok
-    step = np.r_[0, np.diff(idx)]
-    level = np.searchsorted(edges, np.r_[0, dev[:-1]], side="right")
-    move = _last_move(step, valid)
-    lshift = local_shift(period_s)
-    local = local_class(idx, lshift)
-
-    def counts(mask) -> dict[int, float]:
-        steps, n = np.unique(step[mask], return_counts=True)
-        return dict(zip(steps.tolist(), n.astype(float).tolist(), strict=True))
-
-    top = _dist(counts(valid))
-    support = sorted(k for k, _ in sorted(top.items(), key=lambda kv: -kv[1])[:MAX_STEPS])
-    # how a walk goes on after its last move: P(step | group, near, move) / P(step | group).
-    # A two-level sensor (motion, door) gets a group per level: its level alone already says
-    # which way the next step can go, and counting that twice would make it flicker.
-    groups = [level == lv for lv in range(len(edges) + 1)] if len(edges) == 1 else [valid]
-    moves = []
-    for group in groups:
-        base_dist = _blend(counts(valid & group), top)
-        for loc in range(3):
-            for c in range(MOVES):
-                dist = _blend(counts(valid & group & (local == loc) & (move == c)), base_dist)
-                moves += _bytes([dist.get(k, 0.0) / base_dist[k] for k in support])
-    switch_on = round(255 * min(1.0, period_s / 600))  # lights go on within ten minutes or so
-    rows: list[int] = []
-    start: list[int] = []
-    nlev = len(edges) + 1
-    own_level = np.searchsorted(edges, dev, side="right")
-    for s in range(3):
-        in_state = states == s
-        if (valid & in_state).sum() < MIN_CELL:  # a state the history never had: any state's
-            in_state = np.ones(len(states), dtype=bool)
-        by_state = _blend(counts(valid & in_state), top)
-        for b in range(nbands):
-            here = valid & in_state & (bands == b)
-            by_band = _blend(counts(here), by_state)
-            known = [lv for lv in range(nlev) if (here & (level == lv)).sum() >= MIN_CELL]
-            # where fakes begin and where a jump lands: levels this state and band had often
-            # enough to know how they move on (else the state's, else any, levels)
-            for pick in (np.isin(own_level, known) & (bands == b), np.ones(len(dev), bool)):
-                typical = dev[ok & in_state & pick]
-                if len(typical) >= MIN_CELL:
-                    break
-            else:
-                typical = dev[ok]
-            start += np.percentile(typical, np.arange(1, 16, 2) * 6.25).round().astype(int).tolist()
-            for lv in range(nlev):
-                near = min(known, key=lambda x: abs(x - lv)) if known else None
-                if near is None or (switching and lv > near):
-                    rows += [0, 255] + [0] * len(support)  # lights left on go off at once
-                    continue
-                dist = _blend(counts(here & (level == near)), by_band)
-                flag, relevel = 0, 0
-                if lv > near:
-                    flag = DOWN_ONLY
-                elif lv < near:
-                    flag = UP_ONLY
-                    relevel = switch_on if switching else 0
-                rows += [flag, relevel, *_bytes([dist.get(k, 0.0) for k in support])]
-    lo, hi = int(raw[ok].min()), int(raw[ok].max())
-    if not switching:  # slow signals drift with the seasons beyond what the history saw
-        lo, hi = lo - (hi - lo), hi + (hi - lo)
+    model = fit_walk(
+        idx, ok, times, states, kind=ch.kind, period_s=period_s, tz=tz, opts=opts or WalkOptions()
+    )
     return {
         "kind": ch.kind,
         "dec": ch.dec,
         "grid": [period, offsets],
-        "range": [lo, hi],
-        "base": [up, down],
-        "levels": edges,
-        "local": lshift,
-        "band": band,
-        "start": start,
-        "support": support,
-        "rows": rows,
-        "moves": moves,
+        "range": value_range(ch.kind, ch.dec, int(raw[ok].min()), int(raw[ok].max())),
+        **model,
     }
 
 
-def _bands(kind: str, hours: np.ndarray, states: np.ndarray) -> list[int]:
-    """Hour -> band. Light follows the sun: four bands of six hours, or day and night (06-18,
-    18-06) when a state has too little history in one of the four, else a single band."""
-    if kind != "light":
-        return [0] * 24
-    for band in ([h // 6 for h in range(24)], [int(6 <= h < 18) for h in range(24)]):
-        of = np.asarray(band)[hours]
-        if all(
-            np.sum((states == s) & (of == b)) >= 10 * MIN_CELL
-            for s in np.unique(states)
-            for b in range(max(band) + 1)
-        ):
-            return band
-    return [0] * 24
+def value_range(kind: str, dec: int, lo: int, hi: int) -> list[int]:
+    """The values fakes keep to, from the history's: a quarter beyond what was seen above it
+    (slow signals drift with the seasons), and below it only for the climate (a CO2 sensor
+    never reads below the outdoor air, a light sensor below dark); humidity within 0-100 %."""
+    span = hi - lo
+    if kind not in SWITCHING:
+        hi += span // 4
+    if kind in CLIMATE:
+        lo -= span // 4
+    if kind == "humidity":
+        lo, hi = max(lo, 0), min(hi, 100 * 10**dec)
+    return [lo, hi]
 
 
 def fit_profile(
@@ -452,26 +297,32 @@ def fit_profile(
     states: Sequence[int] | None = None,
     occupancy: dict | None = None,
     tz_offset_s: int = 0,
+    options: dict[str, WalkOptions] | None = None,
 ) -> dict:
     """A profile for a device from its real readings. The latent states come from `states`
     (labels), else are inferred from the readings; the occupancy model is fitted from them
     unless `occupancy` (e.g. the home's shared model) is given, and is the shipped default
-    when neither tells occupancy."""
+    when neither tells occupancy. `options` gives a channel's walk options (veil.privacy.walk;
+    `veil profile fit` chooses them against held-back history), else the defaults."""
     t = np.asarray(times, dtype=np.int64)
     if len(t) < MIN_HISTORY:
         raise ProfileError(f"{len(t)} readings; a profile needs at least {MIN_HISTORY}")
     period_s = float(np.median(np.diff(t)))
     st = np.asarray(states) if states is not None else infer_states(t, channels)
     if st is None and occupancy is None:  # nothing here tells occupancy: a home's usual rhythm
-        occupancy = json.loads(DEFAULTS.read_text())["occupancy"]
+        occupancy = _default_occupancy()
     if st is None:
         st = np.full(len(t), AWAKE)
     return {
         "veil_profile": FORMAT,
         "tz_offset_s": tz_offset_s,
         "period_s": period_s,
-        "occupancy": occupancy or fit_occupancy(t, st, tz_offset_s),
-        "channels": {c.name: fit_channel(c, t, st, period_s, tz_offset_s) for c in channels},
+        "bridge_s": BRIDGE_S,
+        "occupancy": occupancy or fit_occupancy(t, st, tz_offset_s, _default_occupancy()),
+        "channels": {
+            c.name: fit_channel(c, t, st, period_s, tz_offset_s, (options or {}).get(c.name))
+            for c in channels
+        },
     }
 
 
@@ -490,13 +341,18 @@ def fit_home(
     *,
     label_times: np.ndarray | None = None,
     labels: np.ndarray | None = None,
-    tz_offset_s: int = 0,
+    tz_offset_s: int | None = None,
+    options: dict[str, WalkOptions] | None = None,
 ) -> dict[str, dict]:
     """Profiles for every device of a home from its decoded real readings (veil.owner.decode
     Reading objects; stand-ins are left out). All share one occupancy model, so that fake
     household j tells one story on every device: fitted from occupancy labels (times and a
-    count of people, 0 for empty) when given, else from the device whose readings tell
-    occupancy best (motion, light, CO2), else the shipped default."""
+    count of people, 0 for empty; people in at night are asleep) when given, else from the
+    device whose readings tell occupancy best (motion, light, CO2), else the shipped default.
+    `options` gives a device's walk options (for all its channels). The local time is the
+    home's (its devices' `tz`) unless `tz_offset_s` says otherwise."""
+    if tz_offset_s is None:
+        tz_offset_s = next((s.tz for s in specs.values()), 0)
     series: dict[str, tuple[np.ndarray, list[ChannelData]]] = {}
     for dev, spec in specs.items():
         mine = sorted((r for r in readings if r.dev == dev), key=lambda r: r.ts)
@@ -523,6 +379,7 @@ def fit_home(
     if labels is not None:
         src_t = np.asarray(label_times)
         src = np.where(np.asarray(labels) > 0, AWAKE, AWAY)
+        src[(src == AWAKE) & np.isin(hour_of(src_t, tz_offset_s), list(NIGHT))] = ASLEEP
     else:
         src_t = src = None
         for kind in ("motion", "light", "co2"):
@@ -530,18 +387,30 @@ def fit_home(
                 if src is None and any(c.kind == kind for c in chans):
                     src_t, src = t, infer_states(t, [c for c in chans if c.kind == kind])
     if src is None:
-        occupancy = json.loads(DEFAULTS.read_text())["occupancy"]
+        occupancy = _default_occupancy()
         states = {dev: np.full(len(t), AWAKE) for dev, (t, _c) in series.items()}
     else:
-        occupancy = fit_occupancy(src_t, src, tz_offset_s)
+        occupancy = fit_occupancy(src_t, src, tz_offset_s, _default_occupancy())
         states = {dev: at(t, src_t, src) for dev, (t, _c) in series.items()}
+    chosen = options or {}
     return {
-        dev: fit_profile(t, chans, states=states[dev], occupancy=occupancy, tz_offset_s=tz_offset_s)
+        dev: fit_profile(
+            t,
+            chans,
+            states=states[dev],
+            occupancy=occupancy,
+            tz_offset_s=tz_offset_s,
+            options={c.name: chosen[dev] for c in chans} if dev in chosen else None,
+        )
         for dev, (t, chans) in series.items()
     }
 
 
 DEFAULTS = Path(__file__).resolve().parent / "profiles" / "defaults.json"
+
+
+def _default_occupancy() -> dict:
+    return json.loads(DEFAULTS.read_text())["occupancy"]
 
 
 def default_profile(spec, kinds: Sequence[str] | None = None, period_s: float = 30) -> dict:
@@ -569,11 +438,14 @@ def default_profile(spec, kinds: Sequence[str] | None = None, period_s: float = 
         model["range"] = [x * scale for x in model["range"]]
         model["dec"] = c.dec
         model["every"] = max(1, round(model.pop("period_s") / period_s))
+        hours, shift = model["floor"]  # the floor follows every tick: as slowly as recorded
+        model["floor"] = [hours, min(16, shift + round(math.log2(model["every"])))]
         channels[c.name] = model
     return {
         "veil_profile": FORMAT,
-        "tz_offset_s": 0,
+        "tz_offset_s": spec.tz,
         "period_s": period_s,
+        "bridge_s": BRIDGE_S,
         "occupancy": doc["occupancy"],
         "channels": channels,
     }
@@ -584,7 +456,7 @@ def for_series(series: Series, spec, occupancy: dict | None = None) -> dict:
     else the default models of its channels' kinds; with the home's shared `occupancy` model
     when it has one."""
     if len(series.times) >= MIN_HISTORY:
-        return fit_series(series, occupancy=occupancy)
+        return fit_series(series, occupancy=occupancy, tz_offset_s=spec.tz)
     period = float(np.median(np.diff(series.times))) if len(series.times) > 1 else 30.0
     found = default_profile(spec, period_s=period)
     return {**found, "occupancy": occupancy or found["occupancy"]}
@@ -607,6 +479,11 @@ def load(path: str | Path) -> dict:
 
 def check(doc: dict, what: str = "profile") -> None:
     """Reject a profile the firmware could not use, with the reason."""
+    if isinstance(doc, dict) and doc.get("veil_profile") == 1:
+        raise ProfileError(
+            f"{what} was made for an older firmware (decoy profile format 1): refit it with "
+            "`veil profile fit` (or give the device a new one with --replace)"
+        )
     if not isinstance(doc, dict) or doc.get("veil_profile") != FORMAT:
         raise ProfileError(f"{what} is not a veil profile (format {FORMAT})")
     occ = doc.get("occupancy", {})
@@ -616,15 +493,20 @@ def check(doc: dict, what: str = "profile") -> None:
     for name, ch in doc.get("channels", {}).items():
         if ch.get("shared"):
             continue
-        nb = max(ch.get("band", [0])) + 1
-        levels = len(ch.get("levels", [])) + 1
-        width = len(ch.get("support", [])) + 2
-        ok = (
-            1 <= width - 2 <= MAX_STEPS
-            and len(ch.get("rows", [])) == 3 * nb * levels * width
-            and len(ch.get("moves", []))
-            in (3 * MOVES * (width - 2), levels * 3 * MOVES * (width - 2))
-            and len(ch.get("start", [])) == 3 * nb * 8
-        )
+        try:
+            levels, busy = len(ch["edges"]) + 1, len(ch["activity"][1]) + 1
+            nctx = 3 * ch["bands"] * levels * RUNS * busy
+            index = base64.b64decode(ch["index"], validate=True)
+            rows = len(base64.b64decode(ch["P"], validate=True)) // (2 * KNOTS)
+            ok = (
+                len(index) == nctx
+                and max(index) < rows
+                and len(base64.b64decode(ch["Q"], validate=True)) == 2 * KNOTS * rows
+                and len(ch["start"]) == 3 * ch["bands"] * 8
+                and len(ch["floor"]) == 2
+                and ch["floor"][0] >= 1
+            )
+        except (KeyError, TypeError, ValueError):
+            ok = False
         if not ok:
             raise ProfileError(f"{what}: channel {name} tables have the wrong size")

@@ -3,7 +3,9 @@
 Recorded room data (shipped in veil/sim/data) replays on the virtual board running the real
 firmware; the spooled feed is ingested into SQLite as a platform would, without a key; the
 owner decodes it with the key, checks every recovered reading against the source, and gets a
-picture of both views.
+picture of both views. The decoy profile is fitted on the other days of the data (the home's
+history) and the board replays the second day: the picture shows fakes made for readings
+their model never saw, as a board's are.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from ..owner.decode import Reading, Report, decode, write_csv
 from ..owner.home import Home
 from ..platform.ingest import IngestResult, ingest_file
 from ..platform.store.sqlite import SqliteStore
+from ..privacy.profile import fit_series
 from .replay import simulate
 from .views import two_views
 
@@ -56,6 +59,27 @@ def compare(series: dataset.Series, readings: list[Reading]) -> tuple[int, list[
     return exact, problems
 
 
+def split_days(series: dataset.Series, rows: int | None) -> tuple[dataset.Series, ...]:
+    """The demo's history (every day of `series` but its second) and the second day (its first
+    `rows`) to replay: the board publishes readings its decoy model was not fitted on."""
+    days = [t // 86400 for t in series.times]
+    shown = sorted(set(days))[1]
+    replay = [i for i, d in enumerate(days) if d == shown][:rows]
+    history = [i for i, d in enumerate(days) if d != shown]
+
+    def part(at: list[int]) -> dataset.Series:
+        return dataset.Series(
+            [series.times[i] for i in at], series.channels, [series.rows[i] for i in at]
+        )
+
+    return part(history), part(replay)
+
+
+def replayed_rows(rows: int | None = None) -> int:
+    """How many rows `run_demo(rows=rows)` replays (for a progress bar)."""
+    return len(split_days(dataset.load(DATA, channels=CHANNELS), rows)[1].times)
+
+
 def run_demo(
     out: Path, *, k: int = 4, rows: int | None = None, progress: Callable[[int], None] | None = None
 ) -> DemoResult:
@@ -68,8 +92,17 @@ def run_demo(
     for stale in (feed, db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
         stale.unlink(missing_ok=True)
 
-    series = dataset.load(DATA, channels=CHANNELS, limit=rows)
-    simulate(series, home, DEVICE, feed_out=feed, k=k, replace=True, progress=progress)
+    history, series = split_days(dataset.load(DATA, channels=CHANNELS), rows)
+    simulate(
+        series,
+        home,
+        DEVICE,
+        feed_out=feed,
+        k=k,
+        profile=fit_series(history),
+        replace=True,
+        progress=progress,
+    )
     specs = home.devices()
     with SqliteStore(db) as store:
         ingested = ingest_file(store, feed)

@@ -43,6 +43,7 @@ class SimResult:
     spec: DeviceSpec
     ticks: int
     log: list[str]
+    weak: bool = False  # the decoy profile missed the privacy targets when it was checked
 
     def undelivered(self) -> str | None:
         """Why records were left on the board (a network sink that could not deliver them
@@ -69,6 +70,7 @@ def simulate(
     board_dir: Path | None = None,
     profile: dict | None = None,
     replace: bool = False,
+    weak_decoys: bool = False,
     progress: Callable[[int], None] | None = None,
     transport: Transport | None = None,
 ) -> SimResult:
@@ -86,6 +88,7 @@ def simulate(
         profile=profile,
         series=series,
         replace=replace,
+        weak_decoys=weak_decoys,
     )
     config = board_config(
         definition.spec,
@@ -120,7 +123,7 @@ def simulate(
                 ticks = int(m.group(1))
             if transport is None:
                 board.get_file("feed.jsonl", Path(feed_out))
-    return SimResult(definition.spec, ticks, log)
+    return SimResult(definition.spec, ticks, log, definition.weak)
 
 
 def run_folder(root: Path, timeout: float = 3600) -> str:

@@ -1,0 +1,356 @@
+"""One channel's decoy model: a shared slow floor and a walk above it, fitted on the home's own
+real readings, in the exact integer arithmetic of firmware/veil/decoy.py (its consumer).
+
+A fake walk steps once a tick by `round(phi * last step + innovation)` grid steps, the
+innovation drawn from a quantile row chosen by the context (household state, hour band, height
+above the floor, how the walk last moved). Rows are the jittered empirical distributions of the
+real steps in each context, smoothed towards coarser contexts, stored as 24 knots of the
+quantile function (probability in 1/65536, value in 1/8 grid steps) and shared between
+contexts that end up alike.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from dataclasses import dataclass
+from itertools import product
+
+import numpy as np
+
+DAY_S = 86400
+ANCHOR_S = 4 * 3600
+FRAC = 8
+KNOTS = 24
+RUNS = 10
+MAX_ROWS = 32  # quantile rows a channel may have (96 bytes each on the board's heap)
+MIN_OWN = 20  # steps a context needs at least to get a row of its own
+SMOOTH = 10.0  # pseudo-counts from the parent context
+SWITCHING = ("light", "motion", "door")
+AWAY, ASLEEP = 0, 2
+CLIMATE = ("temperature", "humidity")  # kinds whose fakes move as much as the real lately
+
+
+@dataclass(frozen=True)
+class WalkOptions:
+    """The knobs `veil profile fit` tunes against the home's held-back history."""
+
+    floor_hours: int = 72  # the floor is the lowest hourly minimum over this many hours
+    floor_tau_h: float = 16.0  # and follows it with this time constant
+    bands: int = 4  # hour-of-day bands
+    levels: int = 6  # height classes above the floor
+    ar: bool = True  # steps carry a share of the last step
+    adapt_days: float = 3.0  # climate sensors: how much fakes move follows the real, over days
+
+    def to_json(self) -> dict:
+        return {
+            "floor_hours": self.floor_hours,
+            "floor_tau_h": self.floor_tau_h,
+            "bands": self.bands,
+            "levels": self.levels,
+            "ar": self.ar,
+            "adapt_days": self.adapt_days,
+        }
+
+
+def floor_shift(tau_h: float, period_s: float) -> int:
+    return max(1, min(16, round(math.log2(max(2.0, tau_h * 3600 / max(period_s, 1.0))))))
+
+
+def hour_counts(times: np.ndarray, tz: int) -> np.ndarray:
+    """The firmware's hour count (household day * 24 + hour of that day) of each time."""
+    local = times + tz - ANCHOR_S
+    day = local // DAY_S
+    return day * 24 + (local - day * DAY_S) // 3600
+
+
+def local_hours(times: np.ndarray, tz: int) -> np.ndarray:
+    return ((times + tz) % DAY_S) // 3600
+
+
+def floor_series(
+    index: np.ndarray, ok: np.ndarray, hours: np.ndarray, ring: int, shift: int
+) -> np.ndarray:
+    """The floor index after each real reading, exactly as firmware Floor.follow computes it
+    (a missing reading leaves the floor where it was): it sinks 16 times faster than it rises,
+    as a floor must not stay above what the sensor reads."""
+    buf = [0] * ring
+    filled = 0
+    cur = 0
+    hour = -1
+    b = int(index[np.argmax(ok)]) << 8
+    out = np.empty(len(index), dtype=np.int64)
+    for n, (i, h, good) in enumerate(zip(index.tolist(), hours.tolist(), ok.tolist(), strict=True)):
+        if not good:
+            out[n] = b >> 8
+            continue
+        if h != hour:
+            if hour >= 0:
+                buf[filled % ring] = cur
+                filled += 1
+                if filled >= 2 * ring:
+                    filled -= ring
+            else:
+                b = i << 8
+            hour = h
+            cur = i
+        elif i < cur:
+            cur = i
+        low = min([cur, *buf[: min(filled, ring)]]) << 8
+        if low > b:
+            b += (low - b + (1 << (shift - 1))) >> shift
+        else:
+            b += (low - b) >> max(1, shift - 4)
+        out[n] = b >> 8
+    return out
+
+
+def run_classes(step: np.ndarray, valid: np.ndarray, big: int) -> np.ndarray:
+    """How the walk last moved before each step, as firmware Channel.step classifies it: a step
+    down or up, small or bigger than `big` (0-3), or still for 0-1, 2-5, 6+ ticks since a step
+    down (4-6) or up (7-9): a reading that toggles between two values, or creeps one way,
+    keeps doing so. A gap in the readings starts afresh, like a walk just begun."""
+    out = np.empty(len(step), dtype=np.int64)
+    prev = still = up = 0
+    for n in range(len(step)):
+        if prev:
+            out[n] = (0 if -prev > big else 1) if prev < 0 else (3 if prev > big else 2)
+        else:
+            out[n] = 4 + 3 * up + (0 if still <= 1 else 1 if still <= 5 else 2)
+        if valid[n]:
+            prev = int(step[n])
+            if prev:
+                still, up = 0, int(prev > 0)
+            else:
+                still = min(still + 1, 127)
+        else:
+            prev = still = up = 0
+    return out
+
+
+def activity(step: np.ndarray, ok: np.ndarray, shift: int) -> np.ndarray:
+    """How much the walk moved lately before each step (mean |step| x 256, exponentially over
+    2**shift ticks), exactly as firmware Decoys._moved keeps it."""
+    out = np.empty(len(step), dtype=np.int64)
+    a = 0
+    for n, (d, good) in enumerate(zip(np.abs(step).tolist(), ok.tolist(), strict=True)):
+        out[n] = a
+        if good:
+            a += ((d << 8) - a) >> shift
+    return out
+
+
+def knots(hist: dict[int, float], m: int = KNOTS) -> tuple[list[int], list[int]]:
+    """Knots (P in 0..65535, Q in 1/8 grid steps) of the quantile function of a mixture of
+    one-grid-step-wide uniforms centred at the keys of `hist`: rounding a draw to whole steps
+    gives back the discrete distribution. Simplified to `m` knots by removing, one at a time,
+    the knot that changes the function least (in probability and, relative to the typical
+    step, in area), so rare steps and long tails survive."""
+    cs = np.array(sorted(hist), dtype=np.int64)
+    w = np.array([hist[c] for c in cs.tolist()], dtype=float)
+    w /= w.sum()
+    lo, hi = int(cs[0]) - FRAC // 2, int(cs[-1]) + FRAC // 2
+    cells = np.zeros(hi - lo)
+    for c, x in zip(cs.tolist(), w.tolist(), strict=True):
+        cells[c - FRAC // 2 - lo : c + FRAC // 2 - lo] += x / FRAC
+    cdf = np.r_[0.0, np.cumsum(cells)]
+    xs = np.arange(lo, hi + 1, dtype=float)
+    slope = np.diff(cdf)
+    keep = np.r_[True, np.abs(np.diff(slope)) > 1e-12, True]
+    p, q = cdf[keep], xs[keep]
+    scale = max(float((w * np.abs(cs)).sum()), FRAC)
+    while len(p) > m:
+        dq = q[2:] - q[:-2]
+        along = (q[1:-1] - q[:-2]) / np.where(dq > 0, dq, 1)
+        chord = np.where(dq > 0, p[:-2] + (p[2:] - p[:-2]) * along, p[1:-1])
+        area = np.abs((p[1:-1] - p[:-2]) * dq - (p[2:] - p[:-2]) * (q[1:-1] - q[:-2])) / 2
+        j = int(np.argmin(np.abs(chord - p[1:-1]) + area / scale)) + 1
+        p, q = np.delete(p, j), np.delete(q, j)
+    pi = np.minimum(np.round(p * 65536), 65535).astype(int).tolist()
+    qi = [int(min(max(x, -32768), 32767)) for x in q.tolist()]
+    while len(pi) < m:  # pad: the firmware stops at the first knot above the draw
+        pi.append(65535)
+        qi.append(qi[-1])
+    return pi, qi
+
+
+def _hist(centres: np.ndarray) -> dict[int, float]:
+    keys, n = np.unique(centres, return_counts=True)
+    return dict(zip(keys.tolist(), n.astype(float).tolist(), strict=True))
+
+
+def _blend(own: dict[int, float], parent: dict[int, float]) -> dict[int, float]:
+    out = dict(own)
+    total = sum(parent.values())
+    for k, v in parent.items():
+        out[k] = out.get(k, 0.0) + SMOOTH * v / total
+    return out
+
+
+@dataclass
+class _Leaf:
+    """A set of contexts sharing one row: the variables fixed so far and their steps."""
+
+    fixed: dict[int, int]
+    at: np.ndarray  # which steps fall in it
+    dist: dict[int, float]
+
+
+def _loglik(centre: np.ndarray, dist: dict[int, float]) -> float:
+    keys, n = np.unique(centre, return_counts=True)
+    p = np.array([dist.get(k, 1e-9) for k in keys.tolist()]) / sum(dist.values())
+    return float((n * np.log(p)).sum())
+
+
+def _tree(centre, valid, variables, sizes, budget, first=(2, 0)):
+    """Grow a tree of contexts greedily: split the leaf, on the variable, that raises the
+    likelihood of the real steps most per row added, until `budget` rows. A part with fewer
+    than MIN_OWN steps keeps its parent's distribution (no row of its own). The variables
+    `first` are split before any other: the height above the floor (it says which way a
+    sensor can go: a walk comes back from where the sensor seldom is, a motion sensor that
+    fired stops) and then the household state (it is what makes a fake household's story the
+    same on every device of the home). Returns the leaves."""
+    root = _Leaf({}, valid, _hist(centre[valid]))
+    leaves = [root]
+
+    def split(leaf: _Leaf, var: int) -> tuple[list[_Leaf], float, int]:
+        kids, gain, cost = [], 0.0, 0
+        for v in range(sizes[var]):
+            at = leaf.at & (variables[var] == v)
+            own = at.sum() >= MIN_OWN
+            dist = _blend(_hist(centre[at]), leaf.dist) if own else leaf.dist
+            if own:
+                gain += _loglik(centre[at], dist) - _loglik(centre[at], leaf.dist)
+                cost += 1
+            kids.append(_Leaf({**leaf.fixed, var: v}, at, dist))
+        return kids, gain, cost
+
+    for var in first:  # structural splits, wherever the data has them
+        grown = []
+        for leaf in leaves:
+            kids, _gain, cost = split(leaf, var)
+            grown += kids if cost > 1 else [leaf]
+        leaves = grown
+    while True:
+        best = None
+        for n, leaf in enumerate(leaves):
+            for var in range(len(variables)):
+                if var in leaf.fixed:
+                    continue
+                kids, gain, cost = split(leaf, var)
+                if cost > 1 and gain > 0 and (best is None or gain / cost > best[0]):
+                    best = (gain / cost, n, kids, cost)
+        rows = len({id(leaf.dist) for leaf in leaves})
+        if best is None or rows + best[3] - 1 > budget:
+            return leaves
+        leaves[best[1] : best[1] + 1] = best[2]
+
+
+def _rows(leaves, sizes, alias):
+    """The firmware's context -> row index (contexts ordered state, band, level, run,
+    activity) and the distinct rows, from the leaves of the context tree; a state in `alias`
+    takes the rows of the state it names."""
+    rows: list[tuple[tuple[int, ...], tuple[int, ...]]] = []
+    row_of: dict[int, int] = {}
+    index = []
+    for ctx in product(*(range(n) for n in sizes)):
+        look = (alias.get(ctx[0], ctx[0]), *ctx[1:])
+        leaf = next(x for x in leaves if all(look[k] == v for k, v in x.fixed.items()))
+        if id(leaf.dist) not in row_of:
+            row_of[id(leaf.dist)] = len(rows)
+            kn = knots(leaf.dist)
+            rows.append((tuple(kn[0]), tuple(kn[1])))
+        index.append(row_of[id(leaf.dist)])
+    return bytes(index), rows
+
+
+def _b64(a: np.ndarray) -> str:
+    return base64.b64encode(a.tobytes()).decode()
+
+
+def fit_walk(
+    index: np.ndarray,
+    ok: np.ndarray,
+    times: np.ndarray,
+    states: np.ndarray,
+    *,
+    kind: str,
+    period_s: float,
+    tz: int,
+    opts: WalkOptions,
+) -> dict:
+    """The walk part of a channel model, from its readings as grid indices (`ok` where there is
+    a reading; missing ones hold the last reading before them)."""
+    shift = floor_shift(opts.floor_tau_h, period_s)
+    base = floor_series(index, ok, hour_counts(times, tz), opts.floor_hours, shift)
+    y = index - base
+    step = np.r_[0, np.diff(index)]
+    valid = ok & np.r_[False, ok[:-1]] & np.r_[False, np.diff(times) <= 3 * period_s]
+    moved = np.abs(step[valid & (step != 0)])
+    big = max(1, int(np.median(moved))) if len(moved) else 1
+    prev = np.r_[0, step[:-1]] * np.r_[False, valid[:-1]]
+    both = valid & (prev != 0)
+    phi = 0.0
+    if opts.ar and both.any():
+        phi = float((step[both] * prev[both]).sum() / max(float((prev[both] ** 2).sum()), 1.0))
+    phi256 = round(min(max(phi, -0.9), 0.95) * 256)
+    mad = round(float(np.abs(step[valid]).mean()) * 65536) if valid.any() else 0
+    adapt = [0, 0]
+    if kind in CLIMATE and opts.adapt_days > 0 and mad >= 256:
+        adapt = [floor_shift(opts.adapt_days * 24, period_s), mad]
+    centre = step * FRAC - ((phi256 * prev * FRAC) >> 8)
+
+    yb = np.r_[y[0], y[:-1]]  # the height before each step
+    edges = sorted(
+        set(np.percentile(y[ok], np.linspace(0, 100, opts.levels + 1)[1:-1]).round().astype(int))
+    )
+    nlev = len(edges) + 1
+    lev = np.searchsorted(np.asarray(edges), yb, side="left")
+    runs = run_classes(step, valid, big)
+    band = local_hours(times, tz) * opts.bands // 24
+    act_shift = max(1, min(8, round(math.log2(max(2.0, 900 / max(period_s, 1.0))))))
+    act = activity(step, ok, act_shift)
+    busy = act[valid & (act > 0)]
+    act_edges = [int(np.median(busy))] if len(busy) else []  # calm or busy lately
+    act_class = np.searchsorted(np.asarray(act_edges, dtype=np.int64), act, side="left")
+
+    sizes = (3, opts.bands, nlev, RUNS, len(act_edges) + 1)
+    leaves = _tree(centre, valid, (states, band, lev, runs, act_class), sizes, MAX_ROWS)
+    # a household asleep where the history never saw anyone asleep (an office) stays quiet
+    quiet = {ASLEEP: AWAY} if (valid & (states == ASLEEP)).sum() < MIN_OWN else {}
+    index_bytes, rows = _rows(leaves, sizes, quiet)
+    p_rows = np.array([r[0] for r in rows], dtype="<u2").ravel()
+    q_rows = np.array([r[1] for r in rows], dtype="<i2").ravel()
+
+    start = []
+    for s in range(3):
+        for b in range(opts.bands):
+            here = ok & (states == s) & (band == b)
+            pool = y[here] if here.sum() >= MIN_OWN else y[ok & (states == s)]
+            pool = pool if len(pool) >= MIN_OWN else y[ok]
+            start += np.percentile(pool, np.arange(1, 16, 2) * 6.25).round().astype(int).tolist()
+    ylo, yhi = int(y[ok].min()), int(y[ok].max())
+    span = yhi - ylo
+    if kind not in SWITCHING:  # slow signals drift beyond what the history saw
+        ylo, yhi = ylo - span // 8, yhi + span // 4
+    return {
+        "floor": [opts.floor_hours, shift],
+        "y": [ylo, yhi],
+        "edges": [int(e) for e in edges],
+        "big": big,
+        "phi": phi256,
+        "bands": opts.bands,
+        "snap": big,
+        "activity": [act_shift, [int(e) for e in act_edges]],
+        "adapt": adapt,
+        "start": [int(x) for x in start],
+        "index": base64.b64encode(bytes(index_bytes)).decode(),
+        "P": _b64(p_rows),
+        "Q": _b64(q_rows),
+        "fit": opts.to_json(),
+    }
+
+
+def table_bytes(model: dict) -> int:
+    """What the walk's tables take on the board's heap, in bytes."""
+    return sum(len(base64.b64decode(model[k])) for k in ("index", "P", "Q"))

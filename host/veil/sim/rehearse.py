@@ -1,0 +1,309 @@
+"""`veil profile fit` checks its own work: decoy profiles fitted on the earlier part of the
+home's decoded history are rehearsed on the part held back, by the real firmware under
+MicroPython with the home's own keystream, and attacked with the privacy audit; the options
+that hide the held-back history best are kept, refitted on the whole history.
+
+This is what makes the decoys hold in a home nobody tuned them for: every home chooses its own
+model against its own data, and the owner sees the scores before anything reaches a board.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..boards.provision import board_config, stage
+from ..dataset import Series
+from ..errors import VeilError
+from ..feed import read_feed
+from ..owner.decode import Reading, decode
+from ..owner.home import Home
+from ..privacy.audit import AuditReport, Series1D, run_audit
+from ..privacy.profile import ProfileError, fit_home
+from ..privacy.walk import WalkOptions
+from ..protocol import DeviceSpec
+from .replay import run_folder
+
+HELD_BACK = 0.4  # share of the history (by time) the profiles are checked on
+MIN_HELD_DAYS = 0.5
+MIN_HELD_READINGS = 200
+CANDIDATES = (
+    WalkOptions(),
+    WalkOptions(bands=1),
+    WalkOptions(floor_hours=24),
+    WalkOptions(floor_hours=168),
+)
+Progress = Callable[[str], None]
+
+
+@dataclass
+class Score:
+    """How well one device's fakes hid its held-back history (lower is better)."""
+
+    discriminative: float  # the worst attacker's |balanced accuracy - 0.5|
+    picked: float  # share of held-out days the real track was named
+    days: int
+    met: bool
+
+    def objective(self) -> float:
+        return self.discriminative
+
+    def to_json(self) -> dict:
+        return {
+            "discriminative": round(self.discriminative, 4),
+            "picked": round(self.picked, 4),
+            "days": self.days,
+            "met": self.met,
+        }
+
+
+@dataclass
+class DeviceOutcome:
+    before: Score | None  # the profile the device had, rehearsed the same way
+    after: Score
+    options: WalkOptions
+    readings: int
+
+
+@dataclass
+class FitOutcome:
+    devices: dict[str, DeviceOutcome]
+    report: AuditReport  # the whole audit of the chosen profiles on the held-back history
+    held_days: float
+    log: list[str] = field(default_factory=list)
+
+
+def by_device(readings: Sequence[Reading]) -> dict[str, list[Reading]]:
+    out: dict[str, list[Reading]] = {}
+    for r in readings:
+        out.setdefault(r.dev, []).append(r)
+    for rs in out.values():
+        rs.sort(key=lambda r: r.ts)
+    return out
+
+
+def as_series(readings: Sequence[Reading], spec: DeviceSpec) -> Series:
+    """A device's real readings as a replayable series (stand-ins as failed readings)."""
+    rows = [[None if r.mask >> i & 1 else v for i, v in enumerate(r.values)] for r in readings]
+    return Series([r.ts for r in readings], list(spec.channels), rows)
+
+
+def check_labels(readings: Sequence[Reading], label_times) -> None:
+    """Occupancy labels must cover the history they are to explain: a label within an hour of
+    nine readings in ten."""
+    if label_times is None or not len(readings):
+        return
+    lt = np.sort(np.asarray(label_times))
+    ts = np.array([r.ts for r in readings])
+    covered = 0.0
+    if len(lt):
+        pos = np.searchsorted(lt, ts)
+        after, before = lt[np.minimum(pos, len(lt) - 1)], lt[np.maximum(pos - 1, 0)]
+        covered = np.mean(np.minimum(np.abs(after - ts), np.abs(ts - before)) <= 3600)
+    if covered < 0.9:
+        span = f"{_day(lt.min())} to {_day(lt.max())}" if len(lt) else "nothing"
+        raise ProfileError(
+            f"the labels cover {span}, the history runs {_day(ts.min())} to {_day(ts.max())}: "
+            "give labels for the whole history"
+        )
+
+
+def _day(ts) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(int(ts)))
+
+
+def split(readings: Sequence[Reading], held: float = HELD_BACK) -> tuple[int, float]:
+    """The time before which a profile is fitted and after which it is checked; and how many
+    days are held back. Fails, saying what is missing, on a history too short to check."""
+    times = np.array([r.ts for r in readings])
+    if len(times) < 2:
+        raise ProfileError("no decoded history to fit a profile from")
+    cut = int(np.quantile(times, 1 - held))
+    days = (times.max() - cut) / 86400
+    mine = by_device(readings)
+    short = [d for d, rs in mine.items() if sum(r.ts >= cut for r in rs) < MIN_HELD_READINGS]
+    if days < MIN_HELD_DAYS or short:
+        total = (times.max() - times.min()) / 86400
+        need = MIN_HELD_DAYS / held
+        raise ProfileError(
+            f"history too short to check a profile: {total:.1f} days"
+            + (
+                f" ({', '.join(short)} with under {MIN_HELD_READINGS} readings held back)"
+                if short
+                else ""
+            )
+            + f"; need at least {need:.1f} days (or fit without the check: --no-check)"
+        )
+    return cut, days
+
+
+def rehearse(
+    home: Home,
+    specs: dict[str, DeviceSpec],
+    profiles: dict[str, dict],
+    held: dict[str, Series],
+    work: Path,
+) -> list:
+    """Run every device's firmware over its held-back readings with `profiles`; the disguised
+    feed items, as a platform would store them."""
+    work.mkdir(parents=True, exist_ok=True)
+
+    def one(dev: str) -> Path:
+        folder = Path(tempfile.mkdtemp(prefix=f"{dev}-", dir=work))
+        config = board_config(specs[dev], pace="fast", log_every=10**9)
+        stage(folder, home, config, profile=profiles[dev], series=held[dev])
+        run_folder(folder)
+        return folder / "feed.jsonl"
+
+    with ThreadPoolExecutor(max_workers=2) as pool:  # each device is one micropython process
+        feeds = list(pool.map(one, sorted(held)))
+    return [item for feed in feeds for item in read_feed(feed)]
+
+
+def score(items: list, home: Home, spec: DeviceSpec, labels: Series1D | None = None) -> Score:
+    """The audit's discriminators and pick-real attack on one device's rehearsed feed."""
+    report = run_audit(
+        [i for i in items if getattr(i[1], "dev", None) == spec.device],
+        home.keys(),
+        {spec.device: spec},
+        labels=labels,
+    )
+    disc = [f for f in report.findings if f.name.startswith("discriminative")]
+    pick = next(f for f in report.findings if f.name.startswith("real track picked"))
+    return Score(
+        max(f.value for f in disc),
+        pick.value,
+        pick.trials,
+        all(f.met is not False for f in [*disc, pick]),
+    )
+
+
+def fit_by_audit(
+    home: Home,
+    items,
+    *,
+    label_times: np.ndarray | None = None,
+    labels: np.ndarray | None = None,
+    candidates: Sequence[WalkOptions] = CANDIDATES,
+    progress: Progress | None = None,
+) -> FitOutcome:
+    """Decode the home's history, then `choose_profiles` from its real readings."""
+    specs = home.require_devices()
+    readings, _report = decode(home.keys(), specs, items)
+    return choose_profiles(
+        home,
+        specs,
+        readings,
+        label_times=label_times,
+        labels=labels,
+        candidates=candidates,
+        progress=progress,
+    )
+
+
+def choose_profiles(
+    home: Home,
+    specs: dict[str, DeviceSpec],
+    readings: Sequence[Reading],
+    *,
+    label_times: np.ndarray | None = None,
+    labels: np.ndarray | None = None,
+    candidates: Sequence[WalkOptions] = CANDIDATES,
+    progress: Progress | None = None,
+) -> FitOutcome:
+    """Choose every device's walk options by rehearsing each candidate on the held-back part
+    of its real readings, and save the profiles refitted on the whole history with the
+    options chosen (each profile records its check)."""
+    say = progress or (lambda _m: None)
+    check_labels(readings, label_times)
+    mine = by_device(readings)
+    specs = {d: s for d, s in specs.items() if d in mine}
+    if not specs:
+        raise ProfileError("no real readings of the home's devices to learn from")
+    cut, days = split(readings)
+    early = [r for r in readings if r.ts < cut]
+    held = {d: as_series([r for r in rs if r.ts >= cut], specs[d]) for d, rs in mine.items()}
+    lab = None
+    if labels is not None:
+        lab = Series1D(np.asarray(label_times), np.asarray(labels, dtype=float) > 0)
+    say(
+        f"history: {len(readings)} real readings; fitting on the first {1 - HELD_BACK:.0%}, "
+        f"checking on the last {days:.1f} days"
+    )
+
+    scores: dict[str, list[tuple[Score, WalkOptions]]] = {d: [] for d in specs}
+    before: dict[str, Score | None] = {}
+    with tempfile.TemporaryDirectory(prefix="veil-rehearse-") as tmp:
+        current = {d: _current(home, d) for d in specs}
+        if all(p is not None for p in current.values()):
+            t0 = time.monotonic()
+            say("rehearsing the profiles the devices have now")
+            got = rehearse(home, specs, current, held, Path(tmp) / "before")
+            before = {d: score(got, home, s, lab) for d, s in specs.items()}
+            say(f"  done in {time.monotonic() - t0:.0f} s")
+        for n, opts in enumerate(candidates, 1):
+            t0 = time.monotonic()
+            say(f"candidate {n}/{len(candidates)}: {describe(opts)}")
+            profiles = _fit(early, specs, label_times, labels, {d: opts for d in specs})
+            got = rehearse(home, specs, profiles, held, Path(tmp) / f"c{n}")
+            for d, s in specs.items():
+                scores[d].append((score(got, home, s, lab), opts))
+            worst = max(sc.discriminative for sc, o in (v[-1] for v in scores.values()))
+            say(f"  worst discriminative score {worst:.3f} ({time.monotonic() - t0:.0f} s)")
+        chosen = {d: min(v, key=lambda so: so[0].objective()) for d, v in scores.items()}
+        say("auditing the chosen profiles on the held-back history")
+        profiles = _fit(early, specs, label_times, labels, {d: o for d, (_s, o) in chosen.items()})
+        got = rehearse(home, specs, profiles, held, Path(tmp) / "chosen")
+        report = run_audit(got, home.keys(), specs, labels=lab)
+    final = _fit(readings, specs, label_times, labels, {d: o for d, (_s, o) in chosen.items()})
+    stamp = time.strftime("%Y-%m-%d")
+    out = {}
+    for d, (sc, opts) in chosen.items():
+        final[d]["check"] = {"date": stamp, "held_back_days": round(days, 2), **sc.to_json()}
+        home.save_profile(d, final[d])
+        out[d] = DeviceOutcome(before.get(d), sc, opts, len(mine[d]))
+    return FitOutcome(out, report, days)
+
+
+def fit_unchecked(home: Home, items, *, label_times=None, labels=None) -> dict[str, int]:
+    """Profiles fitted on the whole history without a check (a history too short to hold any
+    back); they are saved marked unchecked."""
+    specs = home.require_devices()
+    readings, _report = decode(home.keys(), specs, items)
+    check_labels(readings, label_times)
+    mine = by_device(readings)
+    profiles = _fit(
+        readings, {d: s for d, s in specs.items() if d in mine}, label_times, labels, {}
+    )
+    for d, p in profiles.items():
+        p["check"] = None
+        home.save_profile(d, p)
+    return {d: len(mine[d]) for d in profiles}
+
+
+def _fit(readings, specs, label_times, labels, options) -> dict[str, dict]:
+    try:
+        return fit_home(readings, specs, label_times=label_times, labels=labels, options=options)
+    except ValueError as e:
+        raise ProfileError(f"cannot fit a profile: {e}") from None
+
+
+def _current(home: Home, device: str) -> dict | None:
+    """The profile the device has, if this firmware can run it."""
+    try:
+        return home.profile(device)
+    except VeilError:
+        return None
+
+
+def describe(o: WalkOptions) -> str:
+    return (
+        f"floor over {o.floor_hours} h, {o.bands} hour band{'s' if o.bands > 1 else ''}, "
+        f"{o.levels} height classes{', momentum' if o.ar else ''}"
+    )

@@ -1,0 +1,92 @@
+"""`veil profile fit` checks its own work: profiles fitted on the earlier history are rehearsed
+by the real firmware on the part held back and attacked, the scores before and after are
+shown, and a profile that misses the targets reaches a board only when the owner says so."""
+
+import json
+
+import pytest
+
+from test_sim import veil
+
+from conftest import ROOM
+
+LABELS = f"{ROOM}:Room_Occupancy_Count"
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory):
+    """A home whose CO2 node replayed the room's five days, then `veil profile fit` on it."""
+    tmp = tmp_path_factory.mktemp("fit")
+    veil("keygen", "--home", "h", cwd=tmp)
+    veil("sim", ROOM, "--home", "h", "--device", "co2", "--channel", "S5_CO2", "--out", "co2.jsonl",
+         cwd=tmp)  # fmt: skip
+    before = (tmp / "h" / "profiles" / "co2.json").read_text()
+    fit = veil("profile", "fit", "co2.jsonl", "--home", "h", "--labels", LABELS, cwd=tmp,
+               check=False)  # fmt: skip
+    return tmp, before, fit
+
+
+def test_the_fit_reports_before_and_after_and_saves_its_check(fitted):
+    tmp, before, fit = fitted
+    assert fit.returncode in (0, 4), fit.stdout + fit.stderr
+    out = fit.stdout
+    assert "candidate 1/" in out and "checking on the last" in out
+    line = next(x for x in out.splitlines() if x.startswith("co2: "))
+    assert "before: discriminative score" in line and "after: discriminative score" in line
+    assert "the chosen profiles, attacked on the held-back history" in out
+    profile = json.loads((tmp / "h" / "profiles" / "co2.json").read_text())
+    assert profile != json.loads(before)
+    check = profile["check"]
+    assert 0 <= check["discriminative"] <= 0.5 and check["days"] >= 1
+    assert profile["channels"]["S5_CO2"]["fit"]["floor_hours"] in (24, 72, 168)
+    # the exit code and the saved verdict agree
+    assert (fit.returncode == 0) == check["met"]
+    if not check["met"]:
+        assert "--weak-decoys" in fit.stderr
+
+
+def test_a_profile_that_missed_the_targets_needs_the_owners_word(fitted):
+    tmp, _before, _fit = fitted
+    path = tmp / "h" / "profiles" / "co2.json"
+    profile = json.loads(path.read_text())
+    profile["check"]["met"] = False  # as a profile that missed them
+    path.write_text(json.dumps(profile))
+    args = ("sim", ROOM, "--home", "h", "--device", "co2", "--channel", "S5_CO2", "--rows", 50)
+    refused = veil(*args, "--out", "again.jsonl", cwd=tmp, check=False)
+    assert refused.returncode == 1
+    assert refused.stderr.count("\n") == 1 and "--weak-decoys" in refused.stderr
+    assert not (tmp / "again.jsonl").exists()
+    pushed = veil(*args, "--out", "again.jsonl", "--weak-decoys", cwd=tmp)
+    assert "missed the privacy targets" in pushed.stderr
+    assert (tmp / "again.jsonl").stat().st_size > 0
+
+
+def test_a_history_too_short_to_check_keeps_the_profile(tmp_path):
+    veil("keygen", "--home", "h", cwd=tmp_path)
+    veil("sim", ROOM, "--home", "h", "--device", "co2", "--channel", "S5_CO2", "--rows", 400,
+         "--out", "co2.jsonl", cwd=tmp_path)  # fmt: skip
+    path = tmp_path / "h" / "profiles" / "co2.json"
+    before = path.read_bytes()
+    p = veil("profile", "fit", "co2.jsonl", "--home", "h", cwd=tmp_path, check=False)
+    assert p.returncode == 1
+    assert p.stderr.startswith("veil: error: history too short to check a profile")
+    assert p.stderr.count("\n") == 1 and "--no-check" in p.stderr
+    assert path.read_bytes() == before
+    unchecked = veil("profile", "fit", "co2.jsonl", "--home", "h", "--no-check", cwd=tmp_path)
+    assert "unchecked" in unchecked.stdout
+    assert json.loads(path.read_text())["check"] is None
+
+
+def test_labels_must_cover_the_history_and_count_people(tmp_path):
+    veil("keygen", "--home", "h", cwd=tmp_path)
+    veil("sim", ROOM, "--home", "h", "--device", "co2", "--channel", "S5_CO2", "--rows", 400,
+         "--out", "co2.jsonl", cwd=tmp_path)  # fmt: skip
+    short = tmp_path / "short.csv"
+    short.write_text("".join(ROOM.read_text().splitlines(keepends=True)[:100]))
+    for labels, why in (
+        (f"{short}:Room_Occupancy_Count", "give labels for the whole history"),
+        (f"{ROOM}:S1_Temp", "is not a count of people"),
+    ):
+        p = veil("profile", "fit", "co2.jsonl", "--home", "h", "--no-check", "--labels", labels,
+                 cwd=tmp_path, check=False)  # fmt: skip
+        assert p.returncode == 1 and why in p.stderr and p.stderr.count("\n") == 1, p.stderr
