@@ -130,6 +130,8 @@ class Channel:
         # how much rooms move): mean |step| of the real readings over days, against the fit's
         self.adapt, self.mad = spec.get("adapt", [0, 0])  # shift, mean |step| x 65536
         self.vol = self.mad  # the real readings' mean |step| x 65536, lately
+        self.win = 0  # the sum of |step| in the current window of 256 ticks
+        self.ticks = 0
         self.gain = 256  # how fast walks go (x 256): fewer steps below, bigger ones above
         rows = len(self.p) // KNOTS
         nctx = 3 * self.bands * (len(self.edges) + 1) * RUNS * (len(self.act_edges) + 1)
@@ -137,12 +139,16 @@ class Channel:
             raise ValueError("decoy profile tables do not fit this firmware: refit the profile")
 
     def note(self, d):
-        """The real reading moved by d grid steps: update how much it moves lately."""
+        """The real reading moved by d grid steps: update how much it moves lately, as a mean
+        over windows of 256 ticks followed exponentially (exact in small integers)."""
         if self.adapt:
             d = d if d >= 0 else -d
-            d = d if d < 8192 else 8191
-            self.vol += ((d << 16) - self.vol + (1 << (self.adapt - 1))) >> self.adapt
-            self.regain()
+            self.win += d if d < 1024 else 1023
+            self.ticks += 1
+            if self.ticks == 256:  # the window's mean |step| x 65536 is its sum x 256
+                self.vol += ((self.win << 8) - self.vol) >> self.adapt
+                self.win = self.ticks = 0
+                self.regain()
 
     def regain(self):
         """How fast walks go from how much the real readings move lately (1/4 to 4)."""
@@ -194,8 +200,8 @@ class Channel:
         ctx = ((state * self.bands + self.band(hour)) * (len(edges) + 1) + lv) * RUNS + run
         ctx = ctx * (len(act_edges) + 1) + a
         x = self._draw(self.index[ctx], u)
-        if self.gain > 256:
-            x = (x * self.gain) >> 8
+        if self.gain > 256:  # rounded: a draw that means "no step" keeps meaning it
+            x = (x * self.gain + 128) >> 8
         x += (self.phi * prev * FRAC) >> 8
         d = (x + FRAC // 2) // FRAC
         if not self.ylo <= y + d <= self.yhi:  # off the heights it may take: bounce back

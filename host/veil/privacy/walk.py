@@ -41,6 +41,7 @@ class WalkOptions:
     levels: int = 6  # height classes above the floor
     ar: bool = True  # steps carry a share of the last step
     adapt_days: float = 3.0  # climate sensors: how much fakes move follows the real, over days
+    activity: bool = False  # steps depend on how busy the walk was lately (self-exciting)
 
     def to_json(self) -> dict:
         return {
@@ -50,6 +51,7 @@ class WalkOptions:
             "levels": self.levels,
             "ar": self.ar,
             "adapt_days": self.adapt_days,
+            "activity": self.activity,
         }
 
 
@@ -202,7 +204,7 @@ def _loglik(centre: np.ndarray, dist: dict[int, float]) -> float:
     return float((n * np.log(p)).sum())
 
 
-def _tree(centre, valid, variables, sizes, budget, first=(2, 0)):
+def _tree(centre, valid, variables, sizes, budget, first=(3, 2, 0)):
     """Grow a tree of contexts greedily: split the leaf, on the variable, that raises the
     likelihood of the real steps most per row added, until `budget` rows. A part with fewer
     than MIN_OWN steps keeps its parent's distribution (no row of its own). The variables
@@ -225,12 +227,15 @@ def _tree(centre, valid, variables, sizes, budget, first=(2, 0)):
             kids.append(_Leaf({**leaf.fixed, var: v}, at, dist))
         return kids, gain, cost
 
-    for var in first:  # structural splits, wherever the data has them
-        grown = []
-        for leaf in leaves:
-            kids, _gain, cost = split(leaf, var)
-            grown += kids if cost > 1 else [leaf]
-        leaves = grown
+    def rows() -> int:
+        return len({id(leaf.dist) for leaf in leaves})
+
+    for var in first:  # structural splits, wherever the data has them, the best first
+        found = [(leaf, *split(leaf, var)) for leaf in leaves]
+        for leaf, kids, _gain, cost in sorted(found, key=lambda f: -f[2]):
+            if cost > 1 and rows() + cost - 1 <= budget:
+                n = next(i for i, x in enumerate(leaves) if x is leaf)
+                leaves[n : n + 1] = kids
     while True:
         best = None
         for n, leaf in enumerate(leaves):
@@ -240,8 +245,7 @@ def _tree(centre, valid, variables, sizes, budget, first=(2, 0)):
                 kids, gain, cost = split(leaf, var)
                 if cost > 1 and gain > 0 and (best is None or gain / cost > best[0]):
                     best = (gain / cost, n, kids, cost)
-        rows = len({id(leaf.dist) for leaf in leaves})
-        if best is None or rows + best[3] - 1 > budget:
+        if best is None or rows() + best[3] - 1 > budget:
             return leaves
         leaves[best[1] : best[1] + 1] = best[2]
 
@@ -297,7 +301,8 @@ def fit_walk(
     mad = round(float(np.abs(step[valid]).mean()) * 65536) if valid.any() else 0
     adapt = [0, 0]
     if kind in CLIMATE and opts.adapt_days > 0 and mad >= 256:
-        adapt = [floor_shift(opts.adapt_days * 24, period_s), mad]
+        # followed over windows of 256 ticks (firmware Channel.note)
+        adapt = [max(1, floor_shift(opts.adapt_days * 24, period_s) - 8), mad]
     centre = step * FRAC - ((phi256 * prev * FRAC) >> 8)
 
     yb = np.r_[y[0], y[:-1]]  # the height before each step
@@ -311,7 +316,7 @@ def fit_walk(
     act_shift = max(1, min(8, round(math.log2(max(2.0, 900 / max(period_s, 1.0))))))
     act = activity(step, ok, act_shift)
     busy = act[valid & (act > 0)]
-    act_edges = [int(np.median(busy))] if len(busy) else []  # calm or busy lately
+    act_edges = [int(np.median(busy))] if len(busy) and opts.activity else []  # calm or busy
     act_class = np.searchsorted(np.asarray(act_edges, dtype=np.int64), act, side="left")
 
     sizes = (3, opts.bands, nlev, RUNS, len(act_edges) + 1)
