@@ -1,13 +1,13 @@
-"""Pieces shared by the CLI's command modules: options, argument parsing, progress bars,
-tables, signals."""
+"""Pieces shared by the CLI's command modules: options, argument parsing, the progress
+reporter, tables, signals."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 import click
@@ -164,24 +164,115 @@ def load_profile(path: Path | None) -> dict | None:
     return load(path) if path else None
 
 
-def progress(total: int, label: str):
-    """A progress bar on stderr and an `update(done)` callback taking absolute counts. The bar
-    shows from the first update on, so that a command refused before any work prints only its
-    error line; use the first value returned as the context the work runs in."""
-    shown = contextlib.ExitStack()
-    bar = None
-    done = 0
+class Reporter:
+    """The CLI's veil.progress.Progress, on stderr. On a terminal, a bar per phase with the
+    count and an ETA from the phase's own pace (a pulsing bar and the time so far when the
+    total is unknown). Otherwise, as in a log: a line when a phase starts, one whenever
+    `every` seconds pass without a line while it runs, and one when it ends after more than
+    2 s. Nothing shows before the
+    first report, so a command refused before any work prints only its error line. Use it as
+    a context: leaving it ends the last phase."""
 
-    def update(n: int) -> None:
-        nonlocal bar, done
-        if bar is None:
-            bar = shown.enter_context(
-                click.progressbar(length=total, label=label, file=sys.stderr, show_pos=True)
-            )
-        bar.update(n - done)
-        done = n
+    def __init__(self, *, every: float = 9.0, tty: bool | None = None):
+        self.every = every
+        self.tty = sys.stderr.isatty() if tty is None else tty
+        self._lock = threading.Lock()
+        self._phase: str | None = None
+        self._done, self._total, self._start, self._said = 0.0, None, 0.0, 0.0
+        self._bar = self._task = None
+        self._stop = threading.Event()
+        self._beat: threading.Thread | None = None
 
-    return shown, update
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        with self._lock:
+            self._end(failed=exc[0] is not None)
+        self._stop.set()
+        if self._bar is not None:
+            self._bar.stop()
+
+    def __call__(self, phase: str, done: float = 0, total: float | None = None) -> None:
+        with self._lock:
+            if phase != self._phase:
+                self._end(failed=False)
+                self._begin(phase, total)
+            self._done, self._total = done, total
+            if self._bar is not None:
+                self._bar.update(self._task, completed=done, total=total)
+
+    def _begin(self, phase: str, total: float | None) -> None:
+        self._phase, self._start = phase, time.monotonic()
+        if self.tty:
+            if self._bar is None:
+                self._bar = _rich_bar()
+                self._bar.start()
+            self._task = self._bar.add_task(phase, total=total)
+            return
+        self._say(f"{phase} ...")
+        if self._beat is None:
+            self._beat = threading.Thread(target=self._heartbeat, daemon=True)
+            self._beat.start()
+
+    def _end(self, *, failed: bool) -> None:
+        if self._phase is None:
+            return
+        took = time.monotonic() - self._start
+        if self._bar is not None:
+            if not failed:
+                total = self._total if self._total is not None else self._done or 1
+                self._bar.update(self._task, completed=total, total=total)
+        elif took > 2 and not failed:
+            self._say(f"{self._phase}: done in {took:.0f} s")
+        self._phase = None
+
+    def _say(self, line: str) -> None:
+        click.echo(line, err=True)
+        self._said = time.monotonic()
+
+    def _heartbeat(self) -> None:
+        wait = self.every
+        while not self._stop.wait(wait):
+            with self._lock:
+                wait = self._said + self.every - time.monotonic()
+                if wait <= 0:
+                    wait = self.every
+                    if self._phase is not None:
+                        self._say(self._status())
+
+    def _status(self) -> str:
+        took = time.monotonic() - self._start
+        line = f"{self._phase}: {took:.0f} s so far"
+        if self._total:
+            share = self._done / self._total
+            line = f"{self._phase}: {self._done:.0f}/{self._total:.0f} ({share:.0%})"
+            if self._done:
+                left = took * (self._total - self._done) / self._done
+                line += f", about {left:.0f} s left"
+        return line
+
+
+def _rich_bar():
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(
+        TextColumn("{task.description:<24}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+    )
 
 
 def report_table(report) -> str:

@@ -9,13 +9,13 @@ import click
 
 from ..errors import VeilError
 from .options import (
+    Reporter,
     data_options,
     home_option,
     household_options,
     load_profile,
     load_series,
     profile_option,
-    progress,
     provision_options,
     report_table,
     with_options,
@@ -86,8 +86,7 @@ def sim(
     series = load_series(
         csv_path, time_col=time_col, time_format=time_format, channels=channels, rows=rows
     )
-    bar, update = progress(len(series.times), f"{device}: replaying")
-    with bar:
+    with Reporter() as progress:
         result = simulate(
             series,
             Home(home_dir),
@@ -100,10 +99,9 @@ def sim(
             board_dir=board_dir,
             profile=load_profile(profile_path),
             replace=replace,
-            progress=update,
+            progress=progress,
             transport=transport,
         )
-        update(result.ticks)
     dest = net.get("mqtt_url") or net.get("onem2m_url") or feed_out
     click.echo(
         f"{device}: {result.ticks} ticks x {result.spec.k} tracks -> {dest} "
@@ -130,13 +128,10 @@ def sim(
 )
 def demo(out, k, rows):
     """The main job on embedded defaults: virtual board -> platform store -> owner's decode."""
-    from ..sim.demo import DATA, run_demo
+    from ..sim.demo import run_demo
 
-    total = rows or sum(1 for _ in DATA.open()) - 1
-    bar, update = progress(total, "virtual board: replaying room data")
-    with bar:
-        res = run_demo(out, k=k, rows=rows, progress=update)
-        update(total)
+    with Reporter() as progress:
+        res = run_demo(out, k=k, rows=rows, progress=progress)
     r = res.report
     click.echo(
         f"\nplatform stored {res.ingest.stored} records ({k} tracks x {res.rows} ticks), no key"

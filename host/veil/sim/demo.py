@@ -8,7 +8,6 @@ picture of both views.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from ..owner.decode import Reading, Report, decode, write_csv
 from ..owner.home import Home
 from ..platform.ingest import IngestResult, ingest_file
 from ..platform.store.sqlite import SqliteStore
+from ..progress import Progress, lines_in, quiet, tally
 from .replay import simulate
 from .views import two_views
 
@@ -57,8 +57,10 @@ def compare(series: dataset.Series, readings: list[Reading]) -> tuple[int, list[
 
 
 def run_demo(
-    out: Path, *, k: int = 4, rows: int | None = None, progress: Callable[[int], None] | None = None
+    out: Path, *, k: int = 4, rows: int | None = None, progress: Progress = quiet
 ) -> DemoResult:
+    """The demo in `out`, each step reported to `progress` (veil.progress): the replay's own,
+    then ingest, decode and plot."""
     out.mkdir(parents=True, exist_ok=True)
     home = Home(out / "home")
     if not home.key_path.exists():
@@ -72,8 +74,10 @@ def run_demo(
     simulate(series, home, DEVICE, feed_out=feed, k=k, replace=True, progress=progress)
     specs = home.devices()
     with SqliteStore(db) as store:
-        ingested = ingest_file(store, feed)
-        readings, report = decode(home.keys(), specs, store.items())
+        ingested = ingest_file(store, feed, progress=progress)
+        items = tally(store.items(), progress, "decode", lines_in(feed))
+        readings, report = decode(home.keys(), specs, items)
+        progress("plot")
         two_views(out / "views.png", specs[DEVICE], platform=store.records(), readings=readings)
     write_csv(out / "real.csv", readings, specs)
     exact, mismatches = compare(series, readings)
