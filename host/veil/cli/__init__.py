@@ -53,6 +53,11 @@ def main() -> None:
     except click.exceptions.Abort:
         click.echo("veil: aborted", err=True)
         sys.exit(130)
+    except click.UsageError as e:
+        where = e.ctx.command_path if e.ctx else "veil"
+        message = e.format_message().rstrip(".")
+        click.echo(f"veil: error: {message} (see `{where} --help`)", err=True)
+        sys.exit(e.exit_code)
     except click.ClickException as e:
         e.show()
         sys.exit(e.exit_code)

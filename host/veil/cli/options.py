@@ -3,6 +3,7 @@ reporter, tables, signals."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
@@ -36,6 +37,19 @@ origin_option = click.option(
 )
 
 
+json_option = click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="print the result as JSON on stdout (messages go to stderr)",
+)
+
+
+def print_json(doc) -> None:
+    """One JSON document on stdout, for scripts."""
+    click.echo(json.dumps(doc, indent=1))
+
+
 def with_options(options):
     def wrap(f):
         for opt in reversed(options):
@@ -58,7 +72,9 @@ data_options = [
         "channels",
         multiple=True,
         metavar="COLUMN[:DECIMALS]",
-        help="column to publish (repeat; default: every numeric column)",
+        callback=lambda _ctx, _param, values: [_channel(v) for v in values],
+        help="column to publish, with its decimals if not those of the data (repeat; default: "
+        "every numeric column)",
     ),
     click.option("--rows", type=click.IntRange(min=1), help="replay only the first ROWS rows"),
 ]
@@ -147,6 +163,18 @@ provision_options = [
 ]
 
 
+def _channel(value: str) -> str:
+    """A --channel value checked at parse time: COLUMN or COLUMN:DECIMALS."""
+    from ..dataset import MAX_DEC
+
+    column, colon, dec = value.partition(":")
+    if not column or (colon and not (dec.isdigit() and int(dec) <= MAX_DEC)):
+        raise click.BadParameter(
+            f"{value!r}: give COLUMN or COLUMN:DECIMALS, DECIMALS a whole number 0-{MAX_DEC}"
+        )
+    return value
+
+
 def load_series(csv_path, *, time_col, time_format, channels, rows):
     """The recorded data the data options name; None without a CSV."""
     from .. import dataset
@@ -167,18 +195,17 @@ def load_profile(path: Path | None) -> dict | None:
 class Reporter:
     """The CLI's veil.progress.Progress, on stderr. On a terminal, a bar per phase with the
     count and an ETA from the phase's own pace (a pulsing bar and the time so far when the
-    total is unknown). Otherwise, as in a log: a line when a phase starts, one whenever
-    `every` seconds pass without a line while it runs, and one when it ends after more than
-    2 s. Nothing shows before the
-    first report, so a command refused before any work prints only its error line. Use it as
-    a context: leaving it ends the last phase."""
+    total is unknown). Otherwise, as in a log: a line once a phase has run for `after`
+    seconds, another whenever `every` seconds pass without one, and one when a phase that was
+    shown ends. Nothing shows before the first report, so a command refused before any work
+    prints only its error line. Use it as a context: leaving it ends the last phase."""
 
-    def __init__(self, *, every: float = 9.0, tty: bool | None = None):
-        self.every = every
+    def __init__(self, *, after: float = 2.0, every: float = 9.0, tty: bool | None = None):
+        self.after, self.every = after, every
         self.tty = sys.stderr.isatty() if tty is None else tty
         self._lock = threading.Lock()
         self._phase: str | None = None
-        self._done, self._total, self._start, self._said = 0.0, None, 0.0, 0.0
+        self._done, self._total, self._start, self._said = 0.0, None, 0.0, None
         self._bar = self._task = None
         self._stop = threading.Event()
         self._beat: threading.Thread | None = None
@@ -203,46 +230,38 @@ class Reporter:
                 self._bar.update(self._task, completed=done, total=total)
 
     def _begin(self, phase: str, total: float | None) -> None:
-        self._phase, self._start = phase, time.monotonic()
+        self._phase, self._start, self._said = phase, time.monotonic(), None
         if self.tty:
             if self._bar is None:
                 self._bar = _rich_bar()
                 self._bar.start()
             self._task = self._bar.add_task(phase, total=total)
-            return
-        self._say(f"{phase} ...")
-        if self._beat is None:
+        elif self._beat is None:
             self._beat = threading.Thread(target=self._heartbeat, daemon=True)
             self._beat.start()
 
     def _end(self, *, failed: bool) -> None:
         if self._phase is None:
             return
-        took = time.monotonic() - self._start
         if self._bar is not None:
             if not failed:
                 total = self._total if self._total is not None else self._done or 1
                 self._bar.update(self._task, completed=total, total=total)
-        elif took > 2 and not failed:
-            self._say(f"{self._phase}: done in {took:.0f} s")
+        elif self._said is not None and not failed:
+            click.echo(f"{self._phase}: done in {time.monotonic() - self._start:.0f} s", err=True)
         self._phase = None
 
-    def _say(self, line: str) -> None:
-        click.echo(line, err=True)
-        self._said = time.monotonic()
-
     def _heartbeat(self) -> None:
-        wait = self.every
-        while not self._stop.wait(wait):
+        while not self._stop.wait(0.2):
             with self._lock:
-                wait = self._said + self.every - time.monotonic()
-                if wait <= 0:
-                    wait = self.every
-                    if self._phase is not None:
-                        self._say(self._status())
+                now = time.monotonic()
+                due = self._start + self.after if self._said is None else self._said + self.every
+                if self._phase is not None and now >= due:
+                    click.echo(self._status(now), err=True)
+                    self._said = now
 
-    def _status(self) -> str:
-        took = time.monotonic() - self._start
+    def _status(self, now: float) -> str:
+        took = now - self._start
         line = f"{self._phase}: {took:.0f} s so far"
         if self._total:
             share = self._done / self._total

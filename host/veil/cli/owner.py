@@ -10,13 +10,16 @@ from pathlib import Path
 import click
 
 from .options import (
+    Reporter,
     broker_options,
     data_options,
     home_option,
     household_options,
+    json_option,
     load_profile,
     load_series,
     origin_option,
+    print_json,
     profile_option,
     provision_options,
     report_table,
@@ -173,9 +176,10 @@ def fetch(port, out, remote):
 @click.option(
     "--report",
     "report_out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="also write the verification report as JSON",
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    help="also write the verification report as JSON (- for stdout)",
 )
+@json_option
 @with_options(broker_options)
 @click.option("--limit", type=click.IntRange(min=1), help="with --follow: stop after N readings")
 @click.option("--idle", type=click.FloatRange(min=0), help="with --follow: stop after S s of quiet")
@@ -188,6 +192,7 @@ def decode(
     origin,
     csv_out,
     report_out,
+    as_json,
     user,
     password_file,
     ca,
@@ -196,44 +201,99 @@ def decode(
 ):
     """Owner side: recover the real readings and verify every record with the home key.
 
-    Exits 3 when records were altered, injected, missing or malformed.
+    Exits 3 when records were altered, injected, missing or malformed. With --json, the
+    summary (readings, CSV, the report) is printed as JSON; with --follow, each reading is a
+    JSON line.
+
+    Example: veil decode --home veil-home --store platform.db --out real.csv
     """
     from ..owner.home import Home
-    from ..owner.live import follow as follow_live
-    from ..owner.recover import recover
-    from ..platform.mqtt_link import read_secret
 
     if sum(map(bool, (feeds, store_path, follow, cse))) != 1:
         raise click.UsageError("give feed files, --store, --follow or --cse (one of them)")
+    to_stdout = report_out == Path("-") or as_json
     home = Home(home_dir)
     if follow:
-        report = follow_live(
-            home,
-            follow,
-            csv_out,
-            report_out=report_out,
-            user=user,
-            password=read_secret(password_file),
-            ca=ca,
-            limit=limit,
-            idle=idle,
-            stop=stop_on_signals(),
-            echo=click.echo,
-        )
-        if not report.clean:
-            sys.exit(3)
-        return
-    got = recover(home, csv_out, feeds=feeds, store=store_path, cse=cse, origin=origin)
-    for dev in got.absent:
-        click.echo(f"{dev}: not on {cse}", err=True)
-    report = got.report
-    click.echo(report_table(report))
-    if report_out:
-        report_out.write_text(json.dumps(report.to_json(), indent=1) + "\n")
-    click.echo(f"{got.readings} real readings -> {csv_out}")
+        report = _follow(home, follow, csv_out, report_out, as_json, user, password_file, ca,
+                         limit=limit, idle=idle)  # fmt: skip
+    else:
+        report = _recover(home, csv_out, feeds, store_path, cse, origin, report_out, as_json,
+                          quiet=to_stdout)  # fmt: skip
     if not report.clean:
         for finding, examples in report.examples.items():
             if finding in ("altered", "injected", "missing", "malformed"):
                 click.echo(f"{finding}: " + "; ".join(examples), err=True)
-        click.echo("veil: integrity problems found (see the table above)", err=True)
+        click.echo("veil: integrity problems found (see the report)", err=True)
         sys.exit(3)
+
+
+def _recover(home, csv_out, feeds, store_path, cse, origin, report_out, as_json, *, quiet):
+    """A stored feed decoded; the table on stdout, or on stderr when stdout carries JSON."""
+    from ..owner.recover import names, recover
+
+    with Reporter() as progress:
+        got = recover(
+            home, csv_out, feeds=feeds, store=store_path, cse=cse, origin=origin,
+            progress=progress,
+        )  # fmt: skip
+    for dev in got.absent:
+        click.echo(f"{dev}: not on {cse}", err=True)
+    if got.strangers:
+        click.echo(
+            f"records of {names(got.strangers)} are not from this home ({home.path}): counted "
+            "as injected",
+            err=True,
+        )
+    report = got.report
+    if not as_json:
+        click.echo(report_table(report), err=quiet)
+        click.echo(f"{got.readings} real readings -> {csv_out}", err=quiet)
+    _write_report(report, report_out)
+    if as_json:
+        print_json({"readings": got.readings, "csv": str(csv_out), **report.to_json()})
+    return report
+
+
+def _follow(home, url, csv_out, report_out, as_json, user, password_file, ca, *, limit, idle):
+    """Live decode: a header, then a line per reading (or a JSON line each)."""
+    from ..owner.live import follow
+    from ..platform.mqtt_link import read_secret
+
+    header_shown = []
+
+    def show(columns, row):
+        if as_json:
+            click.echo(json.dumps(dict(zip(columns, row, strict=True))))
+            return
+        if not header_shown:
+            click.echo(" ".join(columns))
+            header_shown.append(True)
+        click.echo(" ".join(str(c) if c != "" else "-" for c in row))
+
+    report = follow(
+        home,
+        url,
+        csv_out,
+        report_out=None if report_out == Path("-") else report_out,
+        user=user,
+        password=read_secret(password_file),
+        ca=ca,
+        limit=limit,
+        idle=idle,
+        stop=stop_on_signals(),
+        echo=lambda line: click.echo(line, err=True),
+        show=show,
+    )
+    if report_out == Path("-"):
+        _write_report(report, report_out)
+    return report
+
+
+def _write_report(report, report_out) -> None:
+    if report_out is None:
+        return
+    text = json.dumps(report.to_json(), indent=1)
+    if report_out == Path("-"):
+        click.echo(text)
+    else:
+        report_out.write_text(text + "\n")
