@@ -5,6 +5,7 @@ the broker's CA as DER (the only form MicroPython's TLS accepts). The transport 
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,20 @@ class Transport:
     sink: dict
     secrets: dict
     files: dict[str, bytes]
+
+
+def check_reachable(transport: Transport, timeout: float = 3.0) -> None:
+    """Fail now, with one clear line, when the broker or CSE a board on this machine (the
+    virtual board) would publish to does not even accept a connection."""
+    host, port = transport.sink["host"], transport.sink["port"]
+    what = "broker" if transport.sink["type"] == "mqtt" else "oneM2M CSE"
+    try:
+        socket.create_connection((host, port), timeout).close()
+    except OSError as e:
+        raise VeilError(
+            f"the {what} at {host}:{port} does not answer ({e.strerror or e}): start it "
+            "first; nothing was replayed"
+        ) from None
 
 
 def ca_der(path: Path) -> bytes:

@@ -102,13 +102,19 @@ def sim(
             progress=progress,
             transport=transport,
         )
+    if why := result.undelivered():
+        kept = (
+            f"they stay in the outbox of the board in {board_dir}"
+            if board_dir
+            else "the virtual board and its outbox are gone: once the platform answers, run "
+            "this again (a fresh virtual board makes the same records, stored once)"
+        )
+        raise VeilError(f"{device}: {why}; {kept}")
     dest = net.get("mqtt_url") or net.get("onem2m_url") or feed_out
     click.echo(
         f"{device}: {result.ticks} ticks x {result.spec.k} tracks -> {dest} "
         f"({', '.join(c.name for c in result.spec.channels)})"
     )
-    if why := result.undelivered():
-        raise VeilError(f"{device}: {why}; they stay in the board's outbox")
 
 
 @click.command()

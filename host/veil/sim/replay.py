@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..boards.link import BoardLink
-from ..boards.netconfig import Transport
+from ..boards.netconfig import Transport, check_reachable
 from ..boards.provision import REPLAY, SPOOL, board_config, put_device
 from ..dataset import Series
 from ..errors import VeilError
@@ -76,6 +76,8 @@ def simulate(
     device had or one fitted from the series itself); the feed goes to `feed_out`, or over the
     network `transport` (veil.boards.netconfig). Each step is reported to `progress`
     (veil.progress): start, firmware, provision, replay (ticks), copy."""
+    if transport is not None:
+        check_reachable(transport)
     definition = define_device(
         home,
         device,
