@@ -92,6 +92,28 @@ class BoardFile:
                 kinds.append(q.kind)
         return chans, kinds
 
+    def to_json(self) -> dict:
+        """What `veil boards --json` shows of the board."""
+        doc = {
+            "name": self.name,
+            "description": self.description,
+            "chip": self.chip,
+            "machine": self.machine,
+            "flashable": self.flashable,
+            "supported": list(self.supported),
+            "sensors": [
+                {"type": s.type, "channels": s.channel_names(), **s.options} for s in self.sensors
+            ],
+        }
+        if self.flashable:
+            doc.update(
+                flash_size=self.flash_size,
+                image_offset=self.image_offset,
+                micropython=self.micropython,
+                baud=self.baud,
+            )
+        return doc
+
     def driver_config(self) -> dict:
         """The firmware's composite driver: the bus, then each sensor with `map`, the device
         channel index of each quantity its driver reads (-1: read but not published)."""

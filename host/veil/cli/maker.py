@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .options import home_option
+from .options import home_option, json_option, print_json
 
 port_argument = click.argument("port")
 board_option = click.option(
@@ -23,10 +23,17 @@ def _echo_err(line: str) -> None:
 
 
 @click.command()
-def boards():
-    """List the board definitions (boards/*.toml) and their default sensors."""
+@json_option
+def boards(as_json):
+    """List the board definitions (boards/*.toml) and their default sensors.
+
+    Example: veil boards --json
+    """
     from ..boards import boardfile
 
+    if as_json:
+        print_json([boardfile.load(name).to_json() for name in boardfile.known()])
+        return
     for name in boardfile.known():
         b = boardfile.load(name)
         where = (

@@ -281,7 +281,7 @@ def _follow(home, url, csv_out, report_out, as_json, user, password_file, ca, *,
         limit=limit,
         idle=idle,
         stop=stop_on_signals(),
-        echo=lambda line: click.echo(line, err=True),
+        echo=lambda line: click.echo(line, err=as_json),
         show=show,
     )
     if report_out == Path("-"):

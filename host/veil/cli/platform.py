@@ -9,7 +9,16 @@ from pathlib import Path
 
 import click
 
-from .options import broker_options, ingest_options, origin_option, stop_on_signals, with_options
+from .options import (
+    Reporter,
+    broker_options,
+    ingest_options,
+    json_option,
+    origin_option,
+    print_json,
+    stop_on_signals,
+    with_options,
+)
 
 
 @click.command()
@@ -24,33 +33,67 @@ from .options import broker_options, ingest_options, origin_option, stop_on_sign
 @with_options(broker_options)
 @with_options(ingest_options)
 @origin_option
-def ingest(sources, store_path, origin, **service):
+@json_option
+def ingest(sources, store_path, origin, as_json, **service):
     """Platform side: store disguised feeds (files, live from a broker, or from a oneM2M CSE);
-    no key needed; quarantine non-records with the reason."""
+    no key needed; quarantine non-records with the reason. With --json the counts are printed
+    as JSON.
+
+    Example: veil ingest feed.jsonl --store platform.db
+    """
     from ..platform.ingest import ingest_cse, ingest_files, refuse_quarantined
 
     if any(s.startswith(("http://", "https://")) for s in sources):
         if len(sources) != 1:
             raise click.UsageError("give one CSE URL, or feed files")
         devices, res, total = ingest_cse(sources[0], store_path, origin=origin)
-        click.echo(f"{sources[0]}: {len(devices)} devices, {_summary(res)}")
-        click.echo(f"{store_path}: {total} records")
+        _say(as_json, f"{sources[0]}: {len(devices)} devices, {_summary(res)}")
+        _say(as_json, f"{store_path}: {total} records")
+        _print_counts(as_json, store_path, total, [(sources[0], res)], devices=devices)
         refuse_quarantined(res.quarantined)
         return
     if any(s.startswith(("mqtt://", "mqtts://")) for s in sources):
         if len(sources) != 1:
             raise click.UsageError("give one broker URL, or feed files")
-        _ingest_service(sources[0], store_path, **service)
+        res = _ingest_service(sources[0], store_path, as_json=as_json, **service)
+        _print_counts(as_json, store_path, None, [(sources[0], res)])
         return
-    quarantined, total = ingest_files(
-        store_path, sources, on_file=lambda feed, res: click.echo(f"{feed}: {_summary(res)}")
-    )
-    click.echo(f"{store_path}: {total} records")
+    done = []
+
+    def on_file(feed, res):
+        done.append((feed, res))
+        _say(as_json, f"{feed}: {_summary(res)}")
+
+    with Reporter() as progress:
+        quarantined, total = ingest_files(store_path, sources, on_file=on_file, progress=progress)
+    _say(as_json, f"{store_path}: {total} records")
+    _print_counts(as_json, store_path, total, done)
     refuse_quarantined(quarantined)
 
 
+def _say(as_json: bool, line: str) -> None:
+    """A result line: on stdout, or on stderr when stdout carries the JSON."""
+    click.echo(line, err=as_json)
+
+
+def _print_counts(as_json, store_path, total, results, **extra) -> None:
+    if not as_json:
+        return
+    sources = [
+        {
+            "source": str(src),
+            "read": res.read,
+            "stored": res.stored,
+            "already_stored": res.duplicates,
+            "quarantined": len(res.quarantined),
+        }
+        for src, res in results
+    ]
+    print_json({"store": str(store_path), "records": total, "sources": sources, **extra})
+
+
 def _ingest_service(
-    url, store_path, *, user, password_file, ca, group, exclusive, client_id, limit, idle
+    url, store_path, *, as_json, user, password_file, ca, group, exclusive, client_id, limit, idle
 ):
     """`veil ingest mqtt://…`: run until stopped, printing a line per second of progress."""
     from ..platform.ingest_mqtt import ingest_broker
@@ -76,9 +119,10 @@ def _ingest_service(
 
         click.echo(f"ingesting {url} into {store_path} (Ctrl-C to stop)", err=True)
         res = service.run(stop=stop_on_signals(), limit=limit, idle=idle, on_batch=progress)
-    click.echo(_summary(res))
+    _say(as_json, _summary(res))
     for rej in res.quarantined[:5]:
         click.echo(f"quarantined {rej.origin}: {rej.reason}", err=True)
+    return res
 
 
 def _summary(res) -> str:

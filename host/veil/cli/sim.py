@@ -13,8 +13,10 @@ from .options import (
     data_options,
     home_option,
     household_options,
+    json_option,
     load_profile,
     load_series,
+    print_json,
     profile_option,
     provision_options,
     report_table,
@@ -56,6 +58,7 @@ from .options import (
 @click.option("--replace", is_flag=True, help="redefine an existing device of the home")
 @profile_option
 @with_options(provision_options)
+@json_option
 def sim(
     csv_path,
     home_dir,
@@ -72,6 +75,7 @@ def sim(
     board_dir,
     replace,
     profile_path,
+    as_json,
     **net,
 ):
     """Run the firmware on the virtual board over recorded data in CSV (the feed goes to a
@@ -111,6 +115,12 @@ def sim(
         )
         raise VeilError(f"{device}: {why}; {kept}")
     dest = net.get("mqtt_url") or net.get("onem2m_url") or feed_out
+    if as_json:
+        spec = result.spec
+        channels = [c.name for c in spec.channels]
+        print_json({"device": device, "ticks": result.ticks, "k": spec.k, "epoch": spec.epoch,
+                    "channels": channels, "to": str(dest)})  # fmt: skip
+        return
     click.echo(
         f"{device}: {result.ticks} ticks x {result.spec.k} tracks -> {dest} "
         f"({', '.join(c.name for c in result.spec.channels)})"
