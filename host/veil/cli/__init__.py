@@ -29,6 +29,8 @@ for command in (
     owner.provision,
     owner.fetch,
     owner.decode,
+    maker.up,
+    maker.ports,
     maker.boards,
     maker.flash,
     maker.deploy,

@@ -175,6 +175,17 @@ def _channel(value: str) -> str:
     return value
 
 
+def find_port(port: str, board=None) -> str:
+    """PORT, or for `auto` the one port with a supported board's USB serial chip (said on
+    stderr)."""
+    from ..boards.ports import resolve
+
+    found, info = resolve(port, board)
+    if info:
+        click.echo(f"auto: {info.label()}", err=True)
+    return found
+
+
 def load_series(csv_path, *, time_col, time_format, channels, rows):
     """The recorded data the data options name; None without a CSV."""
     from .. import dataset

@@ -13,6 +13,7 @@ from .options import (
     Reporter,
     broker_options,
     data_options,
+    find_port,
     home_option,
     household_options,
     json_option,
@@ -41,7 +42,7 @@ def keygen(home_dir: Path):
 
 
 @click.command()
-@click.argument("port")
+@click.argument("port", metavar="PORT|auto")
 @home_option
 @click.option("--device", required=True, help="device id (1-32 of A-Z a-z 0-9 _ -)")
 @click.option(
@@ -109,11 +110,13 @@ def provision(
     if not (board_name or csv_path):
         raise click.UsageError("give --board (the board's sensors) or --csv (recorded data)")
     transport = sink_settings(device, **net)
+    board = boardfile.load(board_name) if board_name else None
+    port = find_port(port, board)
     definition = do_provision(
         port,
         Home(home_dir),
         device,
-        board=boardfile.load(board_name) if board_name else None,
+        board=board,
         series=load_series(
             csv_path, time_col=time_col, time_format=time_format, channels=channels, rows=rows
         ),
@@ -133,7 +136,7 @@ def provision(
 
 
 @click.command()
-@click.argument("port")
+@click.argument("port", metavar="PORT|auto")
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -146,6 +149,7 @@ def fetch(port, out, remote):
     """Copy the spooled feed off the board on PORT (this stops its tick loop until a reset)."""
     from ..boards.fetch import fetch as do_fetch
 
+    port = find_port(port)
     n = do_fetch(port, out, remote)
     click.echo(f"{port}:{remote} -> {out} ({n} records)")
 
