@@ -49,13 +49,13 @@ def board_files() -> list[BoardFile]:
     return [load(name) for name in known()]
 
 
-def listing(comports: Callable[[], Iterable] = system_ports) -> list[SerialPort]:
+def listing(comports: Callable[[], Iterable] | None = None) -> list[SerialPort]:
     """Every serial port the OS lists now (USB-UART bridges and native USB CDC), with the
-    board files whose USB ids it has. `comports` is pyserial's list_ports.comports, or any
-    callable giving objects with its `device`, `description`, `vid` and `pid`."""
+    board files whose USB ids it has. `comports` (default: pyserial's list_ports.comports)
+    is any callable giving objects with its `device`, `description`, `vid` and `pid`."""
     files = board_files()
     found = []
-    for p in comports():
+    for p in (comports or system_ports)():
         usb = (p.vid, p.pid) if p.vid is not None and p.pid is not None else None
         boards = tuple(b.name for b in files if usb and usb in b.usb)
         found.append(SerialPort(p.device, p.description or "", usb, boards))
@@ -68,7 +68,7 @@ def present() -> list[str]:
 
 
 def resolve(
-    port: str, board: BoardFile | None = None, *, comports: Callable[[], Iterable] = system_ports
+    port: str, board: BoardFile | None = None, *, comports: Callable[[], Iterable] | None = None
 ) -> tuple[str, SerialPort | None]:
     """`port` itself, or for `auto` the one port whose USB serial chip is that of `board` (of
     any supported board when `board` has none, like the virtual one) and the port found;

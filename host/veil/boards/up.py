@@ -9,6 +9,7 @@ settings, then restart the board and follow its log.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import re
 import tempfile
@@ -28,7 +29,7 @@ from .flash import flash as write_micropython
 from .link import BoardLink
 from .monitor import monitor
 from .netconfig import Transport
-from .ports import probe, resolve, system_ports
+from .ports import probe, resolve
 from .provision import device_config, sensor_channels, set_clock, stage
 from .settingset import put_set
 
@@ -64,19 +65,19 @@ def _flash_if_needed(port, board, found, *, image, cache, download, baud, reset,
             raise VeilError(
                 f"no MicroPython answered on {port}, and board {board.name} cannot be flashed"
             )
-        say(f"MicroPython: {found.describe()}; board {board.name} is not flashed")
+        say(f"flash: {found.describe()}; board {board.name} is never flashed")
         return found
     if found.micropython is not None:
         check_machine(BoardLink(port), board)
         at_hand = image or cached_image(board, cache or cache_dir())
         newer = at_hand and image_version(at_hand)
         if not newer or newer <= found.micropython:
-            say(f"MicroPython: {found.describe()}, up to date: not flashed")
+            say(f"flash: {found.describe()}, up to date: not flashed")
             return found
-        say(f"MicroPython: {found.describe()}, older than {at_hand.name}: flashing it")
+        say(f"flash: {found.describe()}, older than {at_hand.name}: flashing it")
         image = at_hand
     else:
-        say(f"MicroPython: none answered on {port}: flashing it (erases the board)")
+        say(f"flash: no MicroPython answered on {port}: flashing it (erases the board)")
         image = find_image(board, image, cache or cache_dir(), download=download)
     write_micropython(
         board, port, image=image, cache=cache, download=download, baud=baud, reset=reset, out=None
@@ -88,7 +89,7 @@ def _flash_if_needed(port, board, found, *, image, cache, download, baud, reset,
                 f"the board on {port} did not answer within {BOOT_WAIT} s after "
                 "flashing: press its EN (reset) button, then run this again"
             )
-    say(f"MicroPython: flashed, {now.describe()}")
+    say(f"flash: done, {now.describe()}")
     return now
 
 
@@ -102,7 +103,7 @@ def _provision_if_needed(
             Path(tmp), home, config, profile=definition.profile, series=series, transport=transport
         )
         want = {n: hashlib.sha256((Path(tmp) / n).read_bytes()).hexdigest() for n in names}
-        have = link.eval(_SETTINGS_HASHES % (names,) + "\n") if names else {}
+        have = ast.literal_eval(link.exec(_SETTINGS_HASHES % (names,)).strip().splitlines()[-1])
         known = home.devices().get(definition.spec.device) == definition.spec
         if have == want and known:
             return False
@@ -136,7 +137,7 @@ def up(
     out: Callable[[str], None] = print,
     say: Callable[[str], None] = print,
     progress: Progress = quiet,
-    comports: Callable[[], Iterable] = system_ports,
+    comports: Callable[[], Iterable] | None = None,
 ) -> Definition:
     """Bring `device` of `home` up on the `board` at `port` (or `auto`), publishing the
     recorded `series` (any board) or else the board file's sensors; each step is said to
@@ -147,7 +148,7 @@ def up(
     if found_port:
         say(f"port: auto found {found_port.label()}")
     found = probe(port)
-    progress("MicroPython")
+    progress("flash")
     found = _flash_if_needed(
         port,
         board,
@@ -214,7 +215,7 @@ def up(
     if not follow:
         say(f"start it with: veil monitor {port} --reset")
         return definition
-    progress("start")
+    progress("start", 1, 1)  # the log that follows is the progress from here on
     say(f"start: restarting the board on {port}, its log follows (Ctrl-C to stop)")
     monitor(port, out, secrets=home.secrets(), reset=True, duration=duration, until=until)
     return definition

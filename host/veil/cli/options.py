@@ -267,7 +267,8 @@ class Reporter:
             with self._lock:
                 now = time.monotonic()
                 due = self._start + self.after if self._said is None else self._said + self.every
-                if self._phase is not None and now >= due:
+                finished = self._total is not None and self._done >= self._total
+                if self._phase is not None and not finished and now >= due:
                     click.echo(self._status(now), err=True)
                     self._said = now
 
