@@ -48,7 +48,7 @@ for command in (
 
 def main() -> None:
     try:
-        cli.main(standalone_mode=False)
+        cli.main(prog_name="veil", standalone_mode=False)
     except VeilError as e:
         click.echo(f"veil: error: {e}", err=True)
         sys.exit(e.exit_code)
