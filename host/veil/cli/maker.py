@@ -10,6 +10,7 @@ import click
 from .options import (
     Reporter,
     data_options,
+    examples,
     find_port,
     home_option,
     household_options,
@@ -35,7 +36,10 @@ def _echo_err(line: str) -> None:
     click.echo(line, err=True)
 
 
-@click.command()
+@click.command(
+    short_help="List the serial ports and the boards on them.",
+    epilog=examples("veil ports --probe"),
+)
 @click.option(
     "--probe",
     is_flag=True,
@@ -44,10 +48,7 @@ def _echo_err(line: str) -> None:
 )
 @json_option
 def ports(probe, as_json):
-    """List the serial ports, with the boards whose USB serial chip each has.
-
-    Example: veil ports --probe
-    """
+    """List the serial ports, with the boards whose USB serial chip each has."""
     from ..boards.ports import listing
     from ..boards.ports import probe as ask
 
@@ -68,13 +69,13 @@ def ports(probe, as_json):
         click.echo(p.label() + (f": {on[p.device].describe()}" if p.device in on else ""))
 
 
-@click.command()
+@click.command(
+    short_help="List the board definitions and their sensors.",
+    epilog=examples("veil boards --json"),
+)
 @json_option
 def boards(as_json):
-    """List the board definitions (boards/*.toml) and their default sensors.
-
-    Example: veil boards --json
-    """
+    """List the board definitions (boards/*.toml) and their default sensors."""
     from ..boards import boardfile
 
     if as_json:
@@ -94,7 +95,10 @@ def boards(as_json):
         click.echo(f"{'':16} {where}; sensors: {sensors}")
 
 
-@click.command()
+@click.command(
+    short_help="Write MicroPython to a board (its chip checked first).",
+    epilog=examples("veil flash auto --board esp32-devkitc"),
+)
 @port_argument
 @click.option("--board", "board_name", required=True, metavar="NAME|FILE.toml", help="board")
 @click.option(
@@ -139,7 +143,10 @@ def flash(port, board_name, image, cache, download, baud, no_reset):
     click.echo(f"flashed MicroPython to the {chip} on {port}; next: veil deploy {port}")
 
 
-@click.command()
+@click.command(
+    short_help="Copy the firmware to a board, only what changed.",
+    epilog=examples("veil deploy auto --board esp32-devkitc"),
+)
 @port_argument
 @board_option
 def deploy(port, board_name):
@@ -157,7 +164,12 @@ def deploy(port, board_name):
     )
 
 
-@click.command()
+@click.command(
+    short_help="Show a board's log, live, secrets masked.",
+    epilog=examples(
+        "veil monitor auto --reset", "veil monitor /dev/ttyUSB0 --until 'ticks 10' --duration 60"
+    ),
+)
 @port_argument
 @home_option
 @click.option("--reset", is_flag=True, help="restart the board first, to see it boot")
@@ -180,7 +192,10 @@ def monitor(port, home_dir, reset, duration, until):
     do_monitor(port, click.echo, secrets=secrets, reset=reset, duration=duration, until=until)
 
 
-@click.command()
+@click.command(
+    short_help="From a board on USB to its data flowing, in one step.",
+    epilog=examples("veil up auto --board esp32-devkitc --device kitchen"),
+)
 @port_argument
 @home_option
 @click.option("--device", required=True, help="device id (1-32 of A-Z a-z 0-9 _ -)")
@@ -265,8 +280,6 @@ def up(
     if the board has none or an older one, deploy what changed, create the home key if there
     is none, provision the device, then start the board and follow its log. Each step says
     what it does and skips what is already done.
-
-    Example: veil up auto --board esp32-devkitc --device kitchen
     """
     from ..boards import boardfile
     from ..boards.netconfig import sink_settings

@@ -37,6 +37,11 @@ origin_option = click.option(
 )
 
 
+def examples(*commands: str) -> str:
+    """A command's --help epilog: its examples, kept as written."""
+    return "\b\nExamples:\n" + "\n".join(f"  {c}" for c in commands)
+
+
 json_option = click.option(
     "--json",
     "as_json",

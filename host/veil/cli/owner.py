@@ -13,6 +13,7 @@ from .options import (
     Reporter,
     broker_options,
     data_options,
+    examples,
     find_port,
     home_option,
     household_options,
@@ -29,7 +30,10 @@ from .options import (
 )
 
 
-@click.command()
+@click.command(
+    short_help="Create the home key (kept secret, never shown).",
+    epilog=examples("veil keygen --home veil-home"),
+)
 @home_option
 def keygen(home_dir: Path):
     """Create the home key (32 bytes from the OS CSPRNG, file mode 0600; never shown)."""
@@ -41,7 +45,10 @@ def keygen(home_dir: Path):
     click.echo("Keep it secret and keep a backup: without it your real data cannot be recovered.")
 
 
-@click.command()
+@click.command(
+    short_help="Write a device's settings and the home key to a board.",
+    epilog=examples("veil provision auto --home veil-home --device kitchen --board esp32-devkitc"),
+)
 @click.argument("port", metavar="PORT|auto")
 @home_option
 @click.option("--device", required=True, help="device id (1-32 of A-Z a-z 0-9 _ -)")
@@ -135,7 +142,10 @@ def provision(
     )
 
 
-@click.command()
+@click.command(
+    short_help="Copy the feed a board spooled to the laptop.",
+    epilog=examples("veil fetch auto --out kitchen.jsonl"),
+)
 @click.argument("port", metavar="PORT|auto")
 @click.option(
     "--out",
@@ -154,7 +164,13 @@ def fetch(port, out, remote):
     click.echo(f"{port}:{remote} -> {out} ({n} records)")
 
 
-@click.command()
+@click.command(
+    short_help="Recover and verify the real readings with the key.",
+    epilog=examples(
+        "veil decode --home veil-home kitchen.jsonl --out real.csv",
+        "veil decode --home veil-home --store platform.db --json",
+    ),
+)
 @click.argument("feeds", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
 @home_option
 @click.option(
@@ -208,8 +224,6 @@ def decode(
     Exits 3 when records were altered, injected, missing or malformed. With --json, the
     summary (readings, CSV, the report) is printed as JSON; with --follow, each reading is a
     JSON line.
-
-    Example: veil decode --home veil-home --store platform.db --out real.csv
     """
     from ..owner.home import Home
 

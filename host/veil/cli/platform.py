@@ -12,6 +12,7 @@ import click
 from .options import (
     Reporter,
     broker_options,
+    examples,
     ingest_options,
     json_option,
     origin_option,
@@ -21,7 +22,14 @@ from .options import (
 )
 
 
-@click.command()
+@click.command(
+    short_help="Store disguised feeds (files, MQTT, oneM2M); no key.",
+    epilog=examples(
+        "veil ingest feed.jsonl --store platform.db",
+        "veil ingest mqtts://127.0.0.1:8883 --ca broker/ca.pem --user ingest "
+        "--password-file broker/passwords/ingest",
+    ),
+)
 @click.argument("sources", metavar="FEED…|mqtt://…|http://CSE", nargs=-1, required=True)
 @click.option(
     "--store",
@@ -38,8 +46,6 @@ def ingest(sources, store_path, origin, as_json, **service):
     """Platform side: store disguised feeds (files, live from a broker, or from a oneM2M CSE);
     no key needed; quarantine non-records with the reason. With --json the counts are printed
     as JSON.
-
-    Example: veil ingest feed.jsonl --store platform.db
     """
     from ..platform.ingest import ingest_cse, ingest_files, refuse_quarantined
 
@@ -132,14 +138,23 @@ def _summary(res) -> str:
     )
 
 
-@click.command()
+@click.command(
+    short_help="Write a Mosquitto set-up: TLS, passwords, ACL.",
+    epilog=examples("veil broker broker --device room1 --reader ingest --reader owner --port 8883"),
+)
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--device", "devices", multiple=True, help="a device that publishes (repeat)")
 @click.option(
     "--reader", "readers", multiple=True, help="an ingest service or owner that reads (repeat)"
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on")
-@click.option("--port", type=click.IntRange(1, 65535), default=8883, show_default=True)
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=8883,
+    show_default=True,
+    help="TLS port the broker listens on (boards and readers connect here)",
+)
 @click.option(
     "--plain-port",
     type=click.IntRange(1, 65535),
@@ -165,9 +180,18 @@ def broker(folder, devices, readers, host, port, plain_port):
     click.echo(f"start it with: mosquitto -c {files.config}")
 
 
-@click.command()
+@click.command(
+    short_help="Write an ACME oneM2M CSE set-up.",
+    epilog=examples("veil cse acme --port 8282"),
+)
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=8080,
+    show_default=True,
+    help="HTTP port the CSE listens on (boards post to it)",
+)
 @click.option("--name", default="cse-veil", show_default=True, help="the CSE's name (URL path)")
 @click.option(
     "--host", default="127.0.0.1", show_default=True, help="address it listens on, boards reach"

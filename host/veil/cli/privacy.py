@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from ..errors import VeilError
-from .options import Reporter, home_option, json_option, print_json, with_options
+from .options import Reporter, examples, home_option, json_option, print_json, with_options
 
 
 def _one_source(feeds, store_path) -> None:
@@ -53,12 +53,21 @@ feed_args = [
 ]
 
 
-@click.group()
+@click.group(
+    short_help="Decoy profiles: fit them from the home's own history.",
+    epilog=examples("veil profile fit co2.jsonl pir.jsonl --home room"),
+)
 def profile():
     """Decoy profiles: how this home's fakes behave."""
 
 
-@profile.command("fit")
+@profile.command(
+    "fit",
+    short_help="Learn the decoy profiles from decoded history.",
+    epilog=examples(
+        "veil profile fit co2.jsonl pir.jsonl --home room --labels data.csv:Room_Occupancy_Count"
+    ),
+)
 @with_options(feed_args)
 @home_option
 @click.option(
@@ -70,8 +79,6 @@ def profile_fit(feeds, store_path, home_dir, labels):
     """Learn decoy profiles from the home's own decoded history (a few KB per device).
 
     The profiles go to the home folder; `veil provision` pushes them to the boards.
-
-    Example: veil profile fit co2.jsonl pir.jsonl --home room --labels data.csv:Occupancy
     """
     from ..owner.home import Home
     from ..owner.refit import refit
@@ -90,7 +97,12 @@ def profile_fit(feeds, store_path, home_dir, labels):
     click.echo("push them to the boards with `veil provision` (or `veil sim`)")
 
 
-@click.command()
+@click.command(
+    short_help="Attack a disguised feed as an outsider would.",
+    epilog=examples(
+        "veil audit co2.jsonl pir.jsonl --home room --labels data.csv:Room_Occupancy_Count"
+    ),
+)
 @with_options(feed_args)
 @home_option
 @click.option("--labels", metavar="FILE:COLUMN", help="occupancy labels for the occupancy attack")
@@ -123,8 +135,6 @@ def audit(feeds, store_path, home_dir, labels, covariate, train, png, report_out
 
     The key only labels the attackers' training data and scores their answers. Exits 4 when a
     target is not met.
-
-    Example: veil audit co2.jsonl pir.jsonl --home room --labels data.csv:Occupancy
     """
     import sys
 

@@ -11,6 +11,7 @@ from ..errors import VeilError
 from .options import (
     Reporter,
     data_options,
+    examples,
     home_option,
     household_options,
     json_option,
@@ -24,7 +25,10 @@ from .options import (
 )
 
 
-@click.command()
+@click.command(
+    short_help="Run the firmware on the virtual board over a CSV.",
+    epilog=examples("veil sim data.csv --home room --device co2 --channel S5_CO2 --out co2.jsonl"),
+)
 @click.argument("csv_path", metavar="CSV", type=click.Path(dir_okay=False, path_type=Path))
 @home_option
 @click.option("--device", default="sim1", show_default=True, help="device id")
@@ -127,7 +131,10 @@ def sim(
     )
 
 
-@click.command()
+@click.command(
+    short_help="The whole story on recorded room data.",
+    epilog=examples("veil demo --dir veil-demo"),
+)
 @click.option(
     "--dir",
     "out",
