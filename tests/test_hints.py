@@ -123,8 +123,9 @@ def test_sim_against_a_dead_broker_says_so_at_once(fed):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     start = time.monotonic()
-    p = veil_cli("sim", ROOM, "--home", "h", "--device", "late", "--rows", 5, "--mqtt",
-                 f"mqtts://127.0.0.1:{port}", "--broker-dir", "brk", cwd=fed, check=False)  # fmt: skip
+    url = f"mqtts://127.0.0.1:{port}"
+    p = veil_cli("sim", ROOM, "--home", "h", "--device", "late", "--rows", 5, "--mqtt", url,
+                 "--broker-dir", "brk", cwd=fed, check=False)  # fmt: skip
     assert time.monotonic() - start < 10
     line = one_line_error(p)
     assert line == (
