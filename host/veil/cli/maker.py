@@ -156,7 +156,9 @@ def deploy(port, board_name):
 
     board = boardfile.load(board_name) if board_name else None
     port = find_port(port, board)
-    res = deploy_firmware(port, board)
+    with Reporter() as progress:
+        progress("deploy")
+        res = deploy_firmware(port, board)
     click.echo(
         f"deployed to {port}: {res.bundle_files} files, bundle {res.bundle_bytes} bytes "
         f"(.mpy; source {res.source_bytes} bytes); {len(res.copied)} copied, "

@@ -119,22 +119,24 @@ def provision(
     transport = sink_settings(device, **net)
     board = boardfile.load(board_name) if board_name else None
     port = find_port(port, board)
-    definition = do_provision(
-        port,
-        Home(home_dir),
-        device,
-        board=board,
-        series=load_series(
-            csv_path, time_col=time_col, time_format=time_format, channels=channels, rows=rows
-        ),
-        k=k,
-        epoch=epoch,
-        period_ms=period_ms,
-        log_every=log_every,
-        profile=load_profile(profile_path),
-        replace=replace,
-        transport=transport,
-    )
+    with Reporter() as progress:
+        progress("provision")
+        definition = do_provision(
+            port,
+            Home(home_dir),
+            device,
+            board=board,
+            series=load_series(
+                csv_path, time_col=time_col, time_format=time_format, channels=channels, rows=rows
+            ),
+            k=k,
+            epoch=epoch,
+            period_ms=period_ms,
+            log_every=log_every,
+            profile=load_profile(profile_path),
+            replace=replace,
+            transport=transport,
+        )
     spec = definition.spec
     click.echo(
         f"provisioned {device} on {port}: k={spec.k}, epoch {spec.epoch}, "
@@ -160,7 +162,9 @@ def fetch(port, out, remote):
     from ..boards.fetch import fetch as do_fetch
 
     port = find_port(port)
-    n = do_fetch(port, out, remote)
+    with Reporter() as progress:
+        progress("copy the feed off the board")
+        n = do_fetch(port, out, remote)
     click.echo(f"{port}:{remote} -> {out} ({n} records)")
 
 

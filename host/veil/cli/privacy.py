@@ -89,7 +89,9 @@ def profile_fit(feeds, store_path, home_dir, labels):
     label_times = values = None
     if labels:
         label_times, values = _column(labels, "labels")
-    fitted = refit(home, _items(feeds, store_path), label_times=label_times, labels=values)
+    with Reporter() as progress:
+        progress("decode and fit the profiles")
+        fitted = refit(home, _items(feeds, store_path), label_times=label_times, labels=values)
     for dev, n in fitted.items():
         path = home.profile_path(dev)
         size = path.stat().st_size
