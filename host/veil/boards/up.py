@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ..dataset import Series
 from ..errors import VeilError
-from ..owner.devices import Definition, define_device
+from ..owner.devices import Definition
 from ..owner.home import Home
 from ..progress import Progress, quiet
 from .boardfile import BoardFile
@@ -30,7 +30,7 @@ from .link import BoardLink
 from .monitor import monitor
 from .netconfig import Transport
 from .ports import probe, resolve
-from .provision import device_config, sensor_channels, set_clock, stage
+from .provision import define_for_board, set_clock, stage
 from .settingset import put_set
 
 _VERSION = re.compile(r"-v(\d+)\.(\d+)\.(\d+)\.bin$")
@@ -182,26 +182,10 @@ def up(
             f"{fp}); keep a backup: without it the real data cannot be recovered"
         )
     progress("provision")
-    sensors = board if series is None else None
-    channels, kinds = sensor_channels(sensors) if sensors else (series.channels, None)
-    definition = define_device(
-        home,
-        device,
-        channels,
-        k=k,
-        epoch=epoch,
-        profile=profile,
-        series=series,
-        kinds=kinds,
-        replace=replace,
-    )
-    config = device_config(
-        definition.spec,
-        sensors=sensors,
-        period_ms=period_ms,
-        log_every=log_every,
-        sink=transport.sink if transport else None,
-    )
+    definition, config, sensors = define_for_board(
+        home, device, board=board, series=series, k=k, epoch=epoch, period_ms=period_ms,
+        log_every=log_every, profile=profile, replace=replace, transport=transport,
+    )  # fmt: skip
     spec = definition.spec
     what = f"{device} (k={spec.k}, epoch {spec.epoch}, {', '.join(c.name for c in spec.channels)})"
     if _provision_if_needed(

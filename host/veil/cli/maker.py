@@ -3,23 +3,19 @@ firmware, watch the log. Each is a thin shell over its library module in veil.bo
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 from .options import (
     Reporter,
-    data_options,
+    device_options,
     examples,
     find_port,
+    flash_options,
     home_option,
-    household_options,
     json_option,
     load_profile,
     load_series,
     print_json,
-    profile_option,
-    provision_options,
     with_options,
 )
 
@@ -101,28 +97,7 @@ def boards(as_json):
 )
 @port_argument
 @click.option("--board", "board_name", required=True, metavar="NAME|FILE.toml", help="board")
-@click.option(
-    "--image",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="MicroPython .bin to write (default: newest in the cache, else downloaded)",
-)
-@click.option(
-    "--cache",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="folder of MicroPython images (default: $VEIL_CACHE or ~/.cache/veil/micropython)",
-)
-@click.option(
-    "--download/--no-download",
-    default=True,
-    show_default=True,
-    help="fetch the official image from micropython.org when none is cached",
-)
-@click.option("--baud", type=click.IntRange(9600), help="serial speed (default: the board's)")
-@click.option(
-    "--no-reset",
-    is_flag=True,
-    help="the board is already in its bootloader (held BOOT while pressing EN): do not reset it",
-)
+@with_options(flash_options)
 def flash(port, board_name, image, cache, download, baud, no_reset):
     """Erase the board on PORT and write MicroPython to it (checks the chip first)."""
     from ..boards import boardfile
@@ -208,47 +183,8 @@ def monitor(port, home_dir, reset, duration, until):
     metavar="NAME|FILE.toml",
     help="board definition (see `veil boards`): its chip, USB ids and, without --csv, sensors",
 )
-@click.option(
-    "--csv",
-    "csv_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="recorded data the board replays instead of its sensors",
-)
-@with_options(data_options)
-@with_options(household_options)
-@click.option(
-    "--period-ms",
-    type=click.IntRange(min=0),
-    help="tick period (default: 30000 with sensors; with --csv, as fast as it can)",
-)
-@click.option(
-    "--log-every",
-    type=click.IntRange(min=1),
-    default=1000,
-    show_default=True,
-    help="log a line every this many ticks",
-)
-@click.option("--replace", is_flag=True, help="redefine an existing device of the home")
-@profile_option
-@with_options(provision_options)
-@click.option(
-    "--image",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="MicroPython .bin (default: newest in the cache, else downloaded)",
-)
-@click.option(
-    "--cache",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="folder of MicroPython images (default: ~/.cache/veil/micropython)",
-)
-@click.option(
-    "--download/--no-download",
-    default=True,
-    show_default=True,
-    help="fetch the official image when the board has none and none is cached",
-)
-@click.option("--baud", type=click.IntRange(9600), help="flashing speed (default: the board's)")
-@click.option("--no-reset", is_flag=True, help="flash a board already in its bootloader")
+@with_options(device_options)
+@with_options(flash_options)
 @click.option("--no-follow", is_flag=True, help="do not start the board and follow its log")
 @click.option("--duration", type=click.FloatRange(min=0), help="follow the log this many seconds")
 @click.option("--until", metavar="REGEX", help="follow the log until a line matches REGEX")

@@ -168,6 +168,61 @@ provision_options = [
 ]
 
 
+# What a device runs with, for the commands that put it on a board (`provision`, `up`).
+device_options = [
+    click.option(
+        "--csv",
+        "csv_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="recorded data the board's replay driver will publish instead of sensors",
+    ),
+    *data_options,
+    *household_options,
+    click.option(
+        "--period-ms",
+        type=click.IntRange(min=0),
+        help="tick period (default: 30000 with sensors; with --csv, as fast as the data allows)",
+    ),
+    click.option(
+        "--log-every",
+        type=click.IntRange(min=1),
+        default=1000,
+        show_default=True,
+        help="log a line every this many ticks",
+    ),
+    click.option("--replace", is_flag=True, help="redefine an existing device of the home"),
+    profile_option,
+    *provision_options,
+]
+
+# Where MicroPython comes from and how it is written (`flash`, `up`).
+flash_options = [
+    click.option(
+        "--image",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="MicroPython .bin to write (default: newest in the cache, else downloaded)",
+    ),
+    click.option(
+        "--cache",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="folder of MicroPython images (default: $VEIL_CACHE or ~/.cache/veil/micropython)",
+    ),
+    click.option(
+        "--download/--no-download",
+        default=True,
+        show_default=True,
+        help="fetch the official image from micropython.org when none is cached",
+    ),
+    click.option("--baud", type=click.IntRange(9600), help="serial speed (default: the board's)"),
+    click.option(
+        "--no-reset",
+        is_flag=True,
+        help="the board is already in its bootloader (held BOOT while pressing EN): do not "
+        "reset it",
+    ),
+]
+
+
 def _channel(value: str) -> str:
     """A --channel value checked at parse time: COLUMN or COLUMN:DECIMALS."""
     from ..dataset import MAX_DEC

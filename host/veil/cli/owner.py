@@ -12,18 +12,15 @@ import click
 from .options import (
     Reporter,
     broker_options,
-    data_options,
+    device_options,
     examples,
     find_port,
     home_option,
-    household_options,
     json_option,
     load_profile,
     load_series,
     origin_option,
     print_json,
-    profile_option,
-    provision_options,
     report_table,
     stop_on_signals,
     with_options,
@@ -58,29 +55,7 @@ def keygen(home_dir: Path):
     metavar="NAME|FILE.toml",
     help="board definition: checks the chip and, without --csv, publishes its default sensors",
 )
-@click.option(
-    "--csv",
-    "csv_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="recorded data the board's replay driver will publish instead of sensors",
-)
-@with_options(data_options)
-@with_options(household_options)
-@click.option(
-    "--period-ms",
-    type=click.IntRange(min=0),
-    help="tick period (default: 30000 with sensors; with --csv, as fast as the data allows)",
-)
-@click.option(
-    "--log-every",
-    type=click.IntRange(min=1),
-    default=1000,
-    show_default=True,
-    help="log a line every this many ticks",
-)
-@click.option("--replace", is_flag=True, help="redefine an existing device of the home")
-@profile_option
-@with_options(provision_options)
+@with_options(device_options)
 def provision(
     port,
     home_dir,
