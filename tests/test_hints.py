@@ -134,3 +134,25 @@ def test_sim_against_a_dead_broker_says_so_at_once(fed):
     )
     assert p.stdout == ""
     assert "late" not in (fed / "h" / "devices.json").read_text()
+
+
+def test_sim_whose_broker_never_answers_says_where_the_records_are(fed):
+    """A broker that takes the connection but never speaks MQTT: nothing is delivered, and
+    the virtual board that held the records is gone, which the error says; no success line."""
+    veil_cli("broker", "brk2", "--device", "mute", "--reader", "ingest", "--port", 1, cwd=fed)
+    with socket.socket() as mute:
+        mute.bind(("127.0.0.1", 0))
+        mute.listen(8)
+        url = f"mqtts://127.0.0.1:{mute.getsockname()[1]}"
+        p = veil_cli("sim", ROOM, "--home", "h", "--device", "mute", "--rows", 3, "--mqtt", url,
+                     "--broker-dir", "brk2", cwd=fed, check=False)  # fmt: skip
+    assert p.returncode == 1
+    lines = p.stderr.strip().splitlines()
+    line = lines[-1]
+    assert line.startswith("veil: error: mute: 12 records were not delivered over mqtt")
+    assert any(x.startswith("send what is left to the mqtt platform: ") for x in lines), lines
+    assert line.endswith(
+        "the virtual board and its outbox are gone: once the platform answers, run this again "
+        "(a fresh virtual board makes the same records, stored once)"
+    )
+    assert "ticks x" not in p.stdout

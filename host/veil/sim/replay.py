@@ -75,7 +75,8 @@ def simulate(
     (veil.owner.devices.define_device: k and epoch are the home's, the decoy profile the one the
     device had or one fitted from the series itself); the feed goes to `feed_out`, or over the
     network `transport` (veil.boards.netconfig). Each step is reported to `progress`
-    (veil.progress): start, firmware, provision, replay (ticks), copy."""
+    (veil.progress): start, firmware, provision, replay (ticks), then the copy of the
+    feed, or over a network what is left to send."""
     if transport is not None:
         check_reachable(transport)
     definition = define_device(
@@ -105,6 +106,8 @@ def simulate(
         if m := _TICKS.match(line):
             ticks = int(m.group(1))
             progress("replay", ticks, len(series.times))
+            if transport is not None and ticks >= len(series.times):
+                progress(f"send what is left to the {transport.sink['type']} platform")
         elif m := _ERROR.match(line):
             raise SimError(f"firmware stopped: {m.group(1)}")
 
@@ -123,6 +126,8 @@ def simulate(
             if m := re.search(r"stopped after (\d+) ticks", log[-1] if log else ""):
                 ticks = int(m.group(1))
             progress("replay", ticks, len(series.times))
+            if transport is not None and ticks >= len(series.times):
+                progress(f"send what is left to the {transport.sink['type']} platform")
             if transport is None:
                 progress("copy the feed off the board")
                 board.get_file("feed.jsonl", Path(feed_out))
