@@ -168,3 +168,26 @@ def test_every_port_command_takes_auto(tmp_path):
         p = veil_cli(*args, cwd=tmp_path, check=False)
         assert p.returncode == 1
         assert p.stderr.startswith("veil: error: auto: no serial port has the USB serial chip")
+
+
+def test_micropython_is_flashed_only_when_older_than_the_image_at_hand(vboard, tmp_path):
+    """A flashable board whose MicroPython is the virtual board's: a cached image of an older
+    release leaves it alone, a newer one is written (esptool then finds no ROM on the pty)."""
+    from dataclasses import replace
+
+    from veil.boards.flash import FlashError
+    from veil.boards.ports import probe
+    from veil.boards.up import _flash_if_needed, image_version
+
+    board = replace(boardfile.load("esp32-devkitc"), machine="linux")
+    found = probe(vboard.port)
+    assert image_version(tmp_path / "ESP32_GENERIC-20250415-v1.25.0.bin") == (1, 25, 0)
+    (tmp_path / "ESP32_GENERIC-20240101-v1.22.0.bin").write_bytes(b"\xe9" + bytes(999))
+    said = []
+    kw = dict(image=None, cache=tmp_path, download=False, baud=None, reset=False, say=said.append)
+    assert _flash_if_needed(vboard.port, board, found, **kw) is found
+    assert said[-1].endswith(", up to date: not flashed")
+    (tmp_path / "ESP32_GENERIC-20991231-v9.0.0.bin").write_bytes(b"\xe9" + bytes(999))
+    with pytest.raises(FlashError):
+        _flash_if_needed(vboard.port, board, found, **kw)
+    assert said[-1].endswith("older than ESP32_GENERIC-20991231-v9.0.0.bin: flashing it")
