@@ -14,7 +14,7 @@ from veil import dataset
 
 from conftest import ROOM, veil_cli
 from netkit import publish_from_vboard
-from services import Mosquitto
+from services import Mosquitto, Postgres
 
 ROWS = 600
 
@@ -112,3 +112,14 @@ def test_decode_follow_prints_a_header_then_json_lines(home, tmp_path):
     with ROOM.open() as f:
         want = [r["S5_CO2"] for r in list(csv.DictReader(f))[:40]]
     assert [r["S5_CO2"] for r in got] == want
+
+
+def test_profile_fit_and_audit_read_a_postgresql_store(fed):
+    d, _ = fed
+    with Postgres() as pg:
+        veil_cli("ingest", "co2.jsonl", "--store", pg.url, cwd=d)
+        fit = veil_cli("profile", "fit", "--store", pg.url, "--home", "h", cwd=d)
+        p = veil_cli("audit", "--store", pg.url, "--home", "h", "--json", "--png", "pg.png",
+                     cwd=d, check=False)  # fmt: skip
+    assert f"co2: profile from {ROWS} real readings" in fit.stdout
+    assert json.loads(p.stdout)["devices"] == ["co2"], p.stderr
