@@ -75,9 +75,10 @@ def simulate(
     (veil.owner.devices.define_device: k and epoch are the home's, the decoy profile the one the
     device had or one fitted from the series itself); the feed goes to `feed_out`, or over the
     network `transport` (veil.boards.netconfig). Each step is reported to `progress`
-    (veil.progress): start, firmware, provision, replay (ticks), then the copy of the
-    feed, or over a network what is left to send."""
+    (veil.progress): over a network reaching the platform first, then start, firmware,
+    provision, replay (ticks), and the copy of the feed or what is left to send."""
     if transport is not None:
+        progress(f"reach the platform at {transport.sink['host']}:{transport.sink['port']}")
         check_reachable(transport)
     definition = define_device(
         home,
