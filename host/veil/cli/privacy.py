@@ -140,9 +140,9 @@ def audit(feeds, store_path, home_dir, labels, covariate, train, png, report_out
     """
     import sys
 
+    _one_source(feeds, store_path)
     from ..owner.home import Home
 
-    _one_source(feeds, store_path)
     keys, specs = Home(home_dir).for_records()
     with Reporter() as progress:
         progress("load the audit")

@@ -17,7 +17,6 @@ import stat
 from pathlib import Path
 
 from ..errors import VeilError
-from ..privacy.profile import load as load_profile
 from ..protocol import DeviceSpec, HomeKeys, fingerprint
 
 KEY_FILE = "home.key"
@@ -144,12 +143,16 @@ class Home:
 
     def profile(self, device: str) -> dict | None:
         """The decoy profile the device was last provisioned with, if any."""
+        from ..privacy.profile import load as load_profile  # numpy: only when needed
+
         path = self.profile_path(device)
         return load_profile(path) if path.exists() else None
 
     def occupancy(self) -> dict | None:
         """The occupancy model the home's devices share (from any saved profile), if any:
         a new device must tell the same household stories as its siblings."""
+        from ..privacy.profile import load as load_profile
+
         for path in sorted((self.path / "profiles").glob("*.json")):
             return load_profile(path)["occupancy"]
         return None
