@@ -142,7 +142,7 @@ def test_audit_cli_on_the_home_slice(tmp_path):
         f"{HOME}:T_out",
         "--png",
         "a.png",
-        "--json",
+        "--report",
         "a.json",
         cwd=tmp_path,
         check=False,

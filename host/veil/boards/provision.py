@@ -137,28 +137,24 @@ def set_clock(board: BoardLink) -> bool:
     return "no rtc" not in out
 
 
-def provision(
-    port: str,
+def define_for_board(
     home: Home,
     device: str,
     *,
-    board: BoardFile | None = None,
-    series: Series | None = None,
-    k: int | None = None,
-    epoch: int | None = None,
+    board: BoardFile | None,
+    series: Series | None,
+    k: int | None,
+    epoch: int | None,
+    period_ms: int | None,
+    log_every: int,
+    profile: dict | None,
+    replace: bool,
+    transport: Transport | None,
     tz: int | None = None,
-    period_ms: int | None = None,
-    log_every: int = 1000,
-    profile: dict | None = None,
-    replace: bool = False,
     weak_decoys: bool = False,
-    transport: Transport | None = None,
-) -> Definition:
-    """Provision `device` of `home` onto the board on `port`: publishing the recorded `series`
-    (any board), else the default sensors of `board`, whose chip is checked when given; over a
-    network `transport` (veil.boards.netconfig), else into its spool file. A sensor board's
-    clock is set from the laptop's."""
-    home.key()  # fail on a missing or exposed key before anything else
+) -> tuple[Definition, dict, BoardFile | None]:
+    """The device as its home defines it (define_device), the config.json its board runs
+    with, and the board file whose sensors it publishes (None when it replays `series`)."""
     sensors = board if series is None else None
     channels, kinds = sensor_channels(sensors) if sensors else (series.channels, None)
     definition = define_device(
@@ -181,6 +177,36 @@ def provision(
         log_every=log_every,
         sink=transport.sink if transport else None,
     )
+    return definition, config, sensors
+
+
+def provision(
+    port: str,
+    home: Home,
+    device: str,
+    *,
+    board: BoardFile | None = None,
+    series: Series | None = None,
+    k: int | None = None,
+    epoch: int | None = None,
+    tz: int | None = None,
+    period_ms: int | None = None,
+    log_every: int = 1000,
+    profile: dict | None = None,
+    replace: bool = False,
+    weak_decoys: bool = False,
+    transport: Transport | None = None,
+) -> Definition:
+    """Provision `device` of `home` onto the board on `port`: publishing the recorded `series`
+    (any board), else the default sensors of `board`, whose chip is checked when given; over a
+    network `transport` (veil.boards.netconfig), else into its spool file. A sensor board's
+    clock is set from the laptop's."""
+    home.key()  # fail on a missing or exposed key before anything else
+    definition, config, sensors = define_for_board(
+        home, device, board=board, series=series, k=k, epoch=epoch, tz=tz,
+        period_ms=period_ms, log_every=log_every, profile=profile, replace=replace,
+        weak_decoys=weak_decoys, transport=transport,
+    )  # fmt: skip
     check_port(port)
     link = BoardLink(port)
     if board:

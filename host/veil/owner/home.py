@@ -17,7 +17,6 @@ import stat
 from pathlib import Path
 
 from ..errors import VeilError
-from ..privacy.profile import load as load_profile
 from ..protocol import DeviceSpec, HomeKeys, fingerprint
 
 KEY_FILE = "home.key"
@@ -87,6 +86,18 @@ class Home:
     def keys(self) -> HomeKeys:
         return HomeKeys(self.key())
 
+    def for_records(self) -> tuple[HomeKeys, dict[str, DeviceSpec]]:
+        """The key and the devices, for a job that reads records the home's devices made
+        (decode, profile fit, audit). A missing key or device list here most often means the
+        wrong folder, and a new key would not help: the hints say so."""
+        if not self.key_path.exists():
+            raise KeyFileError(
+                f"no home key at {self.key_path}: give the --home folder (or VEIL_HOME) of the "
+                "home whose devices made these records (a new key from `veil keygen` cannot "
+                "decode them)"
+            )
+        return self.keys(), self.require_devices()
+
     def secrets(self) -> list[bytes]:
         """What a log shown to the user must mask: the key, if the home has one (read even
         when too widely readable: masking it then matters all the more)."""
@@ -106,7 +117,11 @@ class Home:
         """The devices, for a job that needs at least one (decode, profile fit, audit)."""
         specs = self.devices()
         if not specs:
-            raise VeilError(f"no devices in {self.path}: provision or sim a device first")
+            raise VeilError(
+                f"{self.path} has a key but no devices: give the --home folder of the home "
+                "these records came from, or define a device in this one first (`veil up`, "
+                "`veil provision` or `veil sim`)"
+            )
         return specs
 
     def device(self, name: str) -> DeviceSpec:
@@ -129,12 +144,16 @@ class Home:
 
     def profile(self, device: str) -> dict | None:
         """The decoy profile the device was last provisioned with, if any."""
+        from ..privacy.profile import load as load_profile  # numpy: only when needed
+
         path = self.profile_path(device)
         return load_profile(path) if path.exists() else None
 
     def occupancy(self) -> dict | None:
         """The occupancy model the home's devices share (from any saved profile), if any:
         a new device must tell the same household stories as its siblings."""
+        from ..privacy.profile import load as load_profile
+
         for path in sorted((self.path / "profiles").glob("*.json")):
             return load_profile(path)["occupancy"]
         return None

@@ -7,9 +7,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .decode import Report, decode, write_csv
+from ..errors import VeilError
+from ..feed import Rejected
+from ..progress import Progress, lines_in, quiet, tally
+from .decode import Report, WrongKeyError, decode, write_csv
 from .home import Home
-from .sources import read_items
+from .sources import Items, read_items
+
+
+class WrongHomeError(VeilError):
+    """The feed's records were made by devices of another home: the wrong --home folder."""
 
 
 @dataclass
@@ -17,6 +24,7 @@ class Recovered:
     readings: int  # rows written to the CSV
     report: Report
     absent: list[str] = field(default_factory=list)  # devices a CSE does not have
+    strangers: list[str] = field(default_factory=list)  # devices in the feed, not in the home
 
 
 def recover(
@@ -27,12 +35,42 @@ def recover(
     store: str | Path | None = None,
     cse: str | None = None,
     origin: str | None = None,
+    progress: Progress = quiet,
 ) -> Recovered:
     """Decode the home's devices from one source (feed files, a platform's store, or a CSE
-    read as `origin`; veil.owner.sources) into `csv_out`."""
-    keys, specs = home.keys(), home.require_devices()
+    read as `origin`; veil.owner.sources) into `csv_out`. Records that all come from devices
+    the home does not have, or none of which verifies under its key, mean the wrong home
+    folder: that is said, rather than reported as injected records. The records read are
+    counted into `progress` as "decode" (veil.progress)."""
+    keys, specs = home.for_records()
     items, absent = read_items(
         feeds=feeds, store=store, cse=cse, origin=origin, devices=list(specs)
     )
-    readings, report = decode(keys, specs, items)
-    return Recovered(write_csv(csv_out, readings, specs), report, absent)
+    total = sum(lines_in(f) or 0 for f in feeds) if feeds else None
+    items = tally(items, progress, "decode", total)
+    strangers: set[str] = set()
+    try:
+        readings, report = decode(keys, specs, _noting_strangers(items, specs, strangers))
+    except WrongKeyError as e:
+        raise WrongKeyError(f"{e} (is {home.path} the right --home folder?)") from None
+    verified = report.total("verified_real") + report.total("verified_fake")
+    if strangers and not verified:
+        raise WrongHomeError(
+            f"the records are from {names(strangers)}, not from devices of {home.path} (it "
+            f"has {names(specs)}): give the --home folder of the home that made them"
+        )
+    return Recovered(write_csv(csv_out, readings, specs), report, absent, sorted(strangers))
+
+
+def _noting_strangers(items: Items, specs: dict, strangers: set[str]) -> Items:
+    for origin, item in items:
+        if not isinstance(item, Rejected) and item.dev not in specs:
+            strangers.add(item.dev)
+        yield origin, item
+
+
+def names(devices: Iterable[str]) -> str:
+    """'device a' or 'devices a, b and 3 more'."""
+    found = sorted(devices)
+    shown = ", ".join(found[:8]) + (f" and {len(found) - 8} more" if len(found) > 8 else "")
+    return ("device " if len(found) == 1 else "devices ") + shown

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..errors import VeilError
 from ..feed import Rejected, read_feed
+from ..progress import Progress, lines_in, quiet, tally
 from ..protocol import Record
 from .onem2m import ADMIN, Cse, CseUrl, read_devices, veil_devices
 from .store import open_store
@@ -51,9 +52,13 @@ def ingest_items(
     return res
 
 
-def ingest_file(store: RecordStore, path: str | Path) -> IngestResult:
-    """Ingest one feed file; a file with no record at all is refused as not a feed."""
-    res = ingest_items(store, read_feed(path))
+def ingest_file(
+    store: RecordStore, path: str | Path, *, progress: Progress = quiet
+) -> IngestResult:
+    """Ingest one feed file, its messages counted into `progress` (veil.progress) as
+    "ingest"; a file with no record at all is refused as not a feed."""
+    lines = lines_in(path) if progress is not quiet else None
+    res = ingest_items(store, tally(read_feed(path), progress, "ingest", lines))
     if res.read and len(res.quarantined) == res.read:
         first = res.quarantined[0]
         raise VeilError(f"{path} is not a veil feed ({first.origin}: {first.reason})")
@@ -61,7 +66,7 @@ def ingest_file(store: RecordStore, path: str | Path) -> IngestResult:
 
 
 def ingest_files(
-    target: str | Path, feeds: Iterable[str | Path], *, on_file=None
+    target: str | Path, feeds: Iterable[str | Path], *, on_file=None, progress: Progress = quiet
 ) -> tuple[list[Rejected], int]:
     """Ingest feed files into the store at `target` (created if need be), calling
     `on_file(feed, result)` after each; returns every quarantined message and the number of
@@ -69,7 +74,7 @@ def ingest_files(
     quarantined: list[Rejected] = []
     with open_store(target) as store:
         for feed in feeds:
-            res = ingest_file(store, Path(feed))
+            res = ingest_file(store, Path(feed), progress=progress)
             quarantined += res.quarantined
             if on_file:
                 on_file(feed, res)

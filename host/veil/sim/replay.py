@@ -13,18 +13,18 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..boards.link import BoardLink
-from ..boards.netconfig import Transport
+from ..boards.netconfig import Transport, check_reachable
 from ..boards.provision import REPLAY, SPOOL, board_config, put_device
 from ..dataset import Series
 from ..errors import VeilError
 from ..firmware import firmware_dir, firmware_files
 from ..owner.devices import define_device
 from ..owner.home import Home
+from ..progress import Progress, quiet
 from ..protocol import DeviceSpec
 from .vboard import VirtualBoard
 
@@ -71,13 +71,18 @@ def simulate(
     profile: dict | None = None,
     replace: bool = False,
     weak_decoys: bool = False,
-    progress: Callable[[int], None] | None = None,
+    progress: Progress = quiet,
     transport: Transport | None = None,
 ) -> SimResult:
     """Replay `series` on a virtual board as `device` of `home`, defined by the home's rules
     (veil.owner.devices.define_device: k and epoch are the home's, the decoy profile the one the
     device had or one fitted from the series itself); the feed goes to `feed_out`, or over the
-    network `transport` (veil.boards.netconfig)."""
+    network `transport` (veil.boards.netconfig). Each step is reported to `progress`
+    (veil.progress): over a network reaching the platform first, then start, firmware,
+    provision, replay (ticks), and the copy of the feed or what is left to send."""
+    if transport is not None:
+        progress(f"reach the platform at {transport.sink['host']}:{transport.sink['port']}")
+        check_reachable(transport)
     definition = define_device(
         home,
         device,
@@ -106,22 +111,31 @@ def simulate(
         log.append(line)
         if m := _TICKS.match(line):
             ticks = int(m.group(1))
-            if progress:
-                progress(ticks)
+            progress("replay", ticks, len(series.times))
+            if transport is not None and ticks >= len(series.times):
+                progress(f"send what is left to the {transport.sink['type']} platform")
         elif m := _ERROR.match(line):
             raise SimError(f"firmware stopped: {m.group(1)}")
 
     with tempfile.TemporaryDirectory(prefix="veil-sim-") as tmp:
         root = Path(board_dir) if board_dir else Path(tmp) / "board"
         root.mkdir(parents=True, exist_ok=True)
+        progress("start the virtual board")
         with VirtualBoard(root) as vb:
             board = BoardLink(vb.port)
+            progress("copy the firmware")
             board.put_files(firmware_files(with_main=False))
+            progress("provision")
             put_device(board, home, definition, config=config, series=series, transport=transport)
+            progress("replay", 0, len(series.times))
             board.stream("from veil import app\napp.main()", on_line)
             if m := re.search(r"stopped after (\d+) ticks", log[-1] if log else ""):
                 ticks = int(m.group(1))
+            progress("replay", ticks, len(series.times))
+            if transport is not None and ticks >= len(series.times):
+                progress(f"send what is left to the {transport.sink['type']} platform")
             if transport is None:
+                progress("copy the feed off the board")
                 board.get_file("feed.jsonl", Path(feed_out))
     return SimResult(definition.spec, ticks, log, definition.weak)
 

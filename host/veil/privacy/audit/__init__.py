@@ -10,6 +10,7 @@ import numpy as np
 
 from ...errors import VeilError
 from ...feed import Rejected
+from ...progress import Progress, quiet
 from ...protocol import DeviceSpec, HomeKeys, Record
 from .attacks import (
     Finding,
@@ -91,19 +92,28 @@ def run_audit(
     covariate_series: Series1D | None = None,
     train: float = 0.6,
     seed: int = 0,
+    progress: Progress = quiet,
 ) -> AuditReport:
+    """Every attack on the feed `items`, each phase reported to `progress` (veil.progress)."""
+    progress("decode")
     devs = load_tracks(items, keys, specs)
     ks = {d.k for d in devs.values()}
     if len(ks) != 1:
         raise VeilError("the audit needs every device of the home to use the same k")
     cut = split_time(devs, train)
+    progress("windows")
     wins = [make_windows(d) for d in devs.values()]
+    progress("attack: real vs fake")
     found = discriminative(wins, cut, seed)
+    progress("attack: pick the real track")
     found.append(pick_real(wins, cut))
     if labels is not None:
+        progress("attack: occupancy")
         found += occupancy(devs, labels.times, labels.values, cut, wins, seed)
     if len(devs) > 1:
+        progress("attack: linking devices")
         found += linking(devs, cut)
     if covariate_series is not None:
+        progress("attack: public covariate")
         found += covariate(devs, covariate_series.times, covariate_series.values, cut)
     return AuditReport(ks.pop(), sorted(devs), cut, found)
