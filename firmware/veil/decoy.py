@@ -118,9 +118,6 @@ class Channel:
         self.phi = spec["phi"]
         self.bands = spec["bands"]
         self.snap = spec["snap"]  # gaps a walk may close in one step before a re-deal
-        # how busy a walk has been lately (mean |step| x 256 over ~15 minutes), in classes
-        self.act_shift, act_edges = spec["activity"]
-        self.act_edges = array.array("i", act_edges)
         self.start = array.array("i", spec["start"])
         self.index = a2b_base64(spec["index"])
         self.p = array.array("H", a2b_base64(spec["P"]))
@@ -134,7 +131,7 @@ class Channel:
         self.ticks = 0
         self.gain = 256  # how fast walks go (x 256): fewer steps below, bigger ones above
         rows = len(self.p) // KNOTS
-        nctx = 3 * self.bands * (len(self.edges) + 1) * RUNS * (len(self.act_edges) + 1)
+        nctx = 3 * self.bands * (len(self.edges) + 1) * RUNS
         if len(self.q) != len(self.p) or len(self.index) != nctx or max(self.index) >= rows:
             raise ValueError("decoy profile tables do not fit this firmware: refit the profile")
 
@@ -180,10 +177,10 @@ class Channel:
             span >>= 4
         return q[j] + (q[j + 1] - q[j]) * du // span
 
-    def step(self, y, prev, still, act, state, hour, u):
+    def step(self, y, prev, still, state, hour, u):
         """The next step of a walk at height y above the floor that last moved by `prev` (and
-        has been still for `still` & 127 ticks since a step up or down, bit 7; and moved `act`
-        lately), for a household in `state`."""
+        has been still for `still` & 127 ticks since a step up or down, bit 7), for a
+        household in `state`."""
         lv = 0
         edges = self.edges
         while lv < len(edges) and y > edges[lv]:
@@ -193,12 +190,7 @@ class Channel:
         else:
             n = still & 127
             run = 4 + 3 * (still >> 7) + (0 if n <= 1 else 1 if n <= 5 else 2)
-        a = 0
-        act_edges = self.act_edges
-        while a < len(act_edges) and act > act_edges[a]:
-            a += 1
         ctx = ((state * self.bands + self.band(hour)) * (len(edges) + 1) + lv) * RUNS + run
-        ctx = ctx * (len(act_edges) + 1) + a
         x = self._draw(self.index[ctx], u)
         if self.gain > 256:  # rounded: a draw that means "no step" keeps meaning it
             x = (x * self.gain + 128) >> 8
@@ -239,14 +231,13 @@ class Decoys:
         self.prev = [array.array("h", [0] * k) for _ in range(n)]  # its last step
         # ticks since it last moved (to 127), and whether that move was up (bit 7)
         self.still = [bytearray(k) for _ in range(n)]
-        self.act = [array.array("i", [0] * k) for _ in range(n)]  # how much it moved lately
         self.base = array.array("i", [0] * n)  # each channel's floor index this tick
         self._fresh = True  # no walk yet: the first tick starts each at a typical height
         self.day = 0  # the household day of the tick (days start at 04:00 local time)
         self.sod = 0  # seconds since that day began
         self._hours = 0
         self._fail = 0  # the real track's failed channels this tick
-        size = 12 + sum(24 + 4 * len(ch.floor.ring) if ch else 0 for ch in self.ch) + n * k * 15
+        size = 12 + sum(24 + 4 * len(ch.floor.ring) if ch else 0 for ch in self.ch) + n * k * 11
         self._slots = Slots("decoy", size)
         self._snap = bytearray(size)
 
@@ -261,8 +252,7 @@ class Decoys:
         return (self.sod // 3600 + 4) % 24
 
     def _moved(self, c, t, i):
-        """Track t's channel c is now at grid index i: note its step, stillness, activity and
-        height."""
+        """Track t's channel c is now at grid index i: note its step, stillness and height."""
         d = i - self.idx[c][t]
         self.prev[c][t] = d if -32768 <= d <= 32767 else (32767 if d > 0 else -32768)
         st = self.still[c]
@@ -270,8 +260,6 @@ class Decoys:
             st[t] = 128 if d > 0 else 0
         elif st[t] & 127 < 127:
             st[t] += 1
-        a = self.act[c]
-        a[t] += (((d if d >= 0 else -d) << 8) - a[t]) >> self.ch[c].act_shift
         self.idx[c][t] = i
         self.y[c][t] = i - self.base[c]
 
@@ -290,8 +278,8 @@ class Decoys:
                         fresh = c >> 3
                         ks.block(seq, fresh)  # one draw a channel, eight channels a block
                     y = self.y[c][t]
-                    prev, still, act = self.prev[c], self.still[c], self.act[c]
-                    d = ch.step(y, prev[t], still[t], act[t], state, hour, ks.u16(c & 7))
+                    prev, still = self.prev[c], self.still[c]
+                    d = ch.step(y, prev[t], still[t], state, hour, ks.u16(c & 7))
                     if ch.gain < 256:  # a calmer spell: the walk takes a step less often
                         ks.block(seq, 0x20000 + (c >> 3))
                         fresh = -1
@@ -392,9 +380,9 @@ class Decoys:
                     struct.pack_into(">i", b, p, f.ring[j])
                     p += 4
             for t in range(len(self.placement)):
-                walk = (self.idx[c][t], self.y[c][t], self.act[c][t], self.prev[c][t])
-                struct.pack_into(">iiihB", b, p, *walk, self.still[c][t])
-                p += 15
+                walk = (self.idx[c][t], self.y[c][t], self.prev[c][t], self.still[c][t])
+                struct.pack_into(">iihB", b, p, *walk)
+                p += 11
         self._slots.store(b)
 
     def restore(self, seq, period_s, real):
@@ -420,10 +408,9 @@ class Decoys:
                     f.ring[j] = struct.unpack_from(">i", snap, p)[0]
                     p += 4
             for t in range(len(self.placement)):
-                i, y, a, d, s = struct.unpack_from(">iiihB", snap, p)
-                self.act[c][t] = a
+                i, y, d, s = struct.unpack_from(">iihB", snap, p)
                 self.idx[c][t], self.y[c][t], self.prev[c][t], self.still[c][t] = i, y, d, s
-                p += 15
+                p += 11
         scratch = [0] * len(self.ch)
         at += 1
         ts += period_s

@@ -171,7 +171,6 @@ def _profile():
                 "phi": 0,
                 "bands": 1,
                 "snap": 1,
-                "activity": [4, []],
                 "start": [0] * 24,
                 "index": _b64("B", [0] * 60),
                 "P": _b64("H", [0] + [65535] * 23),

@@ -494,8 +494,7 @@ def check(doc: dict, what: str = "profile") -> None:
         if ch.get("shared"):
             continue
         try:
-            levels, busy = len(ch["edges"]) + 1, len(ch["activity"][1]) + 1
-            nctx = 3 * ch["bands"] * levels * RUNS * busy
+            nctx = 3 * ch["bands"] * (len(ch["edges"]) + 1) * RUNS
             index = base64.b64decode(ch["index"], validate=True)
             rows = len(base64.b64decode(ch["P"], validate=True)) // (2 * KNOTS)
             ok = (

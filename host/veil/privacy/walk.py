@@ -41,7 +41,6 @@ class WalkOptions:
     levels: int = 6  # height classes above the floor
     ar: bool = True  # steps carry a share of the last step
     adapt_days: float = 3.0  # climate sensors: how much fakes move follows the real, over days
-    activity: bool = False  # steps depend on how busy the walk was lately (self-exciting)
 
     def to_json(self) -> dict:
         return {
@@ -51,7 +50,6 @@ class WalkOptions:
             "levels": self.levels,
             "ar": self.ar,
             "adapt_days": self.adapt_days,
-            "activity": self.activity,
         }
 
 
@@ -127,18 +125,6 @@ def run_classes(step: np.ndarray, valid: np.ndarray, big: int) -> np.ndarray:
                 still = min(still + 1, 127)
         else:
             prev = still = up = 0
-    return out
-
-
-def activity(step: np.ndarray, ok: np.ndarray, shift: int) -> np.ndarray:
-    """How much the walk moved lately before each step (mean |step| x 256, exponentially over
-    2**shift ticks), exactly as firmware Decoys._moved keeps it."""
-    out = np.empty(len(step), dtype=np.int64)
-    a = 0
-    for n, (d, good) in enumerate(zip(np.abs(step).tolist(), ok.tolist(), strict=True)):
-        out[n] = a
-        if good:
-            a += ((d << 8) - a) >> shift
     return out
 
 
@@ -251,8 +237,8 @@ def _tree(centre, valid, variables, sizes, budget, first=(3, 2, 0)):
 
 
 def _rows(leaves, sizes, alias):
-    """The firmware's context -> row index (contexts ordered state, band, level, run,
-    activity) and the distinct rows, from the leaves of the context tree; a state in `alias`
+    """The firmware's context -> row index (contexts ordered state, band, level, run) and the
+    distinct rows, from the leaves of the context tree; a state in `alias`
     takes the rows of the state it names."""
     rows: list[tuple[tuple[int, ...], tuple[int, ...]]] = []
     row_of: dict[int, int] = {}
@@ -313,14 +299,9 @@ def fit_walk(
     lev = np.searchsorted(np.asarray(edges), yb, side="left")
     runs = run_classes(step, valid, big)
     band = local_hours(times, tz) * opts.bands // 24
-    act_shift = max(1, min(8, round(math.log2(max(2.0, 900 / max(period_s, 1.0))))))
-    act = activity(step, ok, act_shift)
-    busy = act[valid & (act > 0)]
-    act_edges = [int(np.median(busy))] if len(busy) and opts.activity else []  # calm or busy
-    act_class = np.searchsorted(np.asarray(act_edges, dtype=np.int64), act, side="left")
 
-    sizes = (3, opts.bands, nlev, RUNS, len(act_edges) + 1)
-    leaves = _tree(centre, valid, (states, band, lev, runs, act_class), sizes, MAX_ROWS)
+    sizes = (3, opts.bands, nlev, RUNS)
+    leaves = _tree(centre, valid, (states, band, lev, runs), sizes, MAX_ROWS)
     # a household asleep where the history never saw anyone asleep (an office) stays quiet
     quiet = {ASLEEP: AWAY} if (valid & (states == ASLEEP)).sum() < MIN_OWN else {}
     index_bytes, rows = _rows(leaves, sizes, quiet)
@@ -346,7 +327,6 @@ def fit_walk(
         "phi": phi256,
         "bands": opts.bands,
         "snap": big,
-        "activity": [act_shift, [int(e) for e in act_edges]],
         "adapt": adapt,
         "start": [int(x) for x in start],
         "index": base64.b64encode(bytes(index_bytes)).decode(),
