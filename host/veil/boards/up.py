@@ -121,10 +121,12 @@ def up(
     series: Series | None = None,
     k: int | None = None,
     epoch: int | None = None,
+    tz: int | None = None,
     period_ms: int | None = None,
     log_every: int = 1000,
     profile: dict | None = None,
     replace: bool = False,
+    weak_decoys: bool = False,
     transport: Transport | None = None,
     image: Path | None = None,
     cache: Path | None = None,
@@ -183,8 +185,9 @@ def up(
         )
     progress("provision")
     definition, config, sensors = define_for_board(
-        home, device, board=board, series=series, k=k, epoch=epoch, period_ms=period_ms,
-        log_every=log_every, profile=profile, replace=replace, transport=transport,
+        home, device, board=board, series=series, k=k, epoch=epoch, tz=tz,
+        period_ms=period_ms, log_every=log_every, profile=profile, replace=replace,
+        weak_decoys=weak_decoys, transport=transport,
     )  # fmt: skip
     spec = definition.spec
     what = f"{device} (k={spec.k}, epoch {spec.epoch}, {', '.join(c.name for c in spec.channels)})"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import click
 
 from .options import (
+    WEAK_WARNING,
     Reporter,
     device_options,
     examples,
@@ -200,10 +201,12 @@ def up(
     rows,
     k,
     epoch,
+    tz,
     period_ms,
     log_every,
     replace,
     profile_path,
+    weak_decoys,
     image,
     cache,
     download,
@@ -229,7 +232,7 @@ def up(
         csv_path, time_col=time_col, time_format=time_format, channels=channels, rows=rows
     )
     with Reporter() as progress:
-        bring_up(
+        definition = bring_up(
             port,
             Home(home_dir),
             device,
@@ -237,10 +240,12 @@ def up(
             series=series,
             k=k,
             epoch=epoch,
+            tz=tz,
             period_ms=period_ms,
             log_every=log_every,
             profile=load_profile(profile_path),
             replace=replace,
+            weak_decoys=weak_decoys,
             transport=sink_settings(device, **net),
             image=image,
             cache=cache,
@@ -254,3 +259,5 @@ def up(
             say=_echo_err,
             progress=progress,
         )
+    if definition.weak:
+        click.echo(WEAK_WARNING.format(device=device), err=True)
