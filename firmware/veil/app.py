@@ -14,6 +14,7 @@ from .drivers import END
 from .state import State
 
 RESET_AFTER_MS = 30000  # pause between an unforeseen error and the reset it ends in
+RETRY_MS = 1000  # first pause before building the device again after an OSError at start
 
 
 def log(*parts):
@@ -130,21 +131,39 @@ def reset_after(e):
     reset()
 
 
+def _start(cfg, keys, state, profile):
+    """The Node, built again after a doubling pause while building it raises OSError."""
+    pause = RETRY_MS
+    while True:
+        try:
+            return Node(cfg, keys, state, profile)
+        except OSError as e:
+            log("start failed:", e, "- retry in", pause, "ms")
+            time.sleep_ms(pause)
+            pause = min(2 * pause, RESET_AFTER_MS)
+
+
 def main(config_path="config.json", key_path="key.bin"):
-    """Run until the driver ends (replay) or forever (sensors). Config errors end with a log
-    (they need the owner); any other error ends in a reset (`reset_after`)."""
+    """Run until the driver ends (replay) or forever (sensors). Errors that need the owner (a
+    bad config, profile or replay file: ConfigError) end with an `error:` log line; an OSError
+    while the device starts (a sensor or the network not there yet) is retried after a
+    doubling pause; any other error ends in a reset (`reset_after`)."""
     try:
         done = settings.recover()
         if done:
             log("settings:", done)
         cfg = config.load(config_path)
         keys = config.subkeys(key_path)
+        profile = config.profile()
         state = State(reserve=cfg.get("reserve", 64))
-        node = Node(cfg, keys, state, config.profile())
-    except (config.ConfigError, OSError, ValueError, KeyError) as e:
+        node = _start(cfg, keys, state, profile)
+    except (config.ConfigError, ValueError, KeyError) as e:
         log("error:", e)
         return
-    keys = None
+    except Exception as e:
+        reset_after(e)
+        return
+    keys = profile = None
     gc.collect()
     every = cfg.get("log_every", 1000)
     log(
@@ -173,6 +192,8 @@ def main(config_path="config.json", key_path="key.bin"):
             n += 1
             if n % every == 0:
                 log("ticks", n, "seq", state.seq, "failed", node.failed)
+    except config.ConfigError as e:  # bad recorded data: the owner must provision anew
+        log("error:", e)
     except Exception as e:  # Ctrl-C (KeyboardInterrupt) is no Exception: it just stops
         crash = e
     finally:

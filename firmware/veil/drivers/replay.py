@@ -6,17 +6,22 @@ decimals. An empty cell means the sensor failed on that tick. Parsing is done by
 from one preallocated block so replaying creates no garbage per tick.
 """
 
+from ..config import ConfigError
 from . import END, OK
 
 
-class ReplayError(Exception):
-    pass
+class ReplayError(ConfigError):
+    """The recorded data is missing or malformed: the owner must provision it again."""
 
 
 class Driver:
     def __init__(self, channels, options):
         self._dec = [c[1] for c in channels]
-        self._f = open(options.get("file", "replay.csv"), "rb")
+        name = options.get("file", "replay.csv")
+        try:
+            self._f = open(name, "rb")
+        except OSError:
+            raise ReplayError("no %s: provision the board with recorded data" % name)
         self._buf = bytearray(512)
         self._n = 0
         self._i = 0
