@@ -164,19 +164,22 @@ def load_profile(path: Path | None) -> dict | None:
     return load(path) if path else None
 
 
-def progress(total: int, label: str):
-    """A progress bar on stderr and an `update(done)` callback taking absolute counts. The bar
-    shows from the first update on, so that a command refused before any work prints only its
-    error line; use the first value returned as the context the work runs in."""
+def progress(total: int | None, label: str):
+    """A progress bar on stderr and an `update(done[, total])` callback taking absolute counts
+    (the total may come with the first update instead). The bar shows from the first update
+    on, so that a command refused before any work prints only its error line; use the first
+    value returned as the context the work runs in."""
     shown = contextlib.ExitStack()
     bar = None
     done = 0
 
-    def update(n: int) -> None:
+    def update(n: int, length: int | None = None) -> None:
         nonlocal bar, done
         if bar is None:
             bar = shown.enter_context(
-                click.progressbar(length=total, label=label, file=sys.stderr, show_pos=True)
+                click.progressbar(
+                    length=length or total, label=label, file=sys.stderr, show_pos=True
+                )
             )
         bar.update(n - done)
         done = n

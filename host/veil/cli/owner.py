@@ -18,6 +18,7 @@ from .options import (
     load_series,
     origin_option,
     profile_option,
+    progress,
     provision_options,
     report_table,
     stop_on_signals,
@@ -143,7 +144,9 @@ def fetch(port, out, remote):
     """Copy the spooled feed off the board on PORT (this stops its tick loop until a reset)."""
     from ..boards.fetch import fetch as do_fetch
 
-    n = do_fetch(port, out, remote)
+    bar, update = progress(None, f"{port}:{remote}: copying bytes")
+    with bar:
+        n = do_fetch(port, out, remote, progress=update)
     click.echo(f"{port}:{remote} -> {out} ({n} records)")
 
 

@@ -2,7 +2,7 @@
 
 The virtual board is driven through mpremote exactly like a board on USB: the firmware and a
 replay file are copied to it, it is provisioned, the tick loop runs with its log streamed
-back, and the spooled feed is copied off it.
+back, and the spooled feed is copied off it as `veil fetch` copies it off a board.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..boards.fetch import copy_feed
 from ..boards.link import BoardLink
 from ..boards.netconfig import Transport
 from ..boards.provision import REPLAY, SPOOL, board_config, put_device
@@ -117,7 +118,7 @@ def simulate(
             if m := re.search(r"stopped after (\d+) ticks", log[-1] if log else ""):
                 ticks = int(m.group(1))
             if transport is None:
-                board.get_file("feed.jsonl", Path(feed_out))
+                copy_feed(board, "feed.jsonl", Path(feed_out))
     return SimResult(definition.spec, ticks, log)
 
 
