@@ -27,6 +27,7 @@ _KEYS = {
     "image_offset",
     "micropython",
     "baud",
+    "heap",
     "supported",
     "i2c",
     "sensors",
@@ -66,6 +67,7 @@ class BoardFile:
     supported: tuple[str, ...]
     sensors: tuple[SensorUse, ...]
     path: Path
+    heap: int  # bytes of MicroPython heap the firmware may use (docs/boards.md, "Heap")
     flash_size: str | None = None
     image_offset: int | None = None
     micropython: str | None = None
@@ -185,6 +187,7 @@ def parse(doc: dict, path: Path) -> BoardFile:
         supported=supported,
         sensors=sensors,
         path=path,
+        heap=_heap(doc, where),
         flash_size=flash.get("flash_size"),
         image_offset=flash.get("image_offset"),
         micropython=flash.get("micropython"),
@@ -199,6 +202,13 @@ def parse(doc: dict, path: Path) -> BoardFile:
             'names = {{{}= "..."}} or publish fewer with channels = [...]'.format(dup[0])
         )
     return board
+
+
+def _heap(doc: dict, where: str) -> int:
+    heap = _need(doc, "heap", int, where)
+    if not 16 * 1024 <= heap <= 64 * 1024 * 1024:
+        raise BoardFileError(f"{where}: heap must be 16 KiB to 64 MiB in bytes, not {heap}")
+    return heap
 
 
 def _check_flash(doc: dict, chip: str, where: str) -> None:

@@ -1,8 +1,9 @@
 """`veil sim`: the real firmware on the virtual board, replaying recorded data.
 
-The virtual board is driven through mpremote exactly like a board on USB: the firmware and a
-replay file are copied to it, it is provisioned, the tick loop runs with its log streamed
-back, and the spooled feed is copied off it as `veil fetch` copies it off a board.
+The virtual board is driven through mpremote exactly like a board on USB: the firmware (as
+`veil deploy` builds it) and a replay file are copied to it, it is provisioned, the tick loop
+runs with its log streamed back, and the spooled feed is copied off it as `veil fetch` copies
+it off a board.
 """
 
 from __future__ import annotations
@@ -17,17 +18,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..boards.deploy import build
 from ..boards.fetch import copy_feed
 from ..boards.link import BoardLink
 from ..boards.netconfig import Transport
 from ..boards.provision import REPLAY, SPOOL, board_config, put_device
 from ..dataset import Series
 from ..errors import VeilError
-from ..firmware import firmware_dir, firmware_files
+from ..firmware import firmware_dir
 from ..owner.devices import define_device
 from ..owner.home import Home
 from ..protocol import DeviceSpec
-from .vboard import VirtualBoard
+from .vboard import VirtualBoard, virtual_heap
 
 _TICKS = re.compile(r"veil: ticks (\d+)")
 _ERROR = re.compile(r"veil: (?:error|crash): (.*)")
@@ -112,7 +114,8 @@ def simulate(
         root.mkdir(parents=True, exist_ok=True)
         with VirtualBoard(root) as vb:
             board = BoardLink(vb.port)
-            board.put_files(firmware_files(with_main=False))
+            bundle = build(Path(tmp) / "bundle")  # .mpy, as `veil deploy` puts it on a board
+            board.put_files({r: f for r, f in bundle.files.items() if r != "main.py"})
             put_device(board, home, definition, config=config, series=series, transport=transport)
             board.stream("from veil import app\napp.main()", on_line)
             if m := re.search(r"stopped after (\d+) ticks", log[-1] if log else ""):
@@ -124,9 +127,9 @@ def simulate(
 
 def run_folder(root: Path, timeout: float = 3600) -> str:
     """Run the firmware's tick loop under the MicroPython Unix port directly in a board folder
-    staged with veil.boards.provision.stage(), without pty or mpremote: the same firmware and
-    interpreter as the virtual board, for soak runs and benchmarks over long recordings.
-    Returns the log."""
+    staged with veil.boards.provision.stage(), without pty or mpremote: the same firmware,
+    interpreter and heap as the virtual board, for soak runs and benchmarks over long
+    recordings. Returns the log."""
     exe = shutil.which(
         "micropython", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
     )
@@ -136,7 +139,12 @@ def run_folder(root: Path, timeout: float = 3600) -> str:
     code = "from veil import app\napp.main()"
     try:
         p = subprocess.run(
-            [exe, "-c", code], cwd=root, env=env, capture_output=True, text=True, timeout=timeout
+            [exe, "-X", f"heapsize={virtual_heap()}", "-c", code],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
     except subprocess.TimeoutExpired:
         raise SimError(f"the firmware did not finish within {timeout:.0f} s") from None
