@@ -39,12 +39,13 @@ def _boot():
     yield "profile"
     state["state"] = State(reserve=state["cfg"].get("reserve", 64))
     yield None
-    state["node"] = app.Node(state["cfg"], state["keys"], state["state"], state["profile"])
+    node = app.Node(state["cfg"], state["keys"], state["state"], state["profile"])
     yield None
     state["profile"].clear()  # as veil/app.py does
     state["keys"] = state["profile"] = None
+    yield None
+    node.open()
     yield "device"
-    node = state["node"]
     for _ in range(ticks):
         node.read()
         node.publish()

@@ -10,7 +10,7 @@
 //
 // Every --path folder and the --cwd folder are copied into the same absolute paths inside;
 // sys.path is the --path folders (in order), the script runs in --cwd with sys.argv set.
-// bench/mp32/stand_ins (cryptolib, which this port lacks) comes first on the path. After the
+// bench/mp32/stand_ins (cryptolib and socket, which this port lacks) comes first on the path. After the
 // script, one line `mp32: gc_total N` gives the size the GC heap ended at: more than --heap
 // means the script did not fit in it (this port adds heap areas instead of failing).
 import fs from "node:fs";
@@ -69,6 +69,8 @@ copyTree(cwd);
 const source = fs.readFileSync(script, "utf8");
 const setup = [
   "import os, sys",
+  // the firmware's backoff jitter takes os.urandom, which this port lacks (measuring only)
+  "if not hasattr(os, 'urandom'):\n    os.urandom = lambda n: bytes(n)",
   `os.chdir(${JSON.stringify(cwd)})`,
   `sys.path[:] = ${JSON.stringify(paths)}`,
   `sys.argv[:] = ${JSON.stringify([script, ...scriptArgs])}`,

@@ -25,6 +25,7 @@ from veil.state import State  # noqa: E402
 ticks = int(sys.argv[1])
 cfg = config.load()
 node = app.Node(cfg, config.subkeys(), State(reserve=cfg.get("reserve", 64)), config.profile())
+node.open()
 gc.collect()
 live = gc.mem_alloc()
 parts = {}

@@ -28,7 +28,10 @@ def _load(kind, name):
 
 
 class Node:
-    """One device: everything allocated once, then `read()` and `publish()` once per tick."""
+    """One device: everything allocated once, then `read()` and `publish()` once per tick.
+    Built in two steps: the records and the decoys from the profile, then (`open()`) the
+    driver and the sink, which may need hardware or the network and are made again when that
+    is not there yet. Between them the caller can drop the profile (a third of the heap)."""
 
     def __init__(self, cfg, keys, state, profile):
         k_real, k_fake, k_track, k_decoy = keys
@@ -43,15 +46,21 @@ class Node:
         self.enc = proto.Encoder(dev, self.k, ep, spec, k_real, k_fake)
         self.decoys = Decoys(profile, spec, k_decoy, dev, ep, houses)
         self.decoys.restore(state.seq, int(profile.get("period_s", 30)), self.real)
-        drv = cfg.get("driver", {"type": "replay"})
-        snk = dict(cfg.get("sink", {"type": "spool"}), dev=dev, k=self.k)
-        self.driver = _load("drivers", drv["type"]).Driver(spec, drv)
-        self.sink = _load("sinks", snk["type"]).Sink(snk, self.enc.size)
+        self._spec = spec
+        self.driver = self.sink = None
         self.lo = [c["lo"] for c in chans]
         self.hi = [c["hi"] for c in chans]
         self.values = [[0] * len(chans) for _ in range(self.k)]
         self.failed = 0
         self.mask = 0
+
+    def open(self):
+        """Make the driver and the sink (OSError when a sensor or the network is missing)."""
+        cfg = self.cfg
+        drv = cfg.get("driver", {"type": "replay"})
+        snk = dict(cfg.get("sink", {"type": "spool"}), dev=cfg["dev"], k=self.k)
+        self.driver = _load("drivers", drv["type"]).Driver(self._spec, drv)
+        self.sink = _load("sinks", snk["type"]).Sink(snk, self.enc.size)
 
     def read(self):
         """Read the sensor into the real track; False when the driver has no more data."""
@@ -131,12 +140,12 @@ def reset_after(e):
     reset()
 
 
-def _start(cfg, keys, state, profile):
-    """The Node, built again after a doubling pause while building it raises OSError."""
+def _open(node):
+    """node.open(), again after a doubling pause while it raises OSError."""
     pause = RETRY_MS
     while True:
         try:
-            return Node(cfg, keys, state, profile)
+            return node.open()
         except OSError as e:
             log("start failed:", e, "- retry in", pause, "ms")
             time.sleep_ms(pause)
@@ -156,18 +165,20 @@ def main(config_path="config.json", key_path="key.bin"):
         keys = config.subkeys(key_path)
         profile = config.profile()
         state = State(reserve=cfg.get("reserve", 64))
-        node = _start(cfg, keys, state, profile)
-        profile.clear()  # see below
+        node = Node(cfg, keys, state, profile)
+        # The device keeps only arrays made from the profile. Emptied, the parsed document is
+        # freed before the sink is made, even where a stale word on the stack still points at
+        # it: the collector is conservative, and kept it alive for the device's whole life.
+        profile.clear()
+        keys = profile = None
+        gc.collect()
+        _open(node)
     except (config.ConfigError, ValueError, KeyError) as e:
         log("error:", e)
         return
     except Exception as e:
         reset_after(e)
         return
-    # The device keeps only arrays made from the profile. Emptied, the parsed document (a
-    # third of the heap) is freed even where a stale word on the stack still points at it: the
-    # collector is conservative, and kept it alive for the device's whole life.
-    keys = profile = None
     gc.collect()
     every = cfg.get("log_every", 1000)
     log(

@@ -1,8 +1,9 @@
 """A stand-in for MicroPython's cryptolib.aes (ECB encryption only), for measuring the
 firmware under the WebAssembly port, which has no cryptolib. Never shipped as firmware: on a
 board cryptolib is C and keeps its state outside the Python heap, so bench/mp32 reports this
-module's own heap beside every figure. Encrypting allocates nothing: every buffer and table
-is made once. Checked against the real cryptolib by tests/test_mp32.py."""
+module's own heap beside every figure. Neither making a key nor encrypting allocates more
+than the object's buffers: every table is made once. Checked against the real cryptolib by
+tests/test_mp32.py."""
 
 _SBOX = bytearray(256)
 _X2 = bytearray(256)  # multiplication by 2 in GF(2^8)
@@ -40,18 +41,22 @@ class aes:
         w = bytearray(16 * (self._rounds + 1))
         w[: len(key)] = key
         rcon = 1
+        t = bytearray(4)  # the word being made (tuples would be garbage: see encrypt)
         for i in range(nk, 4 * (self._rounds + 1)):
-            a, b, c, d = w[4 * i - 4], w[4 * i - 3], w[4 * i - 2], w[4 * i - 1]
+            for j in range(4):
+                t[j] = w[4 * i - 4 + j]
             if i % nk == 0:
-                a, b, c, d = _SBOX[b] ^ rcon, _SBOX[c], _SBOX[d], _SBOX[a]
+                a = t[0]
+                t[0] = _SBOX[t[1]] ^ rcon
+                t[1] = _SBOX[t[2]]
+                t[2] = _SBOX[t[3]]
+                t[3] = _SBOX[a]
                 rcon = _X2[rcon]
             elif nk > 6 and i % nk == 4:
-                a, b, c, d = _SBOX[a], _SBOX[b], _SBOX[c], _SBOX[d]
-            j = 4 * (i - nk)
-            w[4 * i] = w[j] ^ a
-            w[4 * i + 1] = w[j + 1] ^ b
-            w[4 * i + 2] = w[j + 2] ^ c
-            w[4 * i + 3] = w[j + 3] ^ d
+                for j in range(4):
+                    t[j] = _SBOX[t[j]]
+            for j in range(4):
+                w[4 * i + j] = w[4 * (i - nk) + j] ^ t[j]
         self._w = w
         self._s = bytearray(16)
         self._t = bytearray(16)
