@@ -18,6 +18,7 @@ from ..errors import VeilError
 from ..owner.devices import Definition, define_device
 from ..owner.home import Home
 from ..protocol import Channel, DeviceSpec
+from . import budget
 from .boardfile import BoardFile
 from .deploy import check_machine
 from .link import BoardLink
@@ -154,8 +155,9 @@ def provision(
 ) -> Definition:
     """Provision `device` of `home` onto the board on `port`: publishing the recorded `series`
     (any board), else the default sensors of `board`, whose chip is checked when given; over a
-    network `transport` (veil.boards.netconfig), else into its spool file. A sensor board's
-    clock is set from the laptop's."""
+    network `transport` (veil.boards.netconfig), else into its spool file. A device too big
+    for the board's heap (veil.boards.budget) is refused before anything is written. A sensor
+    board's clock is set from the laptop's."""
     home.key()  # fail on a missing or exposed key before anything else
     sensors = board if series is None else None
     channels, kinds = sensor_channels(sensors) if sensors else (series.channels, None)
@@ -177,6 +179,7 @@ def provision(
         log_every=log_every,
         sink=transport.sink if transport else None,
     )
+    budget.check(config, definition.profile, board)
     check_port(port)
     link = BoardLink(port)
     if board:

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..boards import budget
 from ..boards.deploy import build
 from ..boards.fetch import copy_feed
 from ..boards.link import BoardLink
@@ -96,6 +97,7 @@ def simulate(
         speed=speed,
         log_every=max(1, len(series.times) // 200),
     )
+    budget.check(config, definition.profile)  # the virtual board stands for the smallest board
     log: list[str] = []
     ticks = 0
 
