@@ -19,7 +19,7 @@ import cryptolib  # noqa: E402, F401  (the stand-in's own heap is measured here)
 gc.collect()
 stand_in = gc.mem_alloc() - _base
 
-from veil import app, config  # noqa: E402
+from veil import app, clock, config  # noqa: E402
 from veil.state import State  # noqa: E402
 
 ticks = int(sys.argv[1])
@@ -41,42 +41,41 @@ def measure(name, f, *args):
 def tick(m):
     """Node.read() and Node.publish(), part by part (keep in step with veil/app.py)."""
     real = node.values[node.real]
-    mask = m("driver.read", node.driver.read, real)
+    d = node.driver
+    mask = m("driver.read", d.read, real)
     for i in range(len(real)):
         if not node.lo[i] <= real[i] <= node.hi[i]:
             mask |= 1 << i
-    m(
-        "decoys.tick",
-        node.decoys.tick,
-        node.state.seq,
-        node.driver.ts,
-        node.real,
-        node.values,
-        real,
-        mask,
-    )
+    ts = m("ts for the decoys", clock_ts, d.day, d.sec)
+    m("decoys.tick", node.decoys.tick, node.state.seq, ts, node.real, node.values, real, mask)
     node.mask = mask
-    ts = node.driver.ts
     st = node.state
     drops = m("sink.drop_report", node.sink.drop_report)
     for t in range(node.k):
         is_real = t == node.real
+        report = drops if is_real else 0
+        mask = node.mask if is_real else 0
         line = m(
             "encoder.encode",
             node.enc.encode,
-            node.mask if is_real else 0,
+            mask,
             st.boot,
             st.seq,
             t,
-            ts,
+            d.day,
+            d.sec,
             node.values[t],
             is_real,
-            drops if is_real else 0,
+            report,
         )
-        m("sink.write", node.sink.write, line, t, drops if is_real else 0)
+        m("sink.write", node.sink.write, line, t, report)
     m("sink.flush", node.sink.flush)
     if m("state.advance", st.advance):
         m("decoys.save", node.decoys.save, st.seq - 1, ts)
+
+
+def clock_ts(day, sec):
+    return day * clock.DAY + sec
 
 
 def whole():

@@ -8,7 +8,7 @@ track is real. Nothing here prints a key: logs carry counters and error messages
 import gc
 import time
 
-from . import config, proto, settings
+from . import clock, config, proto, settings
 from .decoy import Decoys
 from .drivers import END
 from .state import State
@@ -71,7 +71,11 @@ class Node:
         for i in range(len(real)):
             if not self.lo[i] <= real[i] <= self.hi[i]:
                 mask |= 1 << i
-        self.decoys.tick(self.state.seq, self.driver.ts, self.real, self.values, real, mask)
+        d = self.driver
+        ts = (
+            d.day * clock.DAY + d.sec
+        )  # a big integer on an ESP32: until the decoys take (day, sec)
+        self.decoys.tick(self.state.seq, ts, self.real, self.values, real, mask)
         self.mask = mask
         if mask:
             self.failed += 1
@@ -79,18 +83,20 @@ class Node:
 
     def publish(self):
         """Encode and write the k records of this tick, then move to the next sequence number."""
-        ts = self.driver.ts
+        day = self.driver.day
+        sec = self.driver.sec
         st = self.state
         drops = self.sink.drop_report()  # only the real record carries it (protocol 4.4)
+        enc = self.enc
         for t in range(self.k):
             is_real = t == self.real
             mask = self.mask if is_real else 0
             report = drops if is_real else 0
-            line = self.enc.encode(mask, st.boot, st.seq, t, ts, self.values[t], is_real, report)
+            line = enc.encode(mask, st.boot, st.seq, t, day, sec, self.values[t], is_real, report)
             self.sink.write(line, t, report)
         self.sink.flush()
         if st.advance():
-            self.decoys.save(st.seq - 1, ts)
+            self.decoys.save(st.seq - 1, day * clock.DAY + sec)  # until the decoys take (day, sec)
 
     def close(self):
         self.sink.close()
@@ -98,31 +104,40 @@ class Node:
 
 class Pacer:
     """When ticks happen: every `period_ms`, at the data's own timestamps sped up by `speed`
-    (replay in real time), or as fast as possible (`pace` = "period", "timestamps", "fast")."""
+    (replay in real time), or as fast as possible (`pace` = "period", "timestamps", "fast").
+    The due time moves on by each tick's step with ticks_add, so that no count of
+    milliseconds since the start outgrows a small integer or ticks_ms's wrap (12 days)."""
 
     def __init__(self, cfg):
         self.mode = cfg.get("pace", "period")
         self.period = cfg.get("period_ms", 30000)
         self.speed = max(1, cfg.get("speed", 1))
-        self.start = time.ticks_ms()
-        self.first_ts = -1
-        self.n = 0
+        self.due = time.ticks_ms()
+        self.day = -1  # the last reading's time (timestamps pace)
+        self.sec = 0
+        self.rest = 0  # milliseconds * speed not yet waited for
 
-    def _until(self, due_ms):
-        wait = due_ms - time.ticks_diff(time.ticks_ms(), self.start)
+    def _wait(self):
+        wait = time.ticks_diff(self.due, time.ticks_ms())
         if wait > 0:
             time.sleep_ms(wait)
 
     def before_read(self):
         if self.mode == "period":
-            self._until(self.n * self.period)
-            self.n += 1
+            self._wait()
+            self.due = time.ticks_add(self.due, self.period)
 
-    def before_publish(self, ts):
+    def before_publish(self, day, sec):
         if self.mode == "timestamps":
-            if self.first_ts < 0:
-                self.first_ts = ts
-            self._until((ts - self.first_ts) * 1000 // self.speed)
+            if self.day >= 0:
+                step = ((day - self.day) * clock.DAY + sec - self.sec) * 1000 + self.rest
+                self.rest = step % self.speed
+                self.due = time.ticks_add(self.due, step // self.speed)
+            else:
+                self.due = time.ticks_ms()
+            self.day = day
+            self.sec = sec
+            self._wait()
 
 
 def reset_after(e):
@@ -202,7 +217,7 @@ def main(config_path="config.json", key_path="key.bin"):
             pacer.before_read()
             if not node.read():
                 break
-            pacer.before_publish(node.driver.ts)
+            pacer.before_publish(node.driver.day, node.driver.sec)
             node.publish()
             n += 1
             if n % every == 0:

@@ -2,9 +2,9 @@
 
 Every record of a device has the same length (docs/protocol.md 4.3), so the ring is one file of
 `capacity` equal slots and needs no index: message number n (counting from the first message
-ever queued) lives in slot n mod capacity. A slot is u32(n) || u8(kind) || u8(report) ||
-message, where kind is the record's track (0..15), for transports that route by track, and
-report is the drop report the message carries (protocol 4.4; 0 but on a real record). The
+ever queued) lives in slot n mod capacity. A slot is u32(n mod 2**30) || u8(kind) ||
+u8(report) || message, where kind is the record's track (0..15), for transports that route by
+track, and report is the drop report the message carries (protocol 4.4; 0 but on a real record). The
 positions `head` (next n to write), `tail` (oldest n not yet delivered), `dropped` and
 `pending` are kept in a small file replaced by rename, so a power cut leaves the old or the new
 positions, never a torn mix; at worst a tick is sent twice.
@@ -23,6 +23,7 @@ from micropython import const
 from .proto import MAX_DROPS
 
 _HDR = const(6)
+_NUM = const(0x3FFFFFFF)  # slot headers keep message numbers mod 2**30: small ints on an ESP32
 _POS = ">IIII"
 _POS_LEN = const(20)
 
@@ -70,13 +71,13 @@ class Outbox:
         if self.head - self.tail >= self.capacity:
             f.seek((self.tail % self.capacity) * self._slot)
             f.readinto(self._hdr)
-            if _u32(self._hdr, 0) == self.tail & 0xFFFFFFFF:
+            if _u30(self._hdr, 0) == self.tail & _NUM:
                 self.pending += self._hdr[5]
             self.pending += 1
             self.tail += 1
             self.dropped += 1
         f.seek((self.head % self.capacity) * self._slot)
-        struct.pack_into(">IBB", self._hdr, 0, self.head & 0xFFFFFFFF, kind, report)
+        struct.pack_into(">IBB", self._hdr, 0, self.head & _NUM, kind, report)
         f.write(self._hdr)
         f.write(msg)
         self.head += 1
@@ -93,7 +94,7 @@ class Outbox:
         f = self._f
         f.seek((n % self.capacity) * self._slot)
         f.readinto(self._hdr)
-        if _u32(self._hdr, 0) != n & 0xFFFFFFFF:
+        if _u30(self._hdr, 0) != n & _NUM:
             raise OSError("outbox slot %d is damaged" % (n % self.capacity))
         f.readinto(view)
         return self._hdr[4]
@@ -131,5 +132,5 @@ def _seal(b):
     return b
 
 
-def _u32(b, i):
-    return (b[i] << 24) | (b[i + 1] << 16) | (b[i + 2] << 8) | b[i + 3]
+def _u30(b, i):
+    return ((b[i] & 0x3F) << 24) | (b[i + 1] << 16) | (b[i + 2] << 8) | b[i + 3]

@@ -69,8 +69,9 @@ for r in vec["records"]:
     enc = proto.Encoder(s["device"], s["k"], s["epoch"], chans, sub["real"], sub["fake"])
     real = r["trk"] == proto.real_track(sub["track"], s["device"].encode(), s["epoch"], s["k"])
     check("real %d" % r["seq"], real, r["real"])
+    day, sec = divmod(r["ts"], 86400)
     line = enc.encode(
-        r["mask"], r["boot"], r["seq"], r["trk"], r["ts"], r["values"], real, r["drops"]
+        r["mask"], r["boot"], r["seq"], r["trk"], day, sec, r["values"], real, r["drops"]
     )
     check("canonical %d" % r["seq"], hexs(enc.canonical()), r["canonical"])
     check("line %d" % r["seq"], bytes(line), (r["line"] + "\n").encode())

@@ -36,11 +36,19 @@ def test_replay_parses_decimals_signs_and_gaps():
     write("r.csv", b"ts,t,n\n10,24.94,7\n11,-0.5,0\r\n12,,3\n13, 1 ,100\n")
     d = Driver(CH, {"file": "r.csv"})
     v = [0, 0]
-    eq((d.read(v), d.ts, v), (OK, 10, [2494, 7]))
-    eq((d.read(v), d.ts, v), (OK, 11, [-50, 0]))
-    eq((d.read(v), d.ts, v), (1, 12, [-50, 3]))  # bit 0: channel t had no reading
-    eq((d.read(v), d.ts, v), (OK, 13, [100, 100]))
+    eq((d.read(v), d.day, d.sec, v), (OK, 0, 10, [2494, 7]))
+    eq((d.read(v), d.day, d.sec, v), (OK, 0, 11, [-50, 0]))
+    eq((d.read(v), d.day, d.sec, v), (1, 0, 12, [-50, 3]))  # bit 0: channel t had no reading
+    eq((d.read(v), d.day, d.sec, v), (OK, 0, 13, [100, 100]))
     eq(d.read(v), END)
+
+
+def test_replay_reads_unix_time_as_day_and_second():
+    write("r.csv", b"ts,t,n\n1513939781,1,2\n4294967295,1,2\n")
+    d = Driver(CH, {"file": "r.csv"})
+    v = [0, 0]
+    eq((d.read(v), d.day, d.sec), (OK, 17522, 38981))  # 2017-12-22 10:49:41 UTC
+    eq((d.read(v), d.day, d.sec), (OK, 49710, 23295))  # 2**32 - 1, 2106-02-07
 
 
 def test_replay_without_trailing_newline():
@@ -211,8 +219,20 @@ def test_encoder_rejects_nothing_in_bounds_and_keeps_size():
     enc = proto.Encoder("d", 2, 0, CH, b"r" * 32, b"f" * 32)
     sizes = set()
     for v in ([-4000, 0], [8500, 100], [0, 5], [-5, 99]):
-        sizes.add(len(enc.encode(0, 1, 2, 0, 3, v, True)))
+        sizes.add(len(enc.encode(0, 1, 2, 0, 0, 3, v, True)))
     eq(sizes, {enc.size})
+
+
+def test_encoder_writes_ts_from_day_and_second():
+    import struct
+
+    enc = proto.Encoder("d", 2, 4000000000, CH, b"r" * 32, b"f" * 32)
+    for ts in (0, 7, 99999, 100000, 1513939781, 1700000000, 4294967295):
+        day, sec = divmod(ts, 86400)
+        line = bytes(enc.encode(0, 1, 2, 0, day, sec, [0, 0], True))
+        eq(line.split(b'"ts":')[1].split(b",")[0], str(ts).encode())
+        eq(struct.unpack_from(">I", enc.canonical(), enc._var + 18)[0], ts)  # after ep..k
+        eq(line.split(b'"ep":')[1].split(b",")[0], b"4000000000")
 
 
 def test_outbox_drop_reports_add_up_even_when_their_carriers_are_dropped():
