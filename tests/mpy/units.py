@@ -268,16 +268,36 @@ def test_outbox_report_is_capped_and_kept_across_a_reboot():
     eq((ob.read(ob.tail, view), bytes(view)), (0, b"0600"))
 
 
-def test_outbox_starts_empty_on_a_torn_or_older_position_file():
+def test_outbox_keeps_what_it_wrote_when_the_position_file_is_torn():
     ob = Outbox("ob3", 8, 4)
     for n in range(5):
         ob.put(b"abcd", 0, 0)
     ob.close()
     for raw in (b"\x00" * 16, b"torn", b""):
         write("ob3.pos", raw)
-        ob = Outbox("ob3", 8, 4)
-        eq((ob.backlog(), ob.dropped, ob.pending), (0, 0, 0))
+        ob = Outbox("ob3", 8, 4)  # the positions start empty, the messages are found again
+        eq((ob.backlog(), ob.dropped, ob.pending), (5, 0, 0))
         ob.close()
+
+
+def test_outbox_writes_only_what_is_still_owed_at_the_end_of_a_tick():
+    ob = Outbox("ob4", 64, 4, stage=2)
+    for tick in range(40):  # the link keeps up: each tick's two messages delivered
+        ob.put(b"r%03d" % tick, 0, 0)
+        ob.put(b"f%03d" % tick, 1, 0)
+        ob.release(ob.head)
+        ob.commit()
+    eq(ob.writes, 10)  # the positions (two writes) when the tail moved a quarter of the ring
+    for tick in range(40, 50):  # the link is down: one write a tick
+        ob.put(b"r%03d" % tick, 0, 0)
+        ob.put(b"f%03d" % tick, 1, 0)
+        ob.commit()
+    eq(ob.writes, 20)
+    ob._f.close()  # a power cut: the positions on flash are older than the last ten ticks
+    ob = Outbox("ob4", 64, 4, stage=2)
+    view = bytearray(4)
+    eq((ob.backlog() >= 20, ob.read(ob.head - 1, view), bytes(view)), (True, 1, b"f049"))
+    eq((ob.read(ob.head - 20, view), bytes(view)), (0, b"r040"))
 
 
 ANSWERS = (

@@ -8,6 +8,7 @@ it off a board.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -19,14 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..boards import budget
-from ..boards.deploy import build
+from ..boards.deploy import Bundle, build
 from ..boards.fetch import copy_feed
 from ..boards.link import BoardLink
 from ..boards.netconfig import Transport
 from ..boards.provision import REPLAY, SPOOL, board_config, put_device
 from ..dataset import Series
 from ..errors import VeilError
-from ..firmware import firmware_dir
+from ..firmware import firmware_dir, firmware_files
 from ..owner.devices import define_device
 from ..owner.home import Home
 from ..protocol import DeviceSpec
@@ -116,8 +117,7 @@ def simulate(
         root.mkdir(parents=True, exist_ok=True)
         with VirtualBoard(root) as vb:
             board = BoardLink(vb.port)
-            bundle = build(Path(tmp) / "bundle")  # .mpy, as `veil deploy` puts it on a board
-            board.put_files({r: f for r, f in bundle.files.items() if r != "main.py"})
+            board.put_files({r: f for r, f in _bundle().files.items() if r != "main.py"})
             put_device(board, home, definition, config=config, series=series, transport=transport)
             board.stream("from veil import app\napp.main()", on_line)
             if m := re.search(r"stopped after (\d+) ticks", log[-1] if log else ""):
@@ -125,6 +125,21 @@ def simulate(
             if transport is None:
                 copy_feed(board, "feed.jsonl", Path(feed_out))
     return SimResult(definition.spec, ticks, log)
+
+
+_BUNDLES: dict[str, tuple[tempfile.TemporaryDirectory, Bundle]] = {}
+
+
+def _bundle() -> Bundle:
+    """The firmware as `veil deploy` builds it (.mpy), built once per firmware in a process."""
+    digest = hashlib.sha256()
+    for remote, local in firmware_files().items():
+        digest.update(remote.encode() + b"\0" + local.read_bytes())
+    key = digest.hexdigest()
+    if key not in _BUNDLES:
+        folder = tempfile.TemporaryDirectory(prefix="veil-bundle-")
+        _BUNDLES[key] = (folder, build(Path(folder.name)))
+    return _BUNDLES[key][1]
 
 
 def run_folder(root: Path, timeout: float = 3600) -> str:
