@@ -28,6 +28,7 @@ import struct
 from micropython import const
 
 from .proto import MAX_DROPS
+from .settings import exists
 
 _HDR = const(6)
 _NUM = const(0x3FFFFFFF)  # slot headers keep message numbers mod 2**30: small ints on an ESP32
@@ -58,7 +59,7 @@ class Outbox:
         self._path = path
         self._f = None  # the segment file open now, and its number
         self._seg = -1
-        if not _exists(path + ".0"):
+        if not exists(path + ".0"):
             self.head = self.tail = self.dropped = self.pending = 0  # an older layout
         self._recover()
         self._written = self.head  # messages before it are in the file, the rest staged
@@ -217,14 +218,6 @@ class Outbox:
         self.sync()
         if self._f:
             self._f.close()
-
-
-def _exists(path):
-    try:
-        os.stat(path)
-        return True
-    except OSError:
-        return False
 
 
 def _seal(b):
