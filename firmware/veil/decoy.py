@@ -25,6 +25,7 @@ import array
 import struct
 from binascii import a2b_base64
 
+from . import clock
 from .households import Households
 from .keystream import Keystream
 from .proto import Hmac
@@ -237,15 +238,15 @@ class Decoys:
         self.sod = 0  # seconds since that day began
         self._hours = 0
         self._fail = 0  # the real track's failed channels this tick
-        size = 12 + sum(24 + 4 * len(ch.floor.ring) if ch else 0 for ch in self.ch) + n * k * 11
+        size = 14 + sum(24 + 4 * len(ch.floor.ring) if ch else 0 for ch in self.ch) + n * k * 11
         self._slots = Slots("decoy", size)
         self._snap = bytearray(size)
 
-    def _clock(self, ts):
-        """Household day, second of that day and the hour count of Unix time `ts`."""
-        local = ts + self._tz - ANCHOR
-        self.day = local // DAY
-        self.sod = local - self.day * DAY
+    def _clock(self, day, sec):
+        """Household day, second of that day and the hour count of the moment (day, sec)
+        (veil.clock: the UTC day and its second), in small integers."""
+        self.day = clock.local_day(day, sec, self._tz - ANCHOR)
+        self.sod = clock.local_sec(sec, self._tz - ANCHOR)
         self._hours = self.day * 24 + self.sod // 3600
 
     def _hour(self):
@@ -313,10 +314,11 @@ class Decoys:
         den = left + 2 * self._period
         return (gap * self._period + (den >> 1 if gap > 0 else -(den >> 1))) // den
 
-    def tick(self, seq, ts, real, values, real_values, fail_mask):
+    def tick(self, seq, day, sec, real, values, real_values, fail_mask):
         """Fill `values[t]` for every fake track and stand-ins for the real track's channels in
-        `fail_mask`; the real track's other channels feed the floor and its own walk."""
-        self._clock(ts)
+        `fail_mask`, for the reading taken at (day, sec) (veil.clock); the real track's other
+        channels feed the floor and its own walk."""
+        self._clock(day, sec)
         self._fail = fail_mask
         states = self.households.at(self.day, self.sod)
         walked = self.walked
@@ -364,11 +366,11 @@ class Decoys:
                 self.idx[c][t] = i
                 self.y[c][t] = i - self.base[c]
 
-    def save(self, seq, ts):
+    def save(self, seq, day, sec):
         """Snapshot every walk and floor, so a reboot can carry the fakes on seamlessly."""
         b = self._snap
-        struct.pack_into(">QI", b, 0, seq, ts)
-        p = 12
+        struct.pack_into(">QHI", b, 0, seq, day, sec)
+        p = 14
         for c in range(len(self.ch)):
             ch = self.ch[c]
             if ch:
@@ -393,8 +395,8 @@ class Decoys:
         if snap is None:
             return
         self._fresh = False
-        at, ts = struct.unpack_from(">QI", snap, 0)
-        p = 12
+        at, day, sec = struct.unpack_from(">QHI", snap, 0)
+        p = 14
         for c in range(len(self.ch)):
             ch = self.ch[c]
             if ch:
@@ -412,16 +414,17 @@ class Decoys:
                 self.idx[c][t], self.y[c][t], self.prev[c][t], self.still[c][t] = i, y, d, s
                 p += 11
         scratch = [0] * len(self.ch)
-        at += 1
-        ts += period_s
-        while at < seq:
-            self._clock(ts)
+        while True:
+            at += 1
+            sec += period_s
+            day, sec = day + sec // DAY, sec % DAY
+            if at >= seq:
+                break
+            self._clock(day, sec)
             states = self.households.at(self.day, self.sod)
             for t in range(len(self.placement)):
                 if t != real:
                     self._advance(t, at, states[self.placement[t]], scratch, self.walked, None)
-            at += 1
-            ts += period_s
 
 
 def _later(a, b):

@@ -23,7 +23,8 @@ made = []
 for tick in vec["ticks"]:
     real = tick["real"]
     values[real][:] = tick["reading"]
-    dec.tick(tick["seq"], tick["ts"], real, values, values[real], tick["failed"])
+    day, sec = divmod(tick["ts"], 86400)
+    dec.tick(tick["seq"], day, sec, real, values, values[real], tick["failed"])
     made.append([list(v) for v in values])
 if "--write" in sys.argv:
     print(json.dumps(made))

@@ -33,6 +33,7 @@ for s in cfg["driver"]["sensors"]:
         pins[s["type"]] = s["pin"] = FakePin()
 cfg["driver"]["bus"] = BUS
 node = app.Node(cfg, config.subkeys(), State(), config.profile())
+node.open()
 ticks = int(sys.argv[1])
 for i in range(ticks):
     pins["pir"].level = 1 if i % 3 == 0 else 0

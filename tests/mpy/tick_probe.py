@@ -23,6 +23,7 @@ from veil.state import State
 ticks = int(sys.argv[1])
 cfg = config.load()
 node = app.Node(cfg, config.subkeys(), State(reserve=cfg.get("reserve", 64)), config.profile())
+node.open()
 
 
 def run(n):

@@ -28,6 +28,7 @@ _KEYS = {
     "image_offset",
     "micropython",
     "baud",
+    "heap",
     "supported",
     "i2c",
     "sensors",
@@ -68,6 +69,7 @@ class BoardFile:
     supported: tuple[str, ...]
     sensors: tuple[SensorUse, ...]
     path: Path
+    heap: int  # bytes of MicroPython heap the firmware may use (docs/boards.md, "Heap")
     flash_size: str | None = None
     image_offset: int | None = None
     micropython: str | None = None
@@ -211,6 +213,7 @@ def parse(doc: dict, path: Path) -> BoardFile:
         supported=supported,
         sensors=sensors,
         path=path,
+        heap=_heap(doc, where),
         flash_size=flash.get("flash_size"),
         image_offset=flash.get("image_offset"),
         micropython=flash.get("micropython"),
@@ -244,6 +247,13 @@ def _usb_ids(ids, where: str) -> tuple[tuple[int, int], ...]:
             raise BoardFileError(f'{where}: bad USB id {text!r} (give "VID:PID" in hex)')
         out.append((int(m.group(1), 16), int(m.group(2), 16)))
     return tuple(out)
+
+
+def _heap(doc: dict, where: str) -> int:
+    heap = _need(doc, "heap", int, where)
+    if not 16 * 1024 <= heap <= 64 * 1024 * 1024:
+        raise BoardFileError(f"{where}: heap must be 16 KiB to 64 MiB in bytes, not {heap}")
+    return heap
 
 
 def _check_flash(doc: dict, chip: str, where: str) -> None:

@@ -12,6 +12,8 @@ import ast
 import shutil
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -49,16 +51,17 @@ class BoardLink:
 
     def mpremote(self, *args: str, timeout: float | None = None) -> str:
         """Run one mpremote command chain (`a + b + ...`) and return its output."""
+        timeout = timeout or self.timeout
         try:
             p = subprocess.run(
                 self._cmd(*args),
                 capture_output=True,
                 text=True,
-                timeout=timeout or self.timeout,
+                timeout=timeout,
                 stdin=subprocess.DEVNULL,
             )
         except subprocess.TimeoutExpired:
-            raise BoardError(f"board on {self.port} did not answer within {timeout}s") from None
+            raise BoardError(f"board on {self.port} did not answer within {timeout:g} s") from None
         if p.returncode:
             raise BoardError(f"board on {self.port}: {_reason(p.stderr, p.stdout)}")
         return p.stdout
@@ -91,16 +94,44 @@ class BoardLink:
     def get_file(self, remote: str, local: Path) -> None:
         self.mpremote("cp", f":{remote}", str(local))
 
-    def stream(self, code: str, on_line: Callable[[str], None]) -> None:
-        """Run code on the board, handing each output line to `on_line` as it comes."""
+    def stream(
+        self,
+        code: str,
+        on_line: Callable[[str], None],
+        *,
+        mount: Path | None = None,
+        timeout: float | Callable[[], float] | None = None,
+        doing: str = "running",
+    ) -> None:
+        """Run code on the board, handing each output line to `on_line` as it comes. With
+        `mount`, that local folder is the board's /remote while the code runs (mpremote
+        mount). With `timeout` (seconds from the start, or a function giving them, asked
+        again as the output comes: a copy learns its size as it starts), a run that lasts
+        longer is stopped and reported as `doing`."""
+        chain = ["mount", str(mount)] if mount else []
         p = subprocess.Popen(
-            self._cmd("exec", code),
+            self._cmd(*chain, "exec", code),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             stdin=subprocess.DEVNULL,
             text=True,
         )
         assert p.stdout is not None and p.stderr is not None
+        limit = timeout if callable(timeout) else (lambda: timeout)
+        start = time.monotonic()
+        finished = threading.Event()
+        expired: list[float] = []
+
+        def watch() -> None:
+            while not finished.wait(0.05):
+                allowed = limit()
+                if allowed is not None and time.monotonic() - start > allowed:
+                    expired.append(allowed)
+                    p.kill()
+                    return
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
         last = ""
         try:
             for line in p.stdout:
@@ -112,6 +143,13 @@ class BoardLink:
             p.kill()
             p.wait()
             raise
+        finally:
+            finished.set()
+            watcher.join()
+        if expired:
+            raise BoardError(
+                f"board on {self.port} did not finish {doing} within {expired[0]:.3g} s"
+            )
         if code_:
             raise BoardError(f"board on {self.port}: {_reason(err, last)}")
 

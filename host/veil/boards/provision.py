@@ -18,6 +18,7 @@ from ..errors import VeilError
 from ..owner.devices import Definition, define_device
 from ..owner.home import Home
 from ..protocol import Channel, DeviceSpec
+from . import budget
 from .boardfile import BoardFile
 from .deploy import check_machine
 from .link import BoardLink
@@ -177,6 +178,7 @@ def define_for_board(
         log_every=log_every,
         sink=transport.sink if transport else None,
     )
+    budget.check(config, definition.profile, board)
     return definition, config, sensors
 
 
@@ -199,8 +201,9 @@ def provision(
 ) -> Definition:
     """Provision `device` of `home` onto the board on `port`: publishing the recorded `series`
     (any board), else the default sensors of `board`, whose chip is checked when given; over a
-    network `transport` (veil.boards.netconfig), else into its spool file. A sensor board's
-    clock is set from the laptop's."""
+    network `transport` (veil.boards.netconfig), else into its spool file. A device too big
+    for the board's heap (veil.boards.budget) is refused before anything is written. A sensor
+    board's clock is set from the laptop's."""
     home.key()  # fail on a missing or exposed key before anything else
     definition, config, sensors = define_for_board(
         home, device, board=board, series=series, k=k, epoch=epoch, tz=tz,

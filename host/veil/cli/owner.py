@@ -145,8 +145,11 @@ def fetch(port, out, remote):
 
     port = find_port(port)
     with Reporter() as progress:
-        progress("copy the feed off the board")
-        n = do_fetch(port, out, remote)
+
+        def copied(done: int, total: int) -> None:
+            progress("copy the feed off the board", done, total)
+
+        n = do_fetch(port, out, remote, progress=copied)
     click.echo(f"{port}:{remote} -> {out} ({n} records)")
 
 

@@ -1,12 +1,14 @@
 """`veil sim`: the real firmware on the virtual board, replaying recorded data.
 
-The virtual board is driven through mpremote exactly like a board on USB: the firmware and a
-replay file are copied to it, it is provisioned, the tick loop runs with its log streamed
-back, and the spooled feed is copied off it.
+The virtual board is driven through mpremote exactly like a board on USB: the firmware (as
+`veil deploy` builds it) and a replay file are copied to it, it is provisioned, the tick loop
+runs with its log streamed back, and the spooled feed is copied off it as `veil fetch` copies
+it off a board.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -16,6 +18,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..boards import budget
+from ..boards.deploy import Bundle, build
+from ..boards.fetch import copy_feed
 from ..boards.link import BoardLink
 from ..boards.netconfig import Transport, check_reachable
 from ..boards.provision import REPLAY, SPOOL, board_config, put_device
@@ -26,7 +31,7 @@ from ..owner.devices import define_device
 from ..owner.home import Home
 from ..progress import Progress, quiet
 from ..protocol import DeviceSpec
-from .vboard import VirtualBoard
+from .vboard import VirtualBoard, virtual_heap
 
 _TICKS = re.compile(r"veil: ticks (\d+)")
 _ERROR = re.compile(r"veil: (?:error|crash): (.*)")
@@ -103,6 +108,7 @@ def simulate(
         speed=speed,
         log_every=max(1, len(series.times) // 200),
     )
+    budget.check(config, definition.profile)  # the virtual board stands for the smallest board
     log: list[str] = []
     ticks = 0
 
@@ -124,7 +130,7 @@ def simulate(
         with VirtualBoard(root) as vb:
             board = BoardLink(vb.port)
             progress("copy the firmware")
-            board.put_files(firmware_files(with_main=False))
+            board.put_files({r: f for r, f in _bundle().files.items() if r != "main.py"})
             progress("provision")
             put_device(board, home, definition, config=config, series=series, transport=transport)
             progress("replay", 0, len(series.times))
@@ -135,16 +141,37 @@ def simulate(
             if transport is not None and ticks >= len(series.times):
                 progress(f"send what is left to the {transport.sink['type']} platform")
             if transport is None:
-                progress("copy the feed off the board")
-                board.get_file("feed.jsonl", Path(feed_out))
+                copy_feed(
+                    board,
+                    "feed.jsonl",
+                    Path(feed_out),
+                    progress=lambda done, total: progress(
+                        "copy the feed off the board", done, total
+                    ),
+                )
     return SimResult(definition.spec, ticks, log, definition.weak)
+
+
+_BUNDLES: dict[str, tuple[tempfile.TemporaryDirectory, Bundle]] = {}
+
+
+def _bundle() -> Bundle:
+    """The firmware as `veil deploy` builds it (.mpy), built once per firmware in a process."""
+    digest = hashlib.sha256()
+    for remote, local in firmware_files().items():
+        digest.update(remote.encode() + b"\0" + local.read_bytes())
+    key = digest.hexdigest()
+    if key not in _BUNDLES:
+        folder = tempfile.TemporaryDirectory(prefix="veil-bundle-")
+        _BUNDLES[key] = (folder, build(Path(folder.name)))
+    return _BUNDLES[key][1]
 
 
 def run_folder(root: Path, timeout: float = 3600) -> str:
     """Run the firmware's tick loop under the MicroPython Unix port directly in a board folder
-    staged with veil.boards.provision.stage(), without pty or mpremote: the same firmware and
-    interpreter as the virtual board, for soak runs and benchmarks over long recordings.
-    Returns the log."""
+    staged with veil.boards.provision.stage(), without pty or mpremote: the same firmware,
+    interpreter and heap as the virtual board, for soak runs and benchmarks over long
+    recordings. Returns the log."""
     exe = shutil.which(
         "micropython", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
     )
@@ -154,7 +181,12 @@ def run_folder(root: Path, timeout: float = 3600) -> str:
     code = "from veil import app\napp.main()"
     try:
         p = subprocess.run(
-            [exe, "-c", code], cwd=root, env=env, capture_output=True, text=True, timeout=timeout
+            [exe, "-X", f"heapsize={virtual_heap()}", "-c", code],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
     except subprocess.TimeoutExpired:
         raise SimError(f"the firmware did not finish within {timeout:.0f} s") from None

@@ -117,10 +117,20 @@ class VirtualBoardError(VeilError):
     """The virtual board could not be started."""
 
 
+def virtual_heap() -> int:
+    """The heap the virtual board file (boards/virtual.toml) declares, in bytes."""
+    from veil.boards.boardfile import load
+
+    return load("virtual").heap
+
+
 class VirtualBoard:
     """Context manager. `root` is the board's flash filesystem; `port` is valid after start()."""
 
-    def __init__(self, root, *, micropython=None, heap="2m"):
+    def __init__(self, root, *, micropython=None, heap=None):
+        """`heap` is MicroPython's heap size (-X heapsize), by default the one the virtual
+        board file declares: what an ESP32 holds, in the Unix port's larger objects."""
+        heap = heap or virtual_heap()
         self.root = os.path.realpath(root)
         if not os.path.isdir(self.root):
             raise VirtualBoardError(f"board root is not a folder: {root}")
@@ -380,7 +390,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m veil.sim.vboard", description=main.__doc__)
     parser.add_argument("root", help="folder that is the board's filesystem")
     parser.add_argument("--micropython", help="MicroPython Unix port command")
-    parser.add_argument("--heap", default="2m", help="MicroPython heap size (default 2m)")
+    parser.add_argument("--heap", help="MicroPython heap size (default: boards/virtual.toml's)")
     args = parser.parse_args(argv)
     done = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
