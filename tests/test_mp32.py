@@ -80,5 +80,5 @@ def test_a_six_channel_device_fits_the_smallest_board_on_32_bits(home, tmp_path,
     got = run32(board, "heap_steps.py", 100)
     heap, _ = budget.budget(None)
     config = json.loads((board / "config.json").read_text())
-    profile = json.loads((board / "profile.json").read_text())
+    profile = home.profile(config["device"])  # as the home keeps it (its tables in base64)
     assert 0 < got["device"] < got["peak"] <= budget.needed(config, profile) <= heap, got

@@ -39,7 +39,8 @@ def _boot():
     yield "profile"
     state["state"] = State(reserve=state["cfg"].get("reserve", 64))
     yield None
-    node = app.Node(state["cfg"], state["keys"], state["state"], state["profile"])
+    with config.tables() as tables:
+        node = app.Node(state["cfg"], state["keys"], state["state"], state["profile"], tables)
     yield None
     state["profile"].clear()  # as veil/app.py does
     state["keys"] = state["profile"] = None

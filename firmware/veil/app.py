@@ -34,7 +34,7 @@ class Node:
     driver and the sink, which may need hardware or the network and are made again when that
     is not there yet. Between them the caller can drop the profile (a third of the heap)."""
 
-    def __init__(self, cfg, keys, state, profile):
+    def __init__(self, cfg, keys, state, profile, tables):
         k_real, k_fake, k_track, k_decoy = keys
         self.cfg = cfg
         self.k = cfg["k"]
@@ -46,7 +46,9 @@ class Node:
         self.roles = Roles(k_track, ep, houses, cfg["version"], cfg["tz"])
         self.real = self.roles.real  # v2: known from the first reading's time on
         self.enc = proto.Encoder(dev, self.k, ep, spec, k_real, k_fake, cfg["version"])
-        self.decoys = Decoys(profile, spec, k_decoy, dev, ep, houses, cfg["tz"], self.roles.redeals)
+        self.decoys = Decoys(
+            profile, tables, spec, k_decoy, dev, ep, houses, cfg["tz"], self.roles.redeals
+        )
         # v2: the track real before the reboot is the one of its day; -1 replays every walk
         self.decoys.restore(state.seq, int(profile.get("period_s", 30)), self.real)
         self._spec = spec
@@ -207,7 +209,8 @@ def main(config_path="config.json", key_path="key.bin"):
         keys = config.subkeys(key_path)
         profile = config.profile()
         state = State(reserve=cfg.get("reserve", 64))
-        node = Node(cfg, keys, state, profile)
+        with config.tables() as tables:
+            node = Node(cfg, keys, state, profile, tables)
         # The device keeps only arrays made from the profile. Emptied, the parsed document is
         # freed before the sink is made, even where a stale word on the stack still points at
         # it: the collector is conservative, and kept it alive for the device's whole life.

@@ -23,7 +23,6 @@ reboots never replay it. All state is in preallocated arrays; a tick creates no 
 
 import array
 import struct
-from binascii import a2b_base64
 
 from . import clock
 from .households import Households
@@ -107,8 +106,10 @@ class Floor:
 class Channel:
     """One channel's compiled model (see host/veil/privacy/profile.py for the fitted format)."""
 
-    def __init__(self, spec, lo, hi):
-        """`lo`, `hi`: the channel's bounds in the device config; fakes stay inside them."""
+    def __init__(self, spec, lo, hi, tables):
+        """`lo`, `hi`: the channel's bounds in the device config; fakes stay inside them.
+        `tables` is the open decoy.bin at this channel's tables: the context -> row index
+        (bytes), then the rows' knot probabilities (u16) and values (i16), little-endian."""
         self.grid = Grid(spec["grid"][0], spec["grid"][1])
         self.imin = self.grid.index(max(lo, spec["range"][0]))
         self.imax = self.grid.index(min(hi, spec["range"][1]))
@@ -120,9 +121,15 @@ class Channel:
         self.bands = spec["bands"]
         self.snap = spec["snap"]  # gaps a walk may close in one step before a re-deal
         self.start = array.array("i", spec["start"])
-        self.index = a2b_base64(spec["index"])
-        self.p = array.array("H", a2b_base64(spec["P"]))
-        self.q = array.array("h", a2b_base64(spec["Q"]))
+        rows = spec["rows"]
+        nctx = 3 * self.bands * (len(self.edges) + 1) * RUNS
+        # one buffer, read in place: row numbers by context, then every row's knot
+        # probabilities (u16) and values (i16), little-endian
+        self.tab = bytearray(nctx + 4 * KNOTS * rows)
+        if tables.readinto(self.tab) != len(self.tab):
+            raise ValueError("decoy.bin is short: provision the board again")
+        self._p = nctx
+        self._q = nctx + 2 * KNOTS * rows
         self.every = spec.get("every", 1)  # a model recorded at a longer period steps less often
         # a climate sensor's fakes move as much as the real sensor has lately (seasons change
         # how much rooms move): mean |step| of the real readings over days, against the fit's
@@ -131,10 +138,9 @@ class Channel:
         self.win = 0  # the sum of |step| in the current window of 256 ticks
         self.ticks = 0
         self.gain = 256  # how fast walks go (x 256): fewer steps below, bigger ones above
-        rows = len(self.p) // KNOTS
-        nctx = 3 * self.bands * (len(self.edges) + 1) * RUNS
-        if len(self.q) != len(self.p) or len(self.index) != nctx or max(self.index) >= rows:
-            raise ValueError("decoy profile tables do not fit this firmware: refit the profile")
+        for c in range(nctx):
+            if self.tab[c] >= rows:
+                raise ValueError("decoy profile tables do not fit this firmware: refit it")
 
     def note(self, d):
         """The real reading moved by d grid steps: update how much it moves lately, as a mean
@@ -164,19 +170,25 @@ class Channel:
     def _draw(self, row, u):
         """An innovation (1/8 grid steps) from quantile row `row` for u uniform in 0..65535:
         linear between knots, in small integers only (30-bit ints on an ESP32)."""
-        p, q = self.p, self.q
-        j = row * KNOTS
-        end = j + KNOTS - 2
-        while j < end and p[j + 1] <= u:
-            j += 1
-        span = p[j + 1] - p[j]
+        t = self.tab
+        p = self._p + 2 * row * KNOTS  # this row's first knot probability
+        end = p + 2 * (KNOTS - 2)
+        while p < end and t[p + 2] | t[p + 3] << 8 <= u:
+            p += 2
+        q = p - self._p + self._q
+        p0 = t[p] | t[p + 1] << 8
+        span = (t[p + 2] | t[p + 3] << 8) - p0
+        q0 = t[q] | t[q + 1] << 8
+        q1 = t[q + 2] | t[q + 3] << 8
+        q0 -= 65536 if q0 > 32767 else 0
+        q1 -= 65536 if q1 > 32767 else 0
         if span <= 0:
-            return q[j + 1]
-        du = u - p[j]
+            return q1
+        du = u - p0
         if span >= 4096:
             du >>= 4
             span >>= 4
-        return q[j] + (q[j + 1] - q[j]) * du // span
+        return q0 + (q1 - q0) * du // span
 
     def step(self, y, prev, still, state, hour, u):
         """The next step of a walk at height y above the floor that last moved by `prev` (and
@@ -192,7 +204,7 @@ class Channel:
             n = still & 127
             run = 4 + 3 * (still >> 7) + (0 if n <= 1 else 1 if n <= 5 else 2)
         ctx = ((state * self.bands + self.band(hour)) * (len(edges) + 1) + lv) * RUNS + run
-        x = self._draw(self.index[ctx], u)
+        x = self._draw(self.tab[ctx], u)
         if self.gain > 256:  # rounded: a draw that means "no step" keeps meaning it
             x = (x * self.gain + 128) >> 8
         x += (self.phi * prev * FRAC) >> 8
@@ -203,10 +215,13 @@ class Channel:
 
 
 class Decoys:
-    def __init__(self, profile, channels, k_decoy, dev, epoch, placement, tz=0, redeals=True):
-        """`placement[t]` is the household shown on track t; `channels` the device's (name,
-        dec, lo, hi); `tz` the home's offset from UTC in seconds; `redeals` whether the real
-        household changes every day (protocol v2), so fakes meet the real reading before."""
+    def __init__(
+        self, profile, tables, channels, k_decoy, dev, epoch, placement, tz=0, redeals=True
+    ):
+        """`tables` is decoy.bin, open (veil.config.tables); `placement[t]` the household shown
+        on track t; `channels` the device's (name, dec, lo, hi); `tz` the home's offset from
+        UTC in seconds; `redeals` whether the real household changes every day (protocol v2),
+        so fakes meet the real reading before."""
         k = len(placement)
         self.placement = bytes(placement)
         self.households = Households(k_decoy, epoch, k, profile["occupancy"])
@@ -215,7 +230,8 @@ class Decoys:
         self._bridge = int(profile.get("bridge_s", 1800)) if redeals else -1
         models = [profile["channels"][c[0]] for c in channels]
         self.ch = [
-            None if m.get("shared") else Channel(m, c[2], c[3]) for m, c in zip(models, channels)
+            None if m.get("shared") else Channel(m, c[2], c[3], tables)
+            for m, c in zip(models, channels)
         ]
         self.walked = 0  # channels with a walk of their own; the others are shared
         for c in range(len(self.ch)):

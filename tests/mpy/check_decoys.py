@@ -6,6 +6,7 @@ and, with tests/shims on the path, under CPython: both must give the same fakes.
 """
 
 import binascii
+import io
 import json
 import sys
 
@@ -16,7 +17,23 @@ with open(sys.argv[1]) as f:
     vec = json.load(f)
 k_decoy = proto.subkey(binascii.unhexlify(vec["home_key"]), b"veil/v1/decoy")
 chans = [tuple(c) for c in vec["channels"]]
-dec = Decoys(vec["profile"], chans, k_decoy, vec["device"].encode(), 0, vec["placement"], 0)
+tables = b""  # decoy.bin, as provisioning makes it from the profile's base64 tables
+for c in chans:
+    model = vec["profile"]["channels"][c[0]]
+    if not model.get("shared"):
+        index, p, q = (binascii.a2b_base64(model.pop(key)) for key in ("index", "P", "Q"))
+        tables += index + p + q
+        model["rows"] = len(p) // 48  # 24 knots of 2 bytes a row
+dec = Decoys(
+    vec["profile"],
+    io.BytesIO(tables),
+    chans,
+    k_decoy,
+    vec["device"].encode(),
+    0,
+    vec["placement"],
+    0,
+)
 k = len(vec["placement"])
 values = [[0] * len(chans) for _ in range(k)]
 made = []

@@ -5,7 +5,7 @@ per test, "ok NAME" or "FAIL NAME: reason".
 """
 
 import array
-import binascii
+import io
 import os
 
 import runner
@@ -157,10 +157,6 @@ OCC = {
 }
 
 
-def _b64(typecode, values):
-    return binascii.b2a_base64(bytes(array.array(typecode, values))).strip().decode()
-
-
 def _profile():
     """A small channel model: steps -1, 0, +1 alike, in every context (one quantile row)."""
     return {
@@ -180,18 +176,26 @@ def _profile():
                 "bands": 1,
                 "snap": 1,
                 "start": [0] * 24,
-                "index": _b64("B", [0] * 60),
-                "P": _b64("H", [0] + [65535] * 23),
-                "Q": _b64("h", [-12] + [12] * 23),
+                "rows": 1,
             }
         },
     }
 
 
+def _tables():
+    """decoy.bin for _profile(): 60 contexts on row 0, its knots (a uniform step -1..+1)."""
+    p = array.array("H", [0] + [65535] * 23)
+    q = array.array("h", [-12] + [12] * 23)
+    return io.BytesIO(bytes(60) + bytes(p) + bytes(q))
+
+
+def _decoys():
+    return Decoys(_profile(), _tables(), [("c", 0, 0, 1000)], b"d" * 32, b"dev", 0, [2, 0, 1])
+
+
 def test_decoys_continue_after_a_reboot_exactly():
     t0 = 1700000000
-    k_decoy = b"d" * 32
-    one = Decoys(_profile(), [("c", 0, 0, 1000)], k_decoy, b"dev", 0, [2, 0, 1])
+    one = _decoys()
     vals = [[0], [0], [0]]
     for seq in range(70):
         vals[0][0] = 500  # track 0 is real and reads steadily
@@ -202,7 +206,7 @@ def test_decoys_continue_after_a_reboot_exactly():
     moved = [vals[1][0], vals[2][0]]
     if moved == [500, 500]:
         raise AssertionError("the fakes never moved")
-    two = Decoys(_profile(), [("c", 0, 0, 1000)], k_decoy, b"dev", 0, [2, 0, 1])
+    two = _decoys()
     two.restore(69, 30, 0)  # a reboot: the snapshot of tick 63, then 64..68 replayed
     again = [[0], [0], [0]]
     again[0][0] = 500
@@ -215,8 +219,7 @@ def test_fakes_meet_the_real_reading_before_the_re_deal():
     """In the last half hour of a household day every fake walk is drawn to the real reading,
     so the track that carries the real readings next starts where the sensor is."""
     day0 = 1700000000 - 1700000000 % 86400 + 4 * 3600  # 04:00 UTC: a household day begins
-    k_decoy = b"d" * 32
-    dec = Decoys(_profile(), [("c", 0, 0, 1000)], k_decoy, b"dev", 0, [2, 0, 1])
+    dec = _decoys()
     vals = [[0], [0], [0]]
     gaps = []
     for n in range(2880):  # one day at 30 s

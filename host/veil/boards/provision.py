@@ -17,6 +17,7 @@ from ..dataset import Series
 from ..errors import VeilError
 from ..owner.devices import Definition, define_device
 from ..owner.home import Home
+from ..privacy.profile import board_files
 from ..protocol import Channel, DeviceSpec
 from . import budget
 from .boardfile import BoardFile
@@ -92,9 +93,11 @@ def stage(
     if missing:
         raise VeilError(f"the decoy profile has no model for channel(s) {', '.join(missing)}")
     (folder / "config.json").write_text(json.dumps(config))
-    (folder / "profile.json").write_text(json.dumps(profile, separators=(",", ":")))
+    doc, tables = board_files(profile, [c["name"] for c in config["channels"]])
+    (folder / "profile.json").write_bytes(doc)
+    (folder / "decoy.bin").write_bytes(tables)
     _private(folder / "key.bin", home.key_path.read_bytes())
-    names = ["config.json", "profile.json", "key.bin"]
+    names = ["config.json", "profile.json", "decoy.bin", "key.bin"]
     if secrets:
         _private(folder / "secrets.json", json.dumps(secrets).encode())
         names.append("secrets.json")
@@ -116,8 +119,9 @@ def put_device(
     series: Series | None = None,
     transport: Transport | None = None,
 ) -> None:
-    """Write config.json, profile.json, key.bin (and replay data, transport secrets and CA) to
-    the board as one atomic set (veil.boards.settingset), then record the device in the home."""
+    """Write config.json, profile.json, decoy.bin, key.bin (and replay data, transport secrets
+    and CA) to the board as one atomic set (veil.boards.settingset), then record the device in
+    the home."""
     with tempfile.TemporaryDirectory(prefix="veil-provision-") as tmp:
         names = stage(
             Path(tmp), home, config, profile=definition.profile, series=series, transport=transport
