@@ -13,7 +13,7 @@ from dataclasses import replace
 from veil.boards.netconfig import sink_settings
 from veil.owner.decode import decode
 from veil.platform.ingest_mqtt import MqttIngest
-from veil.platform.mqtt_link import BrokerUrl
+from veil.platform.mqtt_link import BrokerUrl, connect, make_client
 from veil.platform.store import open_store
 from veil.platform.store.sqlite import SqliteStore
 from veil.sim.demo import compare
@@ -69,6 +69,35 @@ class IngestThread:
         self.stop.set()
         self.thread.join(20)
         assert self.error is None, self.error
+
+
+class Publisher:
+    """A paho client logged in as one of the broker's users, publishing QoS 1 from a thread."""
+
+    def __init__(self, broker, user, client_id=None):
+        url = BrokerUrl.parse(f"mqtts://127.0.0.1:{broker.tls_port}")
+        self.client = make_client(
+            url,
+            client_id=client_id or f"pub-{user}",
+            user=user,
+            password=broker.files.password(user),
+            ca=broker.files.ca_pem,
+            persistent=False,
+        )
+        connect(self.client, url)
+        self.client.loop_start()
+
+    def publish_all(self, topic, payloads, retain=False, timeout=10):
+        """Publish each payload and wait until the broker acknowledged it."""
+        for p in payloads:
+            self.client.publish(topic, p, qos=1, retain=retain).wait_for_publish(timeout)
+
+    def close(self):
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+publisher = Publisher
 
 
 def publish_from_vboard(home, series, broker, device="room1", port=None, speed=None, **sink):

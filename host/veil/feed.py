@@ -27,15 +27,24 @@ class Rejected:
 
 
 def parse_message(raw: bytes) -> Record:
-    """One message (a line or an MQTT payload) to a Record, or MalformedRecord saying why."""
+    """One message (a line or an MQTT payload) to a Record, or MalformedRecord saying why.
+
+    Every reader of device messages (file ingest, the MQTT service, the CSE reader, live and
+    stored decode) comes through here, so this is the one place that turns whatever a device
+    sent into a reason: Python's json parser recurses once per nesting level and raises
+    RecursionError on a few kilobytes of brackets, which must not end a service."""
     if len(raw) > MAX_LINE:
         raise MalformedRecord(f"message of {len(raw)} bytes exceeds {MAX_LINE}")
     try:
         obj = json.loads(raw)
     except UnicodeDecodeError:
         raise MalformedRecord("not UTF-8 text") from None
-    except ValueError as e:
+    except json.JSONDecodeError as e:
         raise MalformedRecord(f"bad JSON ({e.msg} at column {e.colno})") from None
+    except ValueError as e:  # e.g. an integer of more digits than int() takes
+        raise MalformedRecord(f"bad JSON ({str(e)[:80]})") from None
+    except RecursionError:
+        raise MalformedRecord("JSON nested too deeply") from None
     return check_shape(obj)
 
 
