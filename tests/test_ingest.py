@@ -8,6 +8,8 @@ from click.testing import CliRunner
 from veil.cli import cli
 from veil.platform.store.sqlite import SqliteStore
 
+from conftest import veil_cli
+
 
 def _ingest(tmp_path, name, data):
     feed = tmp_path / name
@@ -65,10 +67,29 @@ def test_truncated_feed_keeps_store_and_valid_records(genuine, tmp_path):
         assert s.counts() == (30, 1)
 
 
-def test_a_file_that_is_not_a_feed_is_refused(tmp_path):
-    r = _ingest(tmp_path, "image.png", b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
+def test_a_file_that_is_not_a_feed_is_refused_and_nothing_written(genuine, tmp_path):
+    _home, _spec, lines = genuine
+    _ingest(tmp_path, "first.jsonl", b"".join(lines[:8]))
+    r = _ingest(tmp_path, "image.png", b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40)
     assert r.exit_code == 1
-    assert "is not a veil feed" in str(r.exception)
+    assert "image.png is not a veil feed (image.png:1: " in str(r.exception)
+    with SqliteStore(tmp_path / "p.db") as s:
+        assert s.counts() == (8, 0)
+
+
+def test_an_empty_file_or_a_folder_says_so(genuine, tmp_path):
+    home, _spec, _lines = genuine
+    (tmp_path / "empty.jsonl").write_bytes(b"\n\n")
+    (tmp_path / "feeds").mkdir()
+    for args, says in [
+        (["ingest", "--store", tmp_path / "p.db", tmp_path / "empty.jsonl"], "is empty"),
+        (["ingest", "--store", tmp_path / "p.db", tmp_path / "feeds"], "is a folder"),
+        (["decode", "--home", home.path, tmp_path / "empty.jsonl"], "is empty"),
+        (["decode", "--home", home.path, tmp_path / "feeds"], "is a folder"),
+    ]:
+        p = veil_cli(*args, cwd=tmp_path, check=False)
+        assert p.returncode == 1, p.stdout + p.stderr
+        assert p.stderr.count("\n") == 1 and says in p.stderr, p.stderr
 
 
 def test_a_store_that_is_not_sqlite_is_refused_and_untouched(genuine, tmp_path):

@@ -49,17 +49,22 @@ def parse_message(raw: bytes) -> Record:
 
 
 def read_feed(path: str | Path) -> Iterator[tuple[str, Record | Rejected]]:
-    """Yield (origin, Record or Rejected) for every non-blank line of a feed file."""
+    """Yield (origin, Record or Rejected) for every non-blank line of a feed file; a file
+    with no line at all is an error (nothing to read is never what was meant)."""
     path = Path(path)
+    if path.is_dir():
+        raise VeilError(f"{path} is a folder, not a feed file (give the files in it)")
     try:
         f = path.open("rb")
     except OSError as e:
         raise VeilError(f"cannot read feed {path}: {e.strerror}") from None
     with f:
-        lineno = 0
+        lineno = seen = 0
         while True:
             raw = f.readline(MAX_LINE + 1)
             if not raw:
+                if not seen:
+                    raise VeilError(f"{path} is empty: it holds no records")
                 return
             lineno += 1
             origin = f"{path.name}:{lineno}"
@@ -68,9 +73,11 @@ def read_feed(path: str | Path) -> Iterator[tuple[str, Record | Rejected]]:
                 while raw and not raw.endswith(b"\n"):
                     raw = f.readline(MAX_LINE + 1)
                 yield origin, Rejected(origin, f"line longer than {MAX_LINE} bytes", head)
+                seen += 1
                 continue
             if not raw.strip():
                 continue
+            seen += 1
             try:
                 rec = parse_message(raw)
             except MalformedRecord as e:

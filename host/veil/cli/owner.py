@@ -148,7 +148,7 @@ def fetch(port, out, remote):
 
 
 @click.command()
-@click.argument("feeds", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("feeds", nargs=-1, type=click.Path(path_type=Path))
 @home_option
 @click.option(
     "--store",

@@ -32,7 +32,7 @@ def ingest(sources, store_path, origin, **service):
     if any(s.startswith(("http://", "https://")) for s in sources):
         if len(sources) != 1:
             raise click.UsageError("give one CSE URL, or feed files")
-        devices, res, total = ingest_cse(sources[0], store_path, origin=origin)
+        devices, res, total = ingest_cse(sources[0], store_path, origin=origin, notice=_notice)
         click.echo(f"{sources[0]}: {len(devices)} devices, {_summary(res)}")
         click.echo(f"{store_path}: {total} records")
         refuse_quarantined(res.quarantined)
@@ -43,7 +43,10 @@ def ingest(sources, store_path, origin, **service):
         _ingest_service(sources[0], store_path, **service)
         return
     quarantined, total = ingest_files(
-        store_path, sources, on_file=lambda feed, res: click.echo(f"{feed}: {_summary(res)}")
+        store_path,
+        sources,
+        on_file=lambda feed, res: click.echo(f"{feed}: {_summary(res)}"),
+        notice=_notice,
     )
     click.echo(f"{store_path}: {total} records")
     refuse_quarantined(quarantined)
@@ -79,6 +82,10 @@ def _ingest_service(
     click.echo(_summary(res))
     for rej in res.quarantined[:5]:
         click.echo(f"quarantined {rej.origin}: {rej.reason}", err=True)
+
+
+def _notice(line: str) -> None:
+    click.echo(line, err=True)
 
 
 def _summary(res) -> str:
