@@ -67,6 +67,18 @@ def wait_for(condition, timeout=10.0):
         time.sleep(0.02)
 
 
+def interpreters(root) -> list[int]:
+    """Pids of processes whose working folder is the board root: its interpreter."""
+    pids = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if os.readlink(f"/proc/{pid}/cwd") == os.path.realpath(root):
+                pids.append(int(pid))
+        except OSError:
+            pass
+    return pids
+
+
 def micropython(script: str | Path, *args: str, cwd: Path | None = None, timeout=300):
     """Run a script under the MicroPython Unix port with the firmware on its path."""
     exe = shutil.which(

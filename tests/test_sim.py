@@ -135,6 +135,17 @@ def test_key_never_appears_in_any_output_log_or_platform_file(flow):
         assert all(form.encode() not in blob for form in forms)
 
 
+def test_the_key_is_private_in_the_home_and_on_the_board(flow):
+    """`veil sim --board-dir board`: the virtual board's flash is 0700 and the key.bin the
+    board itself wrote there 0600, as the home and its key."""
+    d, _ = flow
+    for folder, key in ((d / "board", "key.bin"), (d / "h", "home.key")):
+        assert (folder.stat().st_mode & 0o777, (folder / key).stat().st_mode & 0o777) == (
+            0o700,
+            0o600,
+        )
+
+
 def test_errors_are_one_line_with_a_nonzero_exit(flow, tmp_path):
     d, _ = flow
     cases = [

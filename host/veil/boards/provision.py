@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import tempfile
 from pathlib import Path
 
 from ..dataset import Series
 from ..errors import VeilError
 from ..owner.devices import Definition, define_device
 from ..owner.home import Home
+from ..private import scratch, write_private
 from ..protocol import Channel, DeviceSpec
 from .boardfile import BoardFile
 from .deploy import check_machine
@@ -67,12 +67,6 @@ def sensor_channels(board: BoardFile) -> tuple[list[Channel], list[str]]:
     return board.channels()
 
 
-def _private(path: Path, data: bytes) -> None:
-    path.unlink(missing_ok=True)
-    path.touch(0o600)
-    path.write_bytes(data)
-
-
 def stage(
     folder: Path,
     home: Home,
@@ -83,8 +77,8 @@ def stage(
     transport: Transport | None = None,
 ) -> list[str]:
     """Write the files provisioning puts on a board into `folder` (the key and the transport
-    secrets as 0600 files, apart from the settings); returns their names. `folder` may be a
-    virtual board's root or a private staging dir."""
+    secrets as 0600 files, the folder made 0700: veil.private); returns their names. `folder`
+    may be a virtual board's root or a private staging dir."""
     secrets, files = (transport.secrets, transport.files) if transport else ({}, {})
     home.key()  # fail on a missing or exposed key before writing anything
     missing = [c["name"] for c in config["channels"] if c["name"] not in profile["channels"]]
@@ -92,10 +86,10 @@ def stage(
         raise VeilError(f"the decoy profile has no model for channel(s) {', '.join(missing)}")
     (folder / "config.json").write_text(json.dumps(config))
     (folder / "profile.json").write_text(json.dumps(profile, separators=(",", ":")))
-    _private(folder / "key.bin", home.key_path.read_bytes())
+    write_private(folder / "key.bin", home.key_path.read_bytes())
     names = ["config.json", "profile.json", "key.bin"]
     if secrets:
-        _private(folder / "secrets.json", json.dumps(secrets).encode())
+        write_private(folder / "secrets.json", json.dumps(secrets).encode())
         names.append("secrets.json")
     for name, data in files.items():
         (folder / name).write_bytes(data)
@@ -117,11 +111,11 @@ def put_device(
 ) -> None:
     """Write config.json, profile.json, key.bin (and replay data, transport secrets and CA) to
     the board as one atomic set (veil.boards.settingset), then record the device in the home."""
-    with tempfile.TemporaryDirectory(prefix="veil-provision-") as tmp:
+    with scratch("provision") as tmp:
         names = stage(
-            Path(tmp), home, config, profile=definition.profile, series=series, transport=transport
+            tmp, home, config, profile=definition.profile, series=series, transport=transport
         )
-        put_set(board, {name: Path(tmp) / name for name in names})
+        put_set(board, {name: tmp / name for name in names})
     definition.save(home)
 
 

@@ -2,7 +2,9 @@
 
 The virtual board is driven through mpremote exactly like a board on USB: the firmware and a
 replay file are copied to it, it is provisioned, the tick loop runs with its log streamed
-back, and the spooled feed is copied off it.
+back, and the spooled feed is copied off it. The board's folder holds its key: a temporary
+one is a private scratch folder (veil.private), one given is made 0700. A board that stops
+answering (its interpreter killed, hung) ends the run with one line saying so.
 """
 
 from __future__ import annotations
@@ -12,12 +14,11 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..boards.link import BoardLink
+from ..boards.link import BoardError, BoardLink
 from ..boards.netconfig import Transport
 from ..boards.provision import REPLAY, SPOOL, board_config, put_device
 from ..dataset import Series
@@ -25,6 +26,7 @@ from ..errors import VeilError
 from ..firmware import firmware_dir, firmware_files
 from ..owner.devices import define_device
 from ..owner.home import Home
+from ..private import private_dir, scratch
 from ..protocol import DeviceSpec
 from .vboard import VirtualBoard
 
@@ -70,11 +72,13 @@ def simulate(
     replace: bool = False,
     progress: Callable[[int], None] | None = None,
     transport: Transport | None = None,
+    on_line: Callable[[str], None] | None = None,
 ) -> SimResult:
     """Replay `series` on a virtual board as `device` of `home`, defined by the home's rules
     (veil.owner.devices.define_device: k and epoch are the home's, the decoy profile the one the
     device had or one fitted from the series itself); the feed goes to `feed_out`, or over the
-    network `transport` (veil.boards.netconfig)."""
+    network `transport` (veil.boards.netconfig). `on_line` gets each line of the board's log
+    as it comes."""
     definition = define_device(
         home,
         device,
@@ -96,9 +100,11 @@ def simulate(
     log: list[str] = []
     ticks = 0
 
-    def on_line(line: str) -> None:
+    def seen(line: str) -> None:
         nonlocal ticks
         log.append(line)
+        if on_line:
+            on_line(line)
         if m := _TICKS.match(line):
             ticks = int(m.group(1))
             if progress:
@@ -106,19 +112,42 @@ def simulate(
         elif m := _ERROR.match(line):
             raise SimError(f"firmware stopped: {m.group(1)}")
 
-    with tempfile.TemporaryDirectory(prefix="veil-sim-") as tmp:
-        root = Path(board_dir) if board_dir else Path(tmp) / "board"
-        root.mkdir(parents=True, exist_ok=True)
+    with scratch("sim") as tmp:
+        root = private_dir(board_dir or tmp / "board")
         with VirtualBoard(root) as vb:
             board = BoardLink(vb.port)
             board.put_files(firmware_files(with_main=False))
             put_device(board, home, definition, config=config, series=series, transport=transport)
-            board.stream("from veil import app\napp.main()", on_line)
+            try:
+                board.stream(
+                    "from veil import app\napp.main()", seen, idle=_quiet_limit(config, series)
+                )
+            except BoardError as e:
+                if vb.deaths:
+                    raise SimError(
+                        f"the virtual board's MicroPython was killed (signal {vb.deaths[-1]}) "
+                        f"while the firmware ran; the run is cut short after {ticks} ticks"
+                    ) from None
+                raise SimError(f"the firmware did not finish: {e}") from None
             if m := re.search(r"stopped after (\d+) ticks", log[-1] if log else ""):
                 ticks = int(m.group(1))
             if transport is None:
                 board.get_file("feed.jsonl", Path(feed_out))
     return SimResult(definition.spec, ticks, log)
+
+
+QUIET_MARGIN = 90  # seconds: start-up, a slow host, a network sink's drain (30 s) at the end
+TICK_ALLOWANCE = 0.2  # seconds a tick may take on a busy host, at full speed
+
+
+def _quiet_limit(config: dict, series: Series) -> float:
+    """How long the firmware may print nothing before the board counts as dead: it logs
+    every `log_every` ticks, which in real time take the data's own time over `speed`."""
+    every, times = config["log_every"], series.times
+    span = every * TICK_ALLOWANCE
+    if config["pace"] == "timestamps" and len(times) > every:
+        span += max(b - a for a, b in zip(times, times[every:], strict=False)) / config["speed"]
+    return QUIET_MARGIN + span
 
 
 def run_folder(root: Path, timeout: float = 3600) -> str:
