@@ -21,9 +21,11 @@ from veil.sim.replay import simulate
 
 
 class IngestThread:
-    """`veil ingest` as a platform runs it, in a thread, into a store (SQLite path or URL)."""
+    """`veil ingest` as a platform runs it, in a thread, into a store (SQLite path or URL;
+    `store_options` go to open_store). The lines it reports (broker or store away, back) are
+    kept in `notices`."""
 
-    def __init__(self, broker, db, client_id="ingest-test", port=None, group="veil-ingest"):
+    def __init__(self, broker, db, client_id="ingest-test", port=None, group=None, **store_options):
         self.stop = threading.Event()
         self.ready = threading.Event()
         self.url = BrokerUrl.parse(f"mqtts://127.0.0.1:{port or broker.tls_port}")
@@ -31,6 +33,8 @@ class IngestThread:
         self.db = db
         self.client_id = client_id
         self.group = group
+        self.store_options = store_options
+        self.notices: list[str] = []
         self.error = None
         self.service = None
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -42,7 +46,7 @@ class IngestThread:
     def _run(self):
         """SQLite connections belong to their thread: the store is opened here."""
         try:
-            with open_store(self.db) as store:
+            with open_store(self.db, **self.store_options) as store:
                 self.service = MqttIngest(
                     store,
                     self.url,
@@ -53,7 +57,7 @@ class IngestThread:
                     group=self.group,
                 )
                 self.ready.set()
-                self.service.run(stop=self.stop)
+                self.service.run(stop=self.stop, notice=self.notices.append)
         except Exception as e:  # reported by the test through `error`
             self.error = e
             self.ready.set()
@@ -64,6 +68,15 @@ class IngestThread:
         while self.service.result.read < n and time.monotonic() < end and not self.error:
             time.sleep(0.05)
         return self.service.result
+
+    def wait_notice(self, text, timeout=60):
+        """The first line the service reported that holds `text`; fails after `timeout` s."""
+        end = time.monotonic() + timeout
+        while not any(text in line for line in self.notices):
+            assert self.error is None, self.error
+            assert time.monotonic() < end, f"no notice {text!r} in {self.notices}"
+            time.sleep(0.05)
+        return next(line for line in self.notices if text in line)
 
     def close(self):
         self.stop.set()

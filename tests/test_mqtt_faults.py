@@ -59,7 +59,7 @@ def test_broker_stopped_mid_stream_and_restarted(broker, series, home, tmp_path)
     """The exclusive subscription: Mosquitto 2.0.11 restores it after a restart (not a shared
     one), so records that reach the restarted broker before ingest is back wait for it."""
     db = tmp_path / "p.db"
-    ingest = IngestThread(broker, db, group=None)
+    ingest = IngestThread(broker, db)
     try:
         board = start_board(home, series, broker)
         time.sleep(2)

@@ -52,22 +52,22 @@ def ingest(sources, store_path, origin, **service):
     refuse_quarantined(quarantined)
 
 
-def _ingest_service(
-    url, store_path, *, user, password_file, ca, group, exclusive, client_id, limit, idle
-):
+def _ingest_service(url, store_path, *, user, password_file, ca, group, client_id, limit, idle):
     """`veil ingest mqtt://…`: run until stopped, printing a line per second of progress."""
     from ..platform.ingest_mqtt import ingest_broker
     from ..platform.mqtt_link import read_secret
     from ..platform.store import open_store
 
     with open_store(store_path) as store:
+        if store.upgraded:
+            _notice(store.upgraded)
         service = ingest_broker(
             store,
             url,
             user=user,
             password=read_secret(password_file),
             ca=ca,
-            group=None if exclusive else group,
+            group=group,
             client_id=client_id,
         )
         last = [0.0]
@@ -78,7 +78,9 @@ def _ingest_service(
                 click.echo(_summary(res), err=True)
 
         click.echo(f"ingesting {url} into {store_path} (Ctrl-C to stop)", err=True)
-        res = service.run(stop=stop_on_signals(), limit=limit, idle=idle, on_batch=progress)
+        res = service.run(
+            stop=stop_on_signals(), limit=limit, idle=idle, on_batch=progress, notice=_notice
+        )
     click.echo(_summary(res))
     for rej in res.quarantined[:5]:
         click.echo(f"quarantined {rej.origin}: {rej.reason}", err=True)

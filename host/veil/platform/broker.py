@@ -21,10 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import VeilError
+from ..feed import MAX_LINE
 from ..private import private_dir, write_private
 from ..protocol import NAME_RE
 
 CREDENTIALS = "credentials.json"
+MAX_PACKET = MAX_LINE + 512  # the largest record a platform takes, its topic and headers
+MAX_QUEUED_BYTES = 512 * 2**20  # per client, waiting while it is away
 
 
 class BrokerError(VeilError):
@@ -148,9 +151,20 @@ def _config(folder: Path, host: str, tls_port: int, plain_port: int | None) -> s
         f"acl_file {d / 'acl'}",
         "persistence true",
         f"persistence_location {d}/",
-        "autosave_interval 30",
+        # A crash (SIGKILL, power loss) keeps what the last autosave held: every second, so
+        # that an ingest session and its subscription, and records queued for it, outlive it.
+        "autosave_interval 1",
+        # Limits a client with valid credentials could otherwise abuse (docs/transports.md):
+        # a packet is a record and a topic, never the 256 MB MQTT allows (a bigger one ends
+        # the connection before the broker reads it); what waits for a subscriber is bounded
+        # in messages and bytes; nothing is retained (a retained record would greet every
+        # new subscriber); a session left for 30 days is dropped.
+        f"max_packet_size {MAX_PACKET}",
         "max_queued_messages 1000000",
+        f"max_queued_bytes {MAX_QUEUED_BYTES}",
         "max_inflight_messages 10000",
+        "retain_available false",
+        "persistent_client_expiration 30d",
         "set_tcp_nodelay true",
         "log_dest stderr",
         "log_type error",

@@ -25,12 +25,15 @@ CREATE TABLE IF NOT EXISTS {{table}} (
     UNIQUE ({UNIQUE})
 );
 """
-SCHEMA = RECORDS.format(table="records") + """
+SCHEMA = (
+    RECORDS.format(table="records")
+    + """
 CREATE TABLE IF NOT EXISTS quarantine (
     id INTEGER PRIMARY KEY,
     received REAL NOT NULL, origin TEXT NOT NULL, reason TEXT NOT NULL, raw BLOB NOT NULL
 );
 """
+)
 INSERT_RECORD = (
     "INSERT OR IGNORE INTO records (dev, ep, boot, seq, trk, ts, val, tag, received)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
