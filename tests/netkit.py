@@ -5,6 +5,7 @@ check."""
 from __future__ import annotations
 
 import contextlib
+import re
 import socket
 import threading
 import time
@@ -18,6 +19,8 @@ from veil.platform.store import open_store
 from veil.platform.store.sqlite import SqliteStore
 from veil.sim.demo import compare
 from veil.sim.replay import simulate
+
+TICKS = re.compile(r"veil: ticks (\d+)")
 
 
 class IngestThread:
@@ -113,23 +116,27 @@ class Publisher:
 publisher = Publisher
 
 
-def publish_from_vboard(home, series, broker, device="room1", port=None, speed=None, **sink):
+def publish_from_vboard(
+    home, series, broker, device="room1", port=None, speed=None, on_line=None, **sink
+):
     """Replay `series` on the virtual board, publishing over MQTT with TLS; returns the log."""
     net = sink_settings(
         device, mqtt_url=f"mqtts://127.0.0.1:{port or broker.tls_port}", broker_dir=broker.folder
     )
-    return replay_on_vboard(home, series, device, speed, replace(net, sink={**net.sink, **sink}))
+    net = replace(net, sink={**net.sink, **sink})
+    return replay_on_vboard(home, series, device, speed, net, on_line)
 
 
-def publish_to_cse(home, series, url, device="room1", speed=None, **sink):
+def publish_to_cse(home, series, url, device="room1", speed=None, on_line=None, **sink):
     """Replay `series` on the virtual board, publishing into the oneM2M CSE at `url`."""
     net = sink_settings(device, onem2m_url=url)
-    return replay_on_vboard(home, series, device, speed, replace(net, sink={**net.sink, **sink}))
+    net = replace(net, sink={**net.sink, **sink})
+    return replay_on_vboard(home, series, device, speed, net, on_line)
 
 
-def replay_on_vboard(home, series, device, speed, transport):
+def replay_on_vboard(home, series, device, speed, transport, on_line=None):
     """The firmware on a fresh virtual board publishing over this transport, in (sped-up) real
-    time when `speed` is given; returns its log."""
+    time when `speed` is given; returns its log (each line also to `on_line` as it comes)."""
     result = simulate(
         series,
         home,
@@ -138,34 +145,53 @@ def replay_on_vboard(home, series, device, speed, transport):
         speed=speed or 1,
         replace=True,
         transport=transport,
+        on_line=on_line,
     )
     return result.log
 
 
 class BoardThread(threading.Thread):
     """The virtual board publishing in a thread while the test breaks things: `publish` is
-    publish_from_vboard or publish_to_cse, called with the other arguments."""
+    publish_from_vboard or publish_to_cse, called with the other arguments. Its log is
+    `lines`, as it comes."""
 
     def __init__(self, publish, *args, **kw):
         super().__init__(daemon=True)
         self.call = (publish, args, kw)
-        self.log: list[str] = []
+        self.lines: list[str] = []
         self.error = None
         self.start()
 
     def run(self):
         publish, args, kw = self.call
         try:
-            self.log = publish(*args, **kw)
+            publish(*args, on_line=self.lines.append, **kw)
         except Exception as e:  # reported by finish()
             self.error = e
+
+    def wait_log(self, text, *, after=0, timeout=60):
+        """The index of the first log line from `after` on that holds `text`."""
+        end = time.monotonic() + timeout
+        while True:
+            for i in range(after, len(self.lines)):
+                if text in self.lines[i]:
+                    return i
+            assert self.error is None, self.error
+            assert self.is_alive(), f"the board stopped without logging {text!r}"
+            assert time.monotonic() < end, f"the board did not log {text!r}"
+            time.sleep(0.05)
+
+    def ticks(self) -> int:
+        """The last tick count the board logged."""
+        counts = [int(m.group(1)) for ln in self.lines if (m := TICKS.search(ln))]
+        return counts[-1] if counts else 0
 
     def finish(self, timeout=180):
         """The board's log, once it has stopped."""
         self.join(timeout)
         assert not self.is_alive(), "the board did not stop"
         assert self.error is None, self.error
-        return "\n".join(self.log)
+        return "\n".join(self.lines)
 
 
 def owner_check(home, db, series):

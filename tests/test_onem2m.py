@@ -11,7 +11,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -121,7 +120,7 @@ def test_cse_stopped_mid_stream_loses_nothing_and_stores_nothing_twice(home, tmp
         board = BoardThread(publish_to_cse, home, part, cse.url, speed=1000)  # rows 30 ms apart
         wait_for(lambda: _has_records(cse), timeout=60)  # mid-stream
         cse.stop()
-        time.sleep(2)
+        board.wait_log("onem2m link down")
         cse.start()
         log = board.finish()
         counts = [instances(cse, "room1", trk) for trk in range(4)]
@@ -204,8 +203,8 @@ def test_a_refused_record_waits_first_in_the_outbox_until_the_cse_takes_it(cse, 
     cse_create(cse, "/cse-veil/room4", 3, {"m2m:cnt": {"rn": "t2"}}, "CAdmin")
     rows = dataset.load(ROOM, channels=ROOM_CHANNELS, limit=30)
     board = BoardThread(publish_to_cse, home, rows, cse.url, device="room4")
-    wait_for(lambda: _has_records(cse, "room4", 0), timeout=60)  # got in, and t2 was refused
-    time.sleep(1)  # and refused again
+    wait_for(lambda: _has_records(cse, "room4", 0), timeout=60)  # got in
+    board.wait_log("onem2m link down: CSE refused a record: HTTP 403")  # and t2 was refused
     req = urllib.request.Request(
         f"{cse.url}/room4/t2",
         method="DELETE",
