@@ -198,6 +198,7 @@ def decode(
 
     Exits 3 when records were altered, injected, missing or malformed.
     """
+    from ..owner.decode import PROBLEMS
     from ..owner.home import Home
     from ..owner.live import follow as follow_live
     from ..owner.recover import recover
@@ -233,7 +234,7 @@ def decode(
     click.echo(f"{got.readings} real readings -> {csv_out}")
     if not report.clean:
         for finding, examples in report.examples.items():
-            if finding in ("altered", "injected", "missing", "malformed"):
+            if finding in PROBLEMS:
                 click.echo(f"{finding}: " + "; ".join(examples), err=True)
         click.echo("veil: integrity problems found (see the table above)", err=True)
         sys.exit(3)

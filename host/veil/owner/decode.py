@@ -28,8 +28,9 @@ from ..protocol import (
     split_hidden,
 )
 
-# Findings that mean the data was tampered with or lost (decode exits non-zero on these).
-PROBLEMS = ("altered", "injected", "missing", "malformed")
+# Findings that mean the data was tampered with, lost or is not one reading per time (decode
+# exits non-zero on these).
+PROBLEMS = ("altered", "injected", "missing", "malformed", "repeated_time")
 UNPARSED = "-"  # report row for messages that name no known device
 FINDINGS = (
     "verified_real",
@@ -183,7 +184,25 @@ class Decoder:
                 altered_slots.add(slot)
                 self.report.note(rec.dev, "altered", f"{origin}: seq {rec.seq} track {rec.trk}")
         self._count_gaps(altered_slots)
+        self._count_repeated_times()
         return self.report
+
+    def _count_repeated_times(self) -> None:
+        """Real readings at a time an earlier reading of the device already has: a board
+        that replayed its data again under a new boot, or whose clock went back. Each verifies,
+        but the CSV would hold two readings for one moment."""
+        first: dict[tuple[str, int], Reading] = {}
+        for key in sorted(self.readings, key=lambda k: (k[0], k[2], k[3])):
+            r = self.readings[key]
+            seen = first.setdefault((r.dev, r.ts), r)
+            if seen is not r:
+                when = dt.datetime.fromtimestamp(r.ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+                self.report.note(
+                    r.dev,
+                    "repeated_time",
+                    f"{r.dev} boot {r.boot} seq {r.seq} at {when}, "
+                    f"as boot {seen.boot} seq {seen.seq}",
+                )
 
     def _count_gaps(self, altered_slots: set) -> None:
         """Missing = real-track sequence numbers absent inside one boot's run, less those the
