@@ -117,3 +117,18 @@ def test_live_decode_reports_poison_and_goes_on(broker, genuine, tmp_path):
     report = got["report"]
     assert report.devices["-"].counts["malformed"] == 1
     assert report.devices["room1"].counts["verified_real"] == 2
+
+
+def test_a_value_beyond_32_bits_once_scaled_is_malformed_for_the_owner(genuine, tmp_path):
+    """In range as sent (the platform stores it, it has no decimals to scale by), beyond 32
+    bits once scaled by the channel's decimals: the owner's decode says so, no traceback."""
+    home, _spec, lines = genuine
+    rec = json.loads(lines[0])
+    rec["val"]["S1_Temp"] = 2**31 - 1  # x 100
+    feed = tmp_path / "big.jsonl"
+    feed.write_bytes(json.dumps(rec).encode() + b"\n" + b"".join(lines[1:8]))
+    report = tmp_path / "r.json"
+    p = veil_cli("decode", "--home", home.path, feed, "--out", tmp_path / "r.csv",
+                 "--report", report, cwd=tmp_path, check=False)  # fmt: skip
+    assert p.returncode == 3 and "Traceback" not in p.stderr, p.stderr
+    assert json.loads(report.read_text())["devices"]["room1"]["malformed"] == 1

@@ -256,10 +256,14 @@ class CanonicalPacker:
         return _read_values(rec.val, self._names, self._scales, self._dev)
 
     def pack(self, hidden, ep, boot, seq, trk, ts, values) -> bytes:
+        """MalformedRecord for a value within 32 bits as sent but not once scaled."""
         a = self._args
         a[1], a[3], a[4], a[5], a[6], a[8] = hidden, ep, boot, seq, trk, ts
         a[11::2] = values
-        return self._struct.pack(*a)
+        try:
+            return self._struct.pack(*a)
+        except struct.error:
+            raise MalformedRecord(f"a value of device {self._dev} is beyond 32 bits") from None
 
 
 def hidden_field(mask: int = 0, drops: int = 0) -> int:

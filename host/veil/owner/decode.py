@@ -125,16 +125,16 @@ class Decoder:
             self.report.note(rec.dev if spec else UNPARSED, "injected", f"{origin}: {what}")
             return
         packer = self.packers[rec.dev]
+        real = rec.trk == self.keys.real_track(spec, rec.ep)
         try:
             values = packer.values(rec)
+            fields = (rec.ep, rec.boot, rec.seq, rec.trk, rec.ts, values)
+            hidden = check_tag(
+                self.keys.real if real else self.keys.fake, packer, bytes.fromhex(rec.tag), *fields
+            )
         except MalformedRecord as e:
             self.report.note(rec.dev, "malformed", f"{origin}: {e}")
             return
-        real = rec.trk == self.keys.real_track(spec, rec.ep)
-        fields = (rec.ep, rec.boot, rec.seq, rec.trk, rec.ts, values)
-        hidden = check_tag(
-            self.keys.real if real else self.keys.fake, packer, bytes.fromhex(rec.tag), *fields
-        )
         if hidden is None:
             self._failed.append((origin, rec))
             return
