@@ -88,7 +88,7 @@ def _running_board(tmp: Path) -> Path:
 
 
 def test_a_sim_killed_leaves_its_key_private_and_the_next_run_removes_it(
-    home, tmp_path, monkeypatch
+    home, tmp_path, monkeypatch, figures
 ):
     proc, tmp = _sim(tmp_path, home, "--realtime", "--rows", "200")
     try:
@@ -107,9 +107,14 @@ def test_a_sim_killed_leaves_its_key_private_and_the_next_run_removes_it(
     monkeypatch.setattr(tempfile, "tempdir", str(tmp))  # the next run, in the same place
     with scratch("sim"):
         assert secret_files(tmp, [key]) == []
+    figures(
+        "`veil sim` killed (SIGKILL) mid-run",
+        notes=f"{len(left)} key file(s) left, 0600 in a 0700 scratch folder; its interpreter "
+        "died with it; the next run removed them",
+    )
 
 
-def test_a_killed_board_ends_the_sim_with_one_line(home, tmp_path):
+def test_a_killed_board_ends_the_sim_with_one_line(home, tmp_path, figures):
     """Its interpreter killed mid-run, the virtual board resets as a board would; mpremote
     would wait for ever for the end of the firmware's output. `veil sim` says what happened."""
     proc, tmp = _sim(tmp_path, home, "--realtime", "--speed", "20", "--rows", "200")
@@ -117,7 +122,9 @@ def test_a_killed_board_ends_the_sim_with_one_line(home, tmp_path):
         board = _running_board(tmp)
         [pid] = interpreters(board)
         os.kill(pid, signal.SIGKILL)
+        killed = time.monotonic()
         out, err = proc.communicate(timeout=60)
+        took = time.monotonic() - killed
     finally:
         proc.kill()
     assert proc.returncode == 1, out + err
@@ -127,6 +134,10 @@ def test_a_killed_board_ends_the_sim_with_one_line(home, tmp_path):
     ), err
     assert "Traceback" not in err
     assert not interpreters(board)
+    figures(
+        "the virtual board's MicroPython killed (SIGKILL) during `veil sim`",
+        notes=f"`veil sim` ended {took:.1f} s later with one line (exit 1)",
+    )
 
 
 def test_every_board_operation_ends_at_its_deadline(tmp_path):

@@ -59,6 +59,21 @@ def wait_stored(db, n, timeout=60):
     return stored(db)
 
 
+def note_figures(figures, fault, db, exact, report, redelivered, notes=""):
+    """What a fault test sent, stored and recovered, for docs/reliability.md."""
+    n = stored(db)[0]
+    figures(
+        fault,
+        sent=4 * ROWS,
+        stored=n,
+        quarantined=0,
+        recovered=f"{exact}/{ROWS}",
+        lost=4 * ROWS - n,
+        duplicated=report.total("duplicated"),
+        notes=f"{redelivered} delivered again, stored once" + (f"; {notes}" if notes else ""),
+    )
+
+
 def drained(broker, ingest):
     """Wait until the service has read everything the broker took before now: a message
     published after the board finished reaches the service after the board's records."""
@@ -71,7 +86,7 @@ def drained(broker, ingest):
         time.sleep(0.05)
 
 
-def test_broker_stopped_mid_stream_and_restarted(broker, series, home, tmp_path):
+def test_broker_stopped_mid_stream_and_restarted(broker, series, home, tmp_path, figures):
     db = tmp_path / "p.db"
     ingest = IngestThread(broker, db)
     try:
@@ -86,10 +101,18 @@ def test_broker_stopped_mid_stream_and_restarted(broker, series, home, tmp_path)
         ingest.close()
     assert log.count("mqtt connected") >= 2, log
     exact, report = owner_check(home, db, series)
+    note_figures(
+        figures,
+        "broker stopped (SIGTERM) mid-stream, restarted",
+        db,
+        exact,
+        report,
+        ingest.service.result.duplicates,
+    )
     assert exact == ROWS and report.clean
 
 
-def test_broker_killed_and_restarted_loses_nothing(broker, series, home, tmp_path):
+def test_broker_killed_and_restarted_loses_nothing(broker, series, home, tmp_path, figures):
     """The README's recipe, the service with its defaults: Mosquitto is killed (SIGKILL)
     mid-stream and restarted, and the board sends its backlog to the restarted broker before
     the service is back (the service's link is cut meanwhile). The service's session and
@@ -116,10 +139,12 @@ def test_broker_killed_and_restarted_loses_nothing(broker, series, home, tmp_pat
         relay.close()
     assert up > down and "mqtt connected" in log
     exact, report = owner_check(home, db, series)
+    fault = "broker killed (SIGKILL) mid-stream, restarted; the board's backlog gets there first"
+    note_figures(figures, fault, db, exact, report, ingest.service.result.duplicates)
     assert exact == ROWS and report.clean
 
 
-def test_ingest_killed_and_restarted(broker, series, home, tmp_path):
+def test_ingest_killed_and_restarted(broker, series, home, tmp_path, figures):
     db = tmp_path / "p.db"
     cmd = [sys.executable, "-m", "veil.cli", "ingest", f"mqtts://127.0.0.1:{broker.tls_port}",
            "--ca", str(broker.files.ca_pem), "--user", "ingest", "--password-file",
@@ -158,10 +183,12 @@ def test_ingest_killed_and_restarted(broker, series, home, tmp_path):
     m = re.search(r"(\d+) messages, (\d+) stored, (\d+) already stored, 0 quarantined", out)
     assert m and int(m.group(2)) == 4 * ROWS - before, out
     exact, report = owner_check(home, db, series)
+    note_figures(figures, "ingest service killed (SIGKILL) mid-stream, restarted", db, exact,
+                 report, int(m.group(3)), f"killed with {before} stored")  # fmt: skip
     assert exact == ROWS and report.clean
 
 
-def test_board_loses_its_link_for_a_while(broker, series, home, tmp_path):
+def test_board_loses_its_link_for_a_while(broker, series, home, tmp_path, figures):
     db = tmp_path / "p.db"
     relay = Relay(broker.tls_port)
     ingest = IngestThread(broker, db)
@@ -180,11 +207,19 @@ def test_board_loses_its_link_for_a_while(broker, series, home, tmp_path):
         relay.close()
     assert log.count("mqtt connected") >= 2, log
     exact, report = owner_check(home, db, series)
+    note_figures(
+        figures,
+        "board's link cut mid-stream, restored",
+        db,
+        exact,
+        report,
+        ingest.service.result.duplicates,
+    )
     assert exact == ROWS and report.clean
 
 
 def test_an_outage_longer_than_the_outbox_drops_the_oldest_and_counts_them(
-    broker, series, home, tmp_path
+    broker, series, home, tmp_path, figures
 ):
     """The link breaks mid-stream for longer than the outbox holds. The owner's report shows
     exactly what the board dropped (its drop reports, hidden in the real records' tags), the
@@ -223,3 +258,13 @@ def test_an_outage_longer_than_the_outbox_drops_the_oldest_and_counts_them(
     assert report.clean
     for r in readings:
         assert (r.ts, list(r.values)) == (series.times[r.seq], series.rows[r.seq])
+    figures(
+        "board's link cut for longer than its outbox (40 records) holds",
+        sent=4 * ROWS,
+        stored=n,
+        quarantined=0,
+        recovered=f"{len(readings)}/{ROWS}",
+        lost=dev.counts["missing"],
+        duplicated=report.total("duplicated"),
+        notes=f"{dropped} dropped by the board, oldest first, all reported to the owner",
+    )

@@ -31,7 +31,9 @@ def broker(tmp_path_factory):
         yield b
 
 
-def test_hostile_messages_are_quarantined_and_the_service_goes_on(broker, genuine, tmp_path):
+def test_hostile_messages_are_quarantined_and_the_service_goes_on(
+    broker, genuine, tmp_path, figures
+):
     _home, _spec, lines = genuine
     good = json.loads(lines[0])
     room1, mallory = publisher(broker, "room1"), publisher(broker, "mallory")
@@ -61,6 +63,16 @@ def test_hostile_messages_are_quarantined_and_the_service_goes_on(broker, genuin
         assert {r.seq for r in s.records()} == {json.loads(x)["seq"] for x in lines[:40]}
     for want, got in zip(hostile, reasons, strict=True):
         assert want in got
+    figures(
+        "hostile messages over MQTT: bad JSON, wrong types, a 4 KB+ payload, protocol v2, "
+        "another device's record",
+        sent=40 + len(hostile) + 4,
+        stored=40,
+        quarantined=len(hostile),
+        lost=0,
+        duplicated=0,
+        notes="4 published to another device's topic were refused by the broker's ACL",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +83,7 @@ def postgres():
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_two_instances_split_the_load_and_store_each_record_once(
-    broker, genuine, tmp_path, backend, request
+    broker, genuine, tmp_path, backend, request, figures
 ):
     """Two ingest machines in one shared group, one store; the owner decodes from it."""
     home, _spec, lines = genuine
@@ -96,6 +108,16 @@ def test_two_instances_split_the_load_and_store_each_record_once(
     )
     assert r.exit_code == 0, r.output
     assert f"{len(lines) // 4} real readings" in r.output
+    figures(
+        f"two ingest services in one shared group, one {backend} store",
+        sent=len(lines),
+        stored=len(lines),
+        quarantined=0,
+        recovered=f"{len(lines) // 4}/{len(lines) // 4}",
+        lost=0,
+        duplicated=0,
+        notes=f"split {ra.read}/{rb.read}",
+    )
 
 
 def test_a_stranger_cannot_log_in_or_listen(broker):
@@ -131,7 +153,7 @@ def _device_client(broker, user):
     return c
 
 
-def test_the_broker_refuses_what_a_device_could_abuse(broker, genuine, tmp_path):
+def test_the_broker_refuses_what_a_device_could_abuse(broker, genuine, tmp_path, figures):
     """A device's credentials do not let it make the broker hold 50 MB, or retain a message
     every new subscriber gets first."""
     _home, _spec, lines = genuine
@@ -141,7 +163,8 @@ def test_the_broker_refuses_what_a_device_could_abuse(broker, genuine, tmp_path)
         big = _device_client(broker, "mallory")
         big.publish("veil/mallory", b"{" + b" " * 50_000_000 + b"}", qos=1)
         wait_for(lambda: big.ends, timeout=30)
-        assert _rss(broker.proc) - before < 5_000_000
+        grew = _rss(broker.proc) - before
+        assert grew < 5_000_000
         retained = _device_client(broker, "mallory")
         retained.publish("veil/mallory", lines[0].strip(), qos=1, retain=True)
         wait_for(lambda: retained.ends, timeout=30)
@@ -161,9 +184,18 @@ def test_the_broker_refuses_what_a_device_could_abuse(broker, genuine, tmp_path)
         assert later.service.result.stored == 1  # the first message it got: no retained one
     finally:
         later.close()
+    figures(
+        "a device publishes 50 MB, and a retained record",
+        sent=2 + 5,
+        stored=5,
+        quarantined=0,
+        lost=0,
+        duplicated=0,
+        notes=f"both refused by the broker, the device disconnected; broker grew {grew:,} bytes",
+    )
 
 
-def test_two_ingests_with_one_client_id_do_not_fight(broker, tmp_path):
+def test_two_ingests_with_one_client_id_do_not_fight(broker, tmp_path, figures):
     """Each takes the session from the other when it reconnects; after a few rounds one of
     them stops with one line instead of going on for ever, and the other keeps the session."""
     cmd = [sys.executable, "-m", "veil.cli", "ingest", f"mqtts://127.0.0.1:{broker.tls_port}",
@@ -198,3 +230,7 @@ def test_two_ingests_with_one_client_id_do_not_fight(broker, tmp_path):
     )
     assert "Traceback" not in err
     assert rounds <= 7, f"{rounds} logins with one client id"
+    figures(
+        "two ingest services given one client id",
+        notes=f"{rounds} logins in all, then one stopped with one line",
+    )

@@ -10,6 +10,7 @@ import sqlite3
 
 import pytest
 
+from veil.owner.decode import decode
 from veil.platform.store import open_store
 from veil.platform.store.base import StoreUnavailable
 
@@ -28,8 +29,8 @@ def _stored(ingest) -> int:
     return ingest.service.result.stored
 
 
-def test_a_postgresql_restart_mid_stream(broker, genuine):
-    _home, _spec, lines = genuine
+def test_a_postgresql_restart_mid_stream(broker, genuine, figures):
+    home, _spec, lines = genuine
     msgs = [x.strip() for x in lines]
     room1 = publisher(broker, "room1")
     with Postgres() as pg:
@@ -49,13 +50,24 @@ def test_a_postgresql_restart_mid_stream(broker, genuine):
             room1.close()
         with open_store(pg.url, create=False) as s:
             assert s.counts() == (len(msgs), 0)
+            readings, report = decode(home.keys(), home.devices(), s.items())
+    figures(
+        "PostgreSQL store restarted (fast shutdown) under the ingest service",
+        sent=len(msgs),
+        stored=len(msgs),
+        quarantined=0,
+        recovered=f"{len(readings)}/{len(msgs) // 4}",
+        lost=0,
+        duplicated=report.total("duplicated"),
+        notes=f"{ingest.service.result.duplicates} delivered again, stored once",
+    )
     outage = [n for n in ingest.notices if "store" in n]
     assert len(outage) == 2, ingest.notices  # one line when it went, one when it came back
     assert outage[0].startswith("store unavailable (PostgreSQL store veil: ")
     assert ingest.service.result.duplicates == 0
 
 
-def test_an_sqlite_lock_held_past_the_timeout(broker, genuine, tmp_path):
+def test_an_sqlite_lock_held_past_the_timeout(broker, genuine, tmp_path, figures):
     """SQLite gives up after its busy timeout (30 s by default; 0.5 s here) with "database
     is locked". While it is held the service waits; stopped meanwhile, it ends with the
     error, and the batch it held is what the next start gets first from the broker."""
@@ -93,3 +105,12 @@ def test_an_sqlite_lock_held_past_the_timeout(broker, genuine, tmp_path):
         room1.close()
     with open_store(db, create=False) as s:
         assert s.counts() == (300, 0)
+    figures(
+        "SQLite store locked past its timeout, twice; the service stopped during the second",
+        sent=300,
+        stored=300,
+        quarantined=0,
+        lost=0,
+        duplicated=0,
+        notes="the batch held at the stop was stored by the next start, from the broker",
+    )
