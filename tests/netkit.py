@@ -186,6 +186,13 @@ class BoardThread(threading.Thread):
         counts = [int(m.group(1)) for ln in self.lines if (m := TICKS.search(ln))]
         return counts[-1] if counts else 0
 
+    def wait_ticks(self, more, timeout=60):
+        """Wait until the board has logged `more` ticks than now (or stopped)."""
+        start, end = self.ticks(), time.monotonic() + timeout
+        while self.ticks() < start + more and self.is_alive():
+            assert time.monotonic() < end, f"the board did not tick {more} times"
+            time.sleep(0.05)
+
     def finish(self, timeout=180):
         """The board's log, once it has stopped."""
         self.join(timeout)

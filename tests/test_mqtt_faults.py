@@ -59,8 +59,10 @@ def wait_stored(db, n, timeout=60):
     return stored(db)
 
 
-def note_figures(figures, fault, db, exact, report, redelivered, notes=""):
-    """What a fault test sent, stored and recovered, for docs/reliability.md."""
+def owner_verdict(figures, fault, home, db, series, redelivered, notes=""):
+    """The owner recovers every reading bit-exact from the store, the report is clean; what
+    the test sent, stored and recovered goes to docs/reliability.md."""
+    exact, report = owner_check(home, db, series)
     n = stored(db)[0]
     figures(
         fault,
@@ -72,6 +74,7 @@ def note_figures(figures, fault, db, exact, report, redelivered, notes=""):
         duplicated=report.total("duplicated"),
         notes=f"{redelivered} delivered again, stored once" + (f"; {notes}" if notes else ""),
     )
+    assert exact == ROWS and report.clean
 
 
 def drained(broker, ingest):
@@ -80,10 +83,7 @@ def drained(broker, ingest):
     sentinel = publisher(broker, "room1", client_id="sentinel")
     sentinel.publish_all("veil/room1", [b"end of the board's records"])
     sentinel.close()
-    wait_for_quarantined = time.monotonic() + 60
-    while not any(b"end of" in q.raw for q in ingest.service.result.quarantined):
-        assert time.monotonic() < wait_for_quarantined, "the service did not drain"
-        time.sleep(0.05)
+    wait_for(lambda: any(b"end of" in q.raw for q in ingest.service.result.quarantined), 60)
 
 
 def test_broker_stopped_mid_stream_and_restarted(broker, series, home, tmp_path, figures):
@@ -100,16 +100,14 @@ def test_broker_stopped_mid_stream_and_restarted(broker, series, home, tmp_path,
     finally:
         ingest.close()
     assert log.count("mqtt connected") >= 2, log
-    exact, report = owner_check(home, db, series)
-    note_figures(
+    owner_verdict(
         figures,
         "broker stopped (SIGTERM) mid-stream, restarted",
+        home,
         db,
-        exact,
-        report,
+        series,
         ingest.service.result.duplicates,
     )
-    assert exact == ROWS and report.clean
 
 
 def test_broker_killed_and_restarted_loses_nothing(broker, series, home, tmp_path, figures):
@@ -128,8 +126,7 @@ def test_broker_killed_and_restarted_loses_nothing(broker, series, home, tmp_pat
         down = board.wait_log("mqtt link down")
         broker.start()
         up = board.wait_log("mqtt connected", after=down)
-        ticks = board.ticks()
-        wait_for(lambda: board.ticks() >= ticks + 50 or not board.is_alive(), timeout=60)
+        board.wait_ticks(50)
         assert stored(db)[0] < 4 * ROWS  # records wait in the broker for the service
         relay.restore()
         log = board.finish()
@@ -138,10 +135,8 @@ def test_broker_killed_and_restarted_loses_nothing(broker, series, home, tmp_pat
         ingest.close()
         relay.close()
     assert up > down and "mqtt connected" in log
-    exact, report = owner_check(home, db, series)
     fault = "broker killed (SIGKILL) mid-stream, restarted; the board's backlog gets there first"
-    note_figures(figures, fault, db, exact, report, ingest.service.result.duplicates)
-    assert exact == ROWS and report.clean
+    owner_verdict(figures, fault, home, db, series, ingest.service.result.duplicates)
 
 
 def test_ingest_killed_and_restarted(broker, series, home, tmp_path, figures):
@@ -182,10 +177,8 @@ def test_ingest_killed_and_restarted(broker, series, home, tmp_path, figures):
     assert second.returncode == 0, second.said
     m = re.search(r"(\d+) messages, (\d+) stored, (\d+) already stored, 0 quarantined", out)
     assert m and int(m.group(2)) == 4 * ROWS - before, out
-    exact, report = owner_check(home, db, series)
-    note_figures(figures, "ingest service killed (SIGKILL) mid-stream, restarted", db, exact,
-                 report, int(m.group(3)), f"killed with {before} stored")  # fmt: skip
-    assert exact == ROWS and report.clean
+    fault = "ingest service killed (SIGKILL) mid-stream, restarted"
+    owner_verdict(figures, fault, home, db, series, int(m.group(3)), f"killed with {before} stored")
 
 
 def test_board_loses_its_link_for_a_while(broker, series, home, tmp_path, figures):
@@ -197,8 +190,7 @@ def test_board_loses_its_link_for_a_while(broker, series, home, tmp_path, figure
         wait_stored(db, 400)
         relay.cut()
         board.wait_log("mqtt link down")
-        ticks = board.ticks()
-        wait_for(lambda: board.ticks() >= ticks + 50, timeout=60)  # records wait in its outbox
+        board.wait_ticks(50)  # records wait in its outbox
         relay.restore()
         log = board.finish()
         assert wait_stored(db, 4 * ROWS) == (4 * ROWS, 0)
@@ -206,16 +198,14 @@ def test_board_loses_its_link_for_a_while(broker, series, home, tmp_path, figure
         ingest.close()
         relay.close()
     assert log.count("mqtt connected") >= 2, log
-    exact, report = owner_check(home, db, series)
-    note_figures(
+    owner_verdict(
         figures,
         "board's link cut mid-stream, restored",
+        home,
         db,
-        exact,
-        report,
+        series,
         ingest.service.result.duplicates,
     )
-    assert exact == ROWS and report.clean
 
 
 def test_an_outage_longer_than_the_outbox_drops_the_oldest_and_counts_them(
@@ -233,8 +223,7 @@ def test_an_outage_longer_than_the_outbox_drops_the_oldest_and_counts_them(
         wait_stored(db, 40)
         relay.cut()
         board.wait_log("mqtt link down")
-        ticks = board.ticks()
-        wait_for(lambda: board.ticks() >= ticks + 100, timeout=60)  # 400 records: 40 fit
+        board.wait_ticks(100)  # 400 records: 40 fit
         relay.restore()
         log = board.finish()
         dropped = int(re.search(r"mqtt outbox dropped (\d+) records in all", log).group(1))
