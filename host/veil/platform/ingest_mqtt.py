@@ -34,7 +34,6 @@ from ..feed import Rejected, parse_message
 from ..protocol import MalformedRecord, Record
 from .ingest import IngestResult
 from .mqtt_link import (
-    SESSION_TAKEN_OVER,
     BrokerUrl,
     LinkError,
     RefusedError,
@@ -49,7 +48,7 @@ LINGER = 0.05  # seconds a message may wait for its batch
 RETRY_MAX = 5.0  # longest wait between two tries of the broker or the store
 ACK_TIMEOUT = 10.0
 TAKEOVER_DROPS, TAKEOVER_AGE = 3, 5.0  # sessions lost in a row, each within so many seconds
-_PUBACK = struct.Struct(">H")  # a PUBACK is 0x40 0x02 and the packet id (MQTT 5, 3.4.2.1)
+_PUBACK = struct.Struct(">H")  # a PUBACK is 0x40 0x02 and the packet id (MQTT 3.1.1, 3.4)
 
 
 def classify(url: BrokerUrl, topic: str, payload: bytes) -> Record | Rejected:
@@ -96,14 +95,12 @@ class MqttIngest:
             manual_ack=True,
         )
         self.client.on_message = self._on_message
-        self.client.on_disconnect = self._on_disconnect
         self.subscribed = threading.Event()  # set once the broker granted the subscription
         self.client.on_subscribe = self._on_subscribe
         self.result = IngestResult()
         self._pending: list = []
         self._was_up = False
         self._lost = False  # the connection went while a batch was being committed
-        self._taken_over = False
         self._bounces = 0  # sessions in a row lost as soon as they were made
         self._up_since, self._at_once = 0.0, True
         self._stop = threading.Event()
@@ -117,9 +114,6 @@ class MqttIngest:
         self._notice(
             f"subscribed to {self.topic} on {self.url.host}:{self.url.port} as {self.client_id}"
         )
-
-    def _on_disconnect(self, _client, _userdata, _flags, reason, _props) -> None:
-        self._taken_over = getattr(reason, "value", None) == SESSION_TAKEN_OVER
 
     def _flush(self, ack: bool) -> None:
         """Store the pending messages in one transaction, then acknowledge them."""
@@ -182,10 +176,9 @@ class MqttIngest:
         paho's `ack()` costs a packet object with a threading.Condition, a wake-up byte and a
         send() per message, about a fifth of the service's time at full rate. The loop runs in
         this thread, so nothing else writes to the socket: paho's own queue is flushed first,
-        then the 4-byte PUBACKs (MQTT 5 allows the reason code left out when it is success)
-        follow as one buffer. If the write fails the connection is shut (paho then reports it
-        lost and run() reconnects); the broker redelivers the batch and the store keeps it
-        once."""
+        then the 4-byte PUBACKs follow as one buffer. If the write fails the connection is shut
+        (paho then reports it lost and run() reconnects); the broker redelivers the batch and
+        the store keeps it once."""
         if not mids:
             return
         c = self.client
@@ -214,22 +207,18 @@ class MqttIngest:
         """Connect and subscribe; once it was up, retry with backoff while the broker is away
         (a first connection that fails is an error to report, not to wait out). Stops with
         TakenOverError, before taking the session back, when another client has it: the
-        broker said so, or the session was closed TAKEOVER_DROPS times in a row within
-        TAKEOVER_AGE s of being made at the first try (Mosquitto 2.0.11 closes the old
-        connection without sending its DISCONNECT)."""
+        session was closed TAKEOVER_DROPS times in a row within TAKEOVER_AGE s of being made
+        at the first try (MQTT 3.1.1 has no word for "another client took your session": the
+        broker just closes the connection)."""
         broker = f"{self.url.host}:{self.url.port}"
         if self._was_up:
             quick = time.monotonic() - self._up_since < TAKEOVER_AGE and self._at_once
             self._bounces = self._bounces + 1 if quick else 0
-            if self._taken_over or self._bounces >= TAKEOVER_DROPS:
-                how = (
-                    "took this session over"
-                    if self._taken_over
-                    else f"closed this session {self._bounces} times as soon as it was made"
-                )
+            if self._bounces >= TAKEOVER_DROPS:
                 raise TakenOverError(
                     f"another client is logged in to {broker} with client id {self.client_id} "
-                    f"({how}): give each ingest instance its own --client-id"
+                    f"(closed this session {self._bounces} times as soon as it was made): give "
+                    "each ingest instance its own --client-id"
                 )
             self._notice(f"broker {broker} connection lost; reconnecting")
         wait, self._at_once = 0.1, True
