@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 COLUMNS = ("sent", "stored", "quarantined", "recovered", "lost", "duplicated")
 
 
 def main() -> None:
-    rows = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
+    text = Path(sys.argv[1]).read_text()
+    rows = [json.loads(line) for line in text.splitlines() if line.strip()]
     print("| fault or hostile input | " + " | ".join(COLUMNS) + " | notes | test |")
     print("| --- |" + " ---: |" * len(COLUMNS) + " --- | --- |")
     for r in rows:
