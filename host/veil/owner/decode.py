@@ -188,14 +188,15 @@ class Decoder:
         return self.report
 
     def _count_repeated_times(self) -> None:
-        """Real readings at a time an earlier reading of the device already has: a board
-        that replayed its data again under a new boot, or whose clock went back. Each verifies,
-        but the CSV would hold two readings for one moment."""
+        """Real readings at a time a reading of an earlier boot of the device already has: a
+        board that replayed its data again under a new boot, or whose clock went back at a
+        reboot. Each verifies, but the CSV would hold two readings for one moment. (Within a
+        boot a time may repeat: times are whole seconds, and a board may tick faster.)"""
         first: dict[tuple[str, int], Reading] = {}
         for key in sorted(self.readings, key=lambda k: (k[0], k[2], k[3])):
             r = self.readings[key]
             seen = first.setdefault((r.dev, r.ts), r)
-            if seen is not r:
+            if seen.boot != r.boot:
                 when = dt.datetime.fromtimestamp(r.ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
                 self.report.note(
                     r.dev,
