@@ -24,6 +24,7 @@ CORE = (
     "veil.dataset",
     "veil.firmware",
     "veil.progress",
+    "veil.private",
 )
 LAYERS = ("platform", "privacy", "owner", "boards", "sim", "cli")
 MAY_IMPORT = {

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import tempfile
 from pathlib import Path
 
 from ..dataset import Series
@@ -18,6 +17,7 @@ from ..errors import VeilError
 from ..owner.devices import Definition, define_device
 from ..owner.home import Home
 from ..privacy.profile import board_files
+from ..private import scratch, write_private
 from ..protocol import Channel, DeviceSpec
 from . import budget
 from .boardfile import BoardFile
@@ -69,12 +69,6 @@ def sensor_channels(board: BoardFile) -> tuple[list[Channel], list[str]]:
     return board.channels()
 
 
-def _private(path: Path, data: bytes) -> None:
-    path.unlink(missing_ok=True)
-    path.touch(0o600)
-    path.write_bytes(data)
-
-
 def stage(
     folder: Path,
     home: Home,
@@ -85,8 +79,8 @@ def stage(
     transport: Transport | None = None,
 ) -> list[str]:
     """Write the files provisioning puts on a board into `folder` (the key and the transport
-    secrets as 0600 files, apart from the settings); returns their names. `folder` may be a
-    virtual board's root or a private staging dir."""
+    secrets as 0600 files, the folder made 0700: veil.private); returns their names. `folder`
+    may be a virtual board's root or a private staging dir."""
     secrets, files = (transport.secrets, transport.files) if transport else ({}, {})
     home.key()  # fail on a missing or exposed key before writing anything
     missing = [c["name"] for c in config["channels"] if c["name"] not in profile["channels"]]
@@ -96,10 +90,10 @@ def stage(
     doc, tables = board_files(profile, [c["name"] for c in config["channels"]])
     (folder / "profile.json").write_bytes(doc)
     (folder / "decoy.bin").write_bytes(tables)
-    _private(folder / "key.bin", home.key_path.read_bytes())
+    write_private(folder / "key.bin", home.key_path.read_bytes())
     names = ["config.json", "profile.json", "decoy.bin", "key.bin"]
     if secrets:
-        _private(folder / "secrets.json", json.dumps(secrets).encode())
+        write_private(folder / "secrets.json", json.dumps(secrets).encode())
         names.append("secrets.json")
     for name, data in files.items():
         (folder / name).write_bytes(data)
@@ -122,11 +116,11 @@ def put_device(
     """Write config.json, profile.json, decoy.bin, key.bin (and replay data, transport secrets
     and CA) to the board as one atomic set (veil.boards.settingset), then record the device in
     the home."""
-    with tempfile.TemporaryDirectory(prefix="veil-provision-") as tmp:
+    with scratch("provision") as tmp:
         names = stage(
-            Path(tmp), home, config, profile=definition.profile, series=series, transport=transport
+            tmp, home, config, profile=definition.profile, series=series, transport=transport
         )
-        put_set(board, {name: Path(tmp) / name for name in names})
+        put_set(board, {name: tmp / name for name in names})
     definition.save(home)
 
 

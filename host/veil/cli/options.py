@@ -131,17 +131,13 @@ broker_options = [
 ingest_options = [
     click.option(
         "--group",
-        default="veil-ingest",
-        show_default=True,
-        help="shared subscription group: instances of one group split the load",
+        help="share the load with the instances of this group (a shared subscription: only on "
+        "a broker that restores those after a restart, not Mosquitto 2.0; docs/transports.md)",
     ),
     click.option(
-        "--exclusive",
-        is_flag=True,
-        help="plain subscription instead of the shared group: one instance, and it survives a "
-        "Mosquitto restart",
+        "--client-id",
+        help="MQTT client id: names the broker session, one per instance (default: per host)",
     ),
-    click.option("--client-id", help="MQTT client id, unique per instance (default: per host)"),
     click.option("--limit", type=click.IntRange(min=0), help="stop after this many messages"),
     click.option(
         "--idle", type=click.FloatRange(min=0), help="stop after this many seconds without any"

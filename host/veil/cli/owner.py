@@ -160,7 +160,7 @@ def fetch(port, out, remote):
         "veil decode --home veil-home --store platform.db --json",
     ),
 )
-@click.argument("feeds", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("feeds", nargs=-1, type=click.Path(path_type=Path))
 @home_option
 @click.option(
     "--store",

@@ -52,7 +52,7 @@ def ingest(sources, store_path, origin, as_json, **service):
     if any(s.startswith(("http://", "https://")) for s in sources):
         if len(sources) != 1:
             raise click.UsageError("give one CSE URL, or feed files")
-        devices, res, total = ingest_cse(sources[0], store_path, origin=origin)
+        devices, res, total = ingest_cse(sources[0], store_path, origin=origin, notice=_notice)
         _say(as_json, f"{sources[0]}: {len(devices)} devices, {_summary(res)}")
         _say(as_json, f"{store_path}: {total} records")
         _print_counts(as_json, store_path, total, [(sources[0], res)], devices=devices)
@@ -71,7 +71,9 @@ def ingest(sources, store_path, origin, as_json, **service):
         _say(as_json, f"{feed}: {_summary(res)}")
 
     with Reporter() as progress:
-        quarantined, total = ingest_files(store_path, sources, on_file=on_file, progress=progress)
+        quarantined, total = ingest_files(
+            store_path, sources, on_file=on_file, notice=_notice, progress=progress
+        )
     _say(as_json, f"{store_path}: {total} records")
     _print_counts(as_json, store_path, total, done)
     refuse_quarantined(quarantined)
@@ -99,7 +101,7 @@ def _print_counts(as_json, store_path, total, results, **extra) -> None:
 
 
 def _ingest_service(
-    url, store_path, *, as_json, user, password_file, ca, group, exclusive, client_id, limit, idle
+    url, store_path, *, as_json, user, password_file, ca, group, client_id, limit, idle
 ):
     """`veil ingest mqtt://…`: run until stopped, printing a line per second of progress."""
     from ..platform.ingest_mqtt import ingest_broker
@@ -107,13 +109,15 @@ def _ingest_service(
     from ..platform.store import open_store
 
     with open_store(store_path) as store:
+        if store.upgraded:
+            _notice(store.upgraded)
         service = ingest_broker(
             store,
             url,
             user=user,
             password=read_secret(password_file),
             ca=ca,
-            group=None if exclusive else group,
+            group=group,
             client_id=client_id,
         )
         last = [0.0]
@@ -124,11 +128,17 @@ def _ingest_service(
                 click.echo(_summary(res), err=True)
 
         click.echo(f"ingesting {url} into {store_path} (Ctrl-C to stop)", err=True)
-        res = service.run(stop=stop_on_signals(), limit=limit, idle=idle, on_batch=progress)
+        res = service.run(
+            stop=stop_on_signals(), limit=limit, idle=idle, on_batch=progress, notice=_notice
+        )
     _say(as_json, _summary(res))
     for rej in res.quarantined[:5]:
         click.echo(f"quarantined {rej.origin}: {rej.reason}", err=True)
     return res
+
+
+def _notice(line: str) -> None:
+    click.echo(line, err=True)
 
 
 def _summary(res) -> str:

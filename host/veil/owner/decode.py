@@ -38,6 +38,7 @@ PROBLEMS = (
     "missing_fake",  # fake records: the platform lost or hid them all the same
     "missing_boot",  # boots with no record at all, between boots that have some
     "malformed",
+    "repeated_time",  # real readings at a time an earlier boot already had (a replay)
 )
 UNPARSED = "-"  # report row for messages that name no known device
 FINDINGS = (
@@ -232,7 +233,26 @@ class Decoder:
                 reports[r.dev].append((r.seq, r.drops))
         for dev, gaps in self._gaps(altered).items():
             self._count(dev, gaps, sorted(reports[dev]))
+        self._count_repeated_times()
         return self.report
+
+    def _count_repeated_times(self) -> None:
+        """Real readings at a time a reading of an earlier boot of the device already has: a
+        board that replayed its data again under a new boot, or whose clock went back at a
+        reboot. Each verifies, but the CSV would hold two readings for one moment. (Within a
+        boot a time may repeat: times are whole seconds, and a board may tick faster.)"""
+        first: dict[tuple[str, int], Reading] = {}
+        for key in sorted(self.readings, key=lambda k: (k[0], k[2], k[3])):
+            r = self.readings[key]
+            seen = first.setdefault((r.dev, r.ts), r)
+            if seen.boot != r.boot:
+                when = dt.datetime.fromtimestamp(r.ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+                self.report.note(
+                    r.dev,
+                    "repeated_time",
+                    f"{r.dev} boot {r.boot} seq {r.seq} at {when}, "
+                    f"as boot {seen.boot} seq {seen.seq}",
+                )
 
     def _gaps(self, altered: dict[tuple, Record]) -> dict[str, list[_Gap]]:
         """Every device's missing records, as gaps in publishing order.

@@ -1,4 +1,5 @@
-"""The owner's home folder: the home key (secret, 0600) and the devices' specs (not secret).
+"""The owner's home folder (0700): the home key (secret, 0600) and the devices' specs (not
+secret).
 
     <home>/home.key       32 random bytes; never printed, logged or sent to a platform
     <home>/devices.json   {"devices": [DeviceSpec.to_json(), ...]}
@@ -17,6 +18,7 @@ import stat
 from pathlib import Path
 
 from ..errors import VeilError
+from ..private import write_private
 from ..protocol import DeviceSpec, HomeKeys, fingerprint
 
 KEY_FILE = "home.key"
@@ -48,23 +50,16 @@ class Home:
         self.devices_path = self.path / DEVICES_FILE
 
     def keygen(self) -> str:
-        """Create the home key from the OS CSPRNG; refuses to replace an existing one. A home
-        folder it creates is private to its owner (0700)."""
-        self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        """Create the home key from the OS CSPRNG (0600 in the home folder, made 0700);
+        refuses to replace an existing one."""
+        key = secrets.token_bytes(KEY_LEN)
         try:
-            fd = os.open(self.key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            write_private(self.key_path, key, replace=False)
         except FileExistsError:
             raise KeyFileError(
                 f"{self.key_path} already exists; a new key would orphan every device and "
                 "record made with it (move it away first if you really mean to)"
             ) from None
-        key = secrets.token_bytes(KEY_LEN)
-        try:
-            os.fchmod(fd, 0o600)
-            os.write(fd, key)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
         return fingerprint(key)
 
     def key(self) -> bytes:

@@ -3,7 +3,9 @@
 The virtual board is driven through mpremote exactly like a board on USB: the firmware (as
 `veil deploy` builds it) and a replay file are copied to it, it is provisioned, the tick loop
 runs with its log streamed back, and the spooled feed is copied off it as `veil fetch` copies
-it off a board.
+it off a board. The board's folder holds its key: a temporary one is a private scratch folder
+(veil.private), one given is made 0700. A board that stops answering (its interpreter killed,
+hung) ends the run with one line saying so.
 """
 
 from __future__ import annotations
@@ -15,13 +17,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..boards import budget
 from ..boards.deploy import Bundle, build
 from ..boards.fetch import copy_feed
-from ..boards.link import BoardLink
+from ..boards.link import BoardError, BoardLink
 from ..boards.netconfig import Transport, check_reachable
 from ..boards.provision import REPLAY, SPOOL, board_config, put_device
 from ..dataset import Series
@@ -29,6 +32,7 @@ from ..errors import VeilError
 from ..firmware import firmware_dir, firmware_files
 from ..owner.devices import define_device
 from ..owner.home import Home
+from ..private import private_dir, scratch
 from ..progress import Progress, quiet
 from ..protocol import DeviceSpec
 from .vboard import VirtualBoard, virtual_heap
@@ -78,13 +82,15 @@ def simulate(
     weak_decoys: bool = False,
     progress: Progress = quiet,
     transport: Transport | None = None,
+    on_line: Callable[[str], None] | None = None,
 ) -> SimResult:
     """Replay `series` on a virtual board as `device` of `home`, defined by the home's rules
     (veil.owner.devices.define_device: k and epoch are the home's, the decoy profile the one the
     device had or one fitted from the series itself); the feed goes to `feed_out`, or over the
     network `transport` (veil.boards.netconfig). Each step is reported to `progress`
     (veil.progress): over a network reaching the platform first, then start, firmware,
-    provision, replay (ticks), and the copy of the feed or what is left to send."""
+    provision, replay (ticks), and the copy of the feed or what is left to send. `on_line`
+    gets each line of the board's log as it comes."""
     if transport is not None:
         progress(f"reach the platform at {transport.sink['host']}:{transport.sink['port']}")
         check_reachable(transport)
@@ -112,9 +118,11 @@ def simulate(
     log: list[str] = []
     ticks = 0
 
-    def on_line(line: str) -> None:
+    def seen(line: str) -> None:
         nonlocal ticks
         log.append(line)
+        if on_line:
+            on_line(line)
         if m := _TICKS.match(line):
             ticks = int(m.group(1))
             progress("replay", ticks, len(series.times))
@@ -123,9 +131,8 @@ def simulate(
         elif m := _ERROR.match(line):
             raise SimError(f"firmware stopped: {m.group(1)}")
 
-    with tempfile.TemporaryDirectory(prefix="veil-sim-") as tmp:
-        root = Path(board_dir) if board_dir else Path(tmp) / "board"
-        root.mkdir(parents=True, exist_ok=True)
+    with scratch("sim") as tmp:
+        root = private_dir(board_dir or tmp / "board")
         progress("start the virtual board")
         with VirtualBoard(root) as vb:
             board = BoardLink(vb.port)
@@ -134,7 +141,17 @@ def simulate(
             progress("provision")
             put_device(board, home, definition, config=config, series=series, transport=transport)
             progress("replay", 0, len(series.times))
-            board.stream("from veil import app\napp.main()", on_line)
+            try:
+                board.stream(
+                    "from veil import app\napp.main()", seen, idle=_quiet_limit(config, series)
+                )
+            except BoardError as e:
+                if vb.deaths:
+                    raise SimError(
+                        f"the virtual board's MicroPython was killed (signal {vb.deaths[-1]}) "
+                        f"while the firmware ran; the run is cut short after {ticks} ticks"
+                    ) from None
+                raise SimError(f"the firmware did not finish: {e}") from None
             if m := re.search(r"stopped after (\d+) ticks", log[-1] if log else ""):
                 ticks = int(m.group(1))
             progress("replay", ticks, len(series.times))
@@ -150,6 +167,20 @@ def simulate(
                     ),
                 )
     return SimResult(definition.spec, ticks, log, definition.weak)
+
+
+QUIET_MARGIN = 90  # seconds: start-up, a slow host, a network sink's drain (30 s) at the end
+TICK_ALLOWANCE = 0.2  # seconds a tick may take on a busy host, at full speed
+
+
+def _quiet_limit(config: dict, series: Series) -> float:
+    """How long the firmware may print nothing before the board counts as dead: it logs
+    every `log_every` ticks, which in real time take the data's own time over `speed`."""
+    every, times = config["log_every"], series.times
+    span = every * TICK_ALLOWANCE
+    if config["pace"] == "timestamps" and len(times) > every:
+        span += max(b - a for a, b in zip(times, times[every:], strict=False)) / config["speed"]
+    return QUIET_MARGIN + span
 
 
 _BUNDLES: dict[str, tuple[tempfile.TemporaryDirectory, Bundle]] = {}
