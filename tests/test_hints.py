@@ -49,8 +49,8 @@ def test_a_home_with_a_key_and_no_devices(fed):
 
 def test_another_homes_folder_names_the_devices_of_each(fed):
     veil_cli("keygen", "--home", "other", cwd=fed)
-    veil_cli("sim", ROOM, "--home", "other", "--device", "kitchen", "--rows", 5, "--out",
-             "k.jsonl", cwd=fed)  # fmt: skip
+    veil_cli("sim", ROOM, "--home", "other", "--device", "kitchen", "--rows", 5, "--channel",
+             "S5_CO2", "--out", "k.jsonl", cwd=fed)  # fmt: skip
     line = one_line_error(veil_cli("decode", "feed.jsonl", "--home", "other", cwd=fed,
                                    check=False))  # fmt: skip
     assert line == (
@@ -161,7 +161,7 @@ def test_sim_whose_broker_never_answers_says_where_the_records_are(fed):
         mute.listen(8)
         url = f"mqtts://127.0.0.1:{mute.getsockname()[1]}"
         p = veil_cli("sim", ROOM, "--home", "h", "--device", "mute", "--rows", 3, "--mqtt", url,
-                     "--broker-dir", "brk2", cwd=fed, check=False)  # fmt: skip
+                     "--channel", "S5_CO2", "--broker-dir", "brk2", cwd=fed, check=False)  # fmt: skip
     assert p.returncode == 1
     lines = p.stderr.strip().splitlines()
     line = lines[-1]

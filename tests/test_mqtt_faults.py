@@ -145,8 +145,8 @@ def test_broker_killed_and_restarted_loses_nothing_it_took_after(
     lost = sorted((seq, t) for seq in range(ROWS) for t in range(4) if (seq, t) not in have)
     assert all(seq <= at_crash for seq, _t in lost), (at_crash, lost)
     assert len(lost) <= 4 * SPEED // 30  # a second of the board's records, at this speed
-    real = home.keys().real_track(home.devices()["room1"])
-    real_lost = {seq for seq, t in lost if t == real}
+    keys, spec = home.keys(), home.devices()["room1"]
+    real_lost = {seq for seq, t in lost if t == keys.real_track(spec, ts=series.times[seq])}
     exact, report = owner_check(home, db, series)
     assert exact == ROWS - len(real_lost)
     assert report.devices["room1"].counts["missing"] == len(real_lost)  # said, not silent

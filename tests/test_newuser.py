@@ -23,7 +23,8 @@ NO_BOARD = "/dev/ttyUSB7"
             "the port does not exist",
         ),
         (
-            ["provision", NO_BOARD, "--home", "h", "--device", "d", "--csv", ROOM],
+            ["provision", NO_BOARD, "--home", "h", "--device", "d", "--csv", ROOM,
+             "--channel", "S5_CO2"],
             "the port does not exist",
         ),
         (["provision", NO_BOARD, "--home", "h", "--device", "d"], "give --board"),

@@ -61,6 +61,6 @@ def check(config: dict, profile: dict, board: BoardFile | None = None) -> int:
         raise BudgetError(
             f"device {config['device']} needs about {need:,} bytes of heap ({what}, a "
             f"{sum(board_bytes(config, profile)):,}-byte decoy profile), more than the "
-            f"{heap:,} bytes of {name}: use fewer channels or a smaller k"
+            f"{heap:,} bytes of {name}: use fewer channels (--channel) or a smaller k"
         )
     return need

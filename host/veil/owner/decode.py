@@ -173,8 +173,9 @@ class Decoder:
             fields = (rec.ep, rec.boot, rec.seq, rec.trk, rec.ts, values, rec.v)
             key = self.keys.real if real else self.keys.fake
             hidden = check_tag(key, packer, bytes.fromhex(rec.tag), *fields)
-        except MalformedRecord:  # values no record of this device can have: it cannot verify
-            hidden = None
+        except MalformedRecord as e:  # values no record of this device can have
+            self.report.note(rec.dev, "malformed", f"{origin}: seq {rec.seq} track {rec.trk}: {e}")
+            return
         if hidden is None:
             self._failed.append((origin, rec))
             return
