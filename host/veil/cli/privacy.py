@@ -164,7 +164,7 @@ def audit(feeds, store_path, home_dir, labels, covariate, train, png, json_out):
     report = run_audit(
         _items(feeds, store_path), home.keys(), specs, labels=lab, covariate_series=cov, train=train
     )
-    click.echo(report.table())
+    click.echo(report.text())
     draw(report, png)
     click.echo(f"picture -> {png}")
     if json_out:
