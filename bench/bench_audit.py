@@ -206,8 +206,8 @@ def run(ds: DataSet, k: int, seed: int, workdir: Path):
     fit_end = int(np.quantile(every, FIT))
     full = {dev: series(ds, dev) for dev in ds.devices}
     for dev, s in full.items():  # by the home's rules; the profiles come from the fit
-        k_home, epoch = household(home, dev, k=k)
-        home.save_device(DeviceSpec(dev, k_home, epoch, tuple(s.channels)))
+        k_home, epoch, version, tz = household(home, dev, k=k, tz=ds.tz)
+        home.save_device(DeviceSpec(dev, k_home, epoch, tuple(s.channels), version, tz))
     history = {dev: part(s, ds.times[dev] < fit_end) for dev, s in full.items()}
     labels = None
     if ds.labels is not None:
@@ -243,7 +243,6 @@ def run(ds: DataSet, k: int, seed: int, workdir: Path):
         labels=lab,
         covariate_series=cov,
         seed=seed,
-        tz=ds.tz,
         progress=progress,
     )
     t_end = time.perf_counter()
