@@ -1,7 +1,7 @@
 """The whole pipeline on every recorded data set: fit, disguise with the real firmware, audit.
 
     python bench/bench_audit.py [../shared/data] [--only SET]... [--k 4] [--seed 0]
-        [--json FILE] [--keep DIR]
+        [--json FILE] [--keep DIR] [--no-check]
 
 For each set: the decoy profiles are fitted on the first 60% of the readings with the fit an
 owner runs (`fit_profiles`, the one call site of veil's fit), then every device runs the real
@@ -30,9 +30,9 @@ from veil.dataset import Series, _channel
 from veil.feed import read_feed
 from veil.owner.devices import household
 from veil.owner.home import Home
-from veil.owner.refit import refit
 from veil.privacy.audit import Series1D, run_audit
 from veil.protocol import DeviceSpec, encode_line
+from veil.sim.rehearse import fit_by_audit, fit_unchecked
 from veil.sim.replay import run_folder
 
 FIT = 0.6  # share of the readings the profiles are fitted on; the rest is disguised
@@ -174,9 +174,12 @@ def part(s: Series, keep: np.ndarray) -> Series:
     return Series([s.times[i] for i in idx], s.channels, [s.rows[i] for i in idx])
 
 
-def fit_profiles(home: Home, history: dict[str, Series], labels, folder: Path) -> None:
+def fit_profiles(
+    home: Home, history: dict[str, Series], labels, folder: Path, *, check: bool = True
+) -> None:
     """The decoy profiles from the home's history, exactly as `veil profile fit` makes them
-    from a decoded feed (veil.owner.refit): the one place the bench calls veil's fit."""
+    from a decoded feed (veil.sim.rehearse: rehearsed on held-back history, or without the
+    check as `--no-check`): the one place the bench calls veil's fit."""
     feed = folder / "history.jsonl"
     keys, specs = home.keys(), home.devices()
     with feed.open("wb") as f:
@@ -195,10 +198,17 @@ def fit_profiles(home: Home, history: dict[str, Series], labels, folder: Path) -
     label_times = values = None
     if labels is not None:
         label_times, values = labels
-    refit(home, read_feed(feed), label_times=label_times, labels=values)
+    if check:
+        fit_by_audit(home, read_feed(feed), label_times=label_times, labels=values, progress=note)
+    else:
+        fit_unchecked(home, read_feed(feed), label_times=label_times, labels=values)
 
 
-def run(ds: DataSet, k: int, seed: int, workdir: Path):
+def note(message: str) -> None:
+    print(f"  {message}", file=sys.stderr, flush=True)
+
+
+def run(ds: DataSet, k: int, seed: int, workdir: Path, check: bool = True):
     t_start = time.perf_counter()
     home = Home(workdir / ds.name / "home")
     home.keygen()
@@ -213,7 +223,7 @@ def run(ds: DataSet, k: int, seed: int, workdir: Path):
     if ds.labels is not None:
         keep = ds.labels[0] < fit_end
         labels = (ds.labels[0][keep], ds.labels[1][keep])
-    fit_profiles(home, history, labels, workdir / ds.name)
+    fit_profiles(home, history, labels, workdir / ds.name, check=check)
     t_fit = time.perf_counter()
     feeds = []
     for dev, s in full.items():
@@ -255,7 +265,8 @@ def run(ds: DataSet, k: int, seed: int, workdir: Path):
     secs = {"fit": t_fit - t_start, "firmware": t_fw - t_fit, "audit": t_end - t_fw}
     print(
         f"\n### {ds.name}: {ds.title}\n\n"
-        f"{len(ds.devices)} devices, k = {k}; profiles fitted on {dates['fit'][0]} .. "
+        f"{len(ds.devices)} devices, k = {k}; profiles fitted (`veil profile fit"
+        f"{'' if check else ' --no-check'}`) on {dates['fit'][0]} .. "
         f"{dates['fit'][1]}, disguised {dates['disguised'][0]} .. {dates['disguised'][1]}; "
         f"attackers trained until {dates['attackers_trained_until']} and tested after "
         f"({report.test_days} test days). Local times. "
@@ -275,6 +286,11 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", type=Path, help="also write every report's numbers here")
     ap.add_argument("--keep", type=Path, help="work in this folder and keep it (homes, feeds)")
+    ap.add_argument(
+        "--no-check",
+        action="store_true",
+        help="fit as `veil profile fit --no-check` (no rehearsal): quicker, not the owner's fit",
+    )
     args = ap.parse_args()
     t0 = time.perf_counter()
     out = []
@@ -283,7 +299,7 @@ def main():
         for name, loader in SETS.items():
             if args.only and name not in args.only:
                 continue
-            out.append(run(loader(args.data), args.k, args.seed, work))
+            out.append(run(loader(args.data), args.k, args.seed, work, not args.no_check))
     print(f"\nwhole run: {time.perf_counter() - t0:.0f} s")
     if args.json:
         args.json.write_text(json.dumps(out, indent=1) + "\n")
