@@ -100,6 +100,7 @@ def windows(dev: DeviceTracks, seconds: int, min_samples: int = 6) -> list[np.nd
 
 
 def period(dev: DeviceTracks) -> float:
+    """The device's usual time between readings, in seconds."""
     return float(np.median(np.diff(dev.times)))
 
 

@@ -15,7 +15,7 @@ from .discriminate import one_thread
 from .evidence import day_evidence, named
 from .features import bins, clock_features, period, window_matrix
 from .findings import Finding
-from .tracks import DeviceTracks
+from .tracks import DAY_START, DeviceTracks
 
 
 def _gbm(seed: int) -> HistGradientBoostingClassifier:
@@ -43,7 +43,7 @@ def _bin_features(dev: DeviceTracks, seconds: int):
     """(k, B, F) features of every track per bin, and each bin's id."""
     groups = bins(dev.times, seconds, 2, dev.tz)
     decs = [c.dec for c in dev.spec.channels]
-    ids = np.array([(dev.times[g[0]] + dev.tz - 4 * 3600) // seconds for g in groups])
+    ids = np.array([(dev.times[g[0]] + dev.tz - DAY_START) // seconds for g in groups])
     day_ids = dev.days(np.array([dev.times[g[0]] for g in groups]))
     feats = np.stack(
         [
@@ -78,7 +78,7 @@ def occupancy_findings(
     ids = np.array(sorted(set.intersection(*(set(p[1].tolist()) for p in per.values()))))
     if not len(ids):
         return [_missing("the devices share no time bins")]
-    t_bin = ids * seconds + 4 * 3600 - tz
+    t_bin = ids * seconds + DAY_START - tz
     pos = np.clip(np.searchsorted(label_times, t_bin + seconds // 2), 0, len(labels) - 1)
     y = (labels[pos] > 0).astype(int)
     train, test = t_bin + seconds <= cut, t_bin >= cut

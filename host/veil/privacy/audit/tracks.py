@@ -31,10 +31,6 @@ class DeviceTracks:
     def k(self) -> int:
         return self.spec.k
 
-    @property
-    def name(self) -> str:
-        return self.spec.device
-
     def days(self, times: np.ndarray | None = None) -> np.ndarray:
         """The household day (from 04:00 local) of each tick, or of `times`."""
         t = self.times if times is None else times
