@@ -161,7 +161,8 @@ def test_sim_whose_broker_never_answers_says_where_the_records_are(fed):
         mute.listen(8)
         url = f"mqtts://127.0.0.1:{mute.getsockname()[1]}"
         p = veil_cli("sim", ROOM, "--home", "h", "--device", "mute", "--rows", 3, "--mqtt", url,
-                     "--channel", "S5_CO2", "--broker-dir", "brk2", cwd=fed, check=False)  # fmt: skip
+                     "--channel", "S5_CO2", "--broker-dir", "brk2", cwd=fed,
+                     check=False)  # fmt: skip
     assert p.returncode == 1
     lines = p.stderr.strip().splitlines()
     line = lines[-1]

@@ -199,7 +199,7 @@ def audit(feeds, store_path, home_dir, labels, covariate, train, png, report_out
     doc = report.to_json()
     to_stdout = as_json or report_out == Path("-")
     if not as_json:
-        click.echo(report.table(), err=to_stdout)
+        click.echo(report.text(), err=to_stdout)
     click.echo(f"picture -> {png}", err=True)
     if report_out == Path("-") or as_json:
         print_json(doc)
