@@ -11,7 +11,7 @@ from veil.owner.decode import decode
 from veil.owner.home import Home
 from veil.privacy.profile import check, fit_series
 from veil.privacy.walk import table_bytes
-from veil.protocol import placement, real_household
+from veil.protocol import Channel, placement, real_household
 
 from conftest import ROOM, run_firmware
 
@@ -98,3 +98,46 @@ def test_profiles_are_compact_and_valid():
     check(profile)
     for model in profile["channels"].values():  # the tables' share of the board's heap
         assert table_bytes(model) <= 4608  # docs/decoys.md: at most 4.5 KB a channel
+
+
+def _door_days(days: int, seed: int) -> list[int]:
+    """A contact at one reading a minute: shut, opened a few times a day for a few minutes,
+    and once a day left open for one to three hours."""
+    rng = np.random.default_rng(seed)
+    x = np.zeros(days * 1440, dtype=int)
+    for d in range(days):
+        day = d * 1440
+        for at in rng.integers(7 * 60, 23 * 60, size=6):
+            x[day + at : day + at + rng.integers(1, 5)] = 1
+        long = day + rng.integers(8 * 60, 18 * 60)
+        x[long : long + rng.integers(60, 180)] = 1
+    return x.tolist()
+
+
+def test_a_switch_holds_its_state_as_the_real_one_does(home, tmp_path):
+    """A 0/1 contact whose name reads like a temperature (`..._t_...`) walks as a switch:
+    each fake opens about as often as the real door and stays open about as long, not
+    flipping every few minutes."""
+    door = _door_days(6, seed=5)
+    t0 = 1_700_000_000 - 1_700_000_000 % 86400
+    ch = Channel("hall_toilet_door", 0, 0, 2)
+    series = dataset.Series([t0 + 60 * i for i in range(len(door))], [ch], [[v] for v in door])
+    profile = fit_series(series)
+    assert profile["channels"]["hall_toilet_door"]["kind"] == "door"
+    later = _door_days(6, seed=6)
+    replay = dataset.Series(
+        [series.times[-1] + 60 * (i + 1) for i in range(len(later))], [ch], [[v] for v in later]
+    )
+    run_firmware(home, tmp_path / "b", replay, device="door", profile=profile)
+    tracks, _ = _tracks((tmp_path / "b" / "feed.jsonl").read_bytes().splitlines(), 4)
+    def open_spells(x):
+        """How long the door stays open each time it opens, in minutes."""
+        edges = np.diff(np.r_[0, x, 0])
+        return np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)
+
+    real = np.array(later)
+    switches, spell = np.abs(np.diff(real)).sum(), open_spells(real).mean()
+    for x in tracks[:, :, 0]:  # a fake household away for days opens it less: no lower bound
+        assert 0 < np.abs(np.diff(x)).sum() <= switches * 3, np.abs(np.diff(x)).sum()
+    spells = np.concatenate([open_spells(x) for x in tracks[:, :, 0]])  # fakes and the real
+    assert spell / 3 <= spells.mean() <= spell * 3, (spells, spell)

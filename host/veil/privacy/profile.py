@@ -52,7 +52,7 @@ _KIND_HINTS = (
     ("co2", ("co2",)),
     ("pressure", ("press", "baro")),
     ("humidity", ("rh", "hum")),
-    ("temperature", ("temp", "t_", "tmp")),
+    ("temperature", ("temp", "tmp")),
     ("light", ("light", "lux", "illum")),
     ("motion", ("pir", "motion", "occup")),
     ("door", ("door", "reed", "contact")),
@@ -64,13 +64,25 @@ class ProfileError(VeilError):
 
 
 def guess_kind(name: str) -> str:
+    """A channel's kind from its name alone (T1, T_out, RH_2, S5_CO2, hall_door...)."""
     low = name.lower()
-    if low.startswith("t") and low[1:].isdigit():
+    if low.startswith("t") and (low[1:].isdigit() or low.startswith("t_")):
         return "temperature"
     for kind, hints in _KIND_HINTS:
         if any(h in low for h in hints):
             return kind
     return "other"
+
+
+def kind_of(name: str, dec: int, values: Sequence[int | None]) -> str:
+    """A channel's kind from its name and, where they disagree, its readings: a channel that
+    only ever reads 0 or 1 is a switch (a contact, a flush, an appliance on or off) whatever
+    its name says, since a climate walk over two values flips on every step."""
+    kind = guess_kind(name)
+    if kind in SWITCHING or dec:
+        return kind
+    seen = {v for v in values if v is not None}
+    return "door" if seen and seen <= {0, 1} else kind
 
 
 @dataclass
@@ -329,8 +341,9 @@ def fit_profile(
 def fit_series(series: Series, states: Sequence[int] | None = None, **kw) -> dict:
     """A profile from a replayable data set, channel kinds guessed from their names."""
     chans = [
-        ChannelData(c.name, c.dec, [row[i] for row in series.rows], guess_kind(c.name))
+        ChannelData(c.name, c.dec, col, kind_of(c.name, c.dec, col))
         for i, c in enumerate(series.channels)
+        for col in [[row[i] for row in series.rows]]
     ]
     return fit_profile(series.times, chans, states=states, **kw)
 
@@ -360,13 +373,9 @@ def fit_home(
             continue
         t = np.array([r.ts for r in mine], dtype=np.int64)
         chans = [
-            ChannelData(
-                c.name,
-                c.dec,
-                [None if r.mask >> i & 1 else r.values[i] for r in mine],
-                guess_kind(c.name),
-            )
+            ChannelData(c.name, c.dec, col, kind_of(c.name, c.dec, col))
             for i, c in enumerate(spec.channels)
+            for col in [[None if r.mask >> i & 1 else r.values[i] for r in mine]]
         ]
         series[dev] = (t, chans)
     if not series:
