@@ -130,6 +130,7 @@ def test_a_switch_holds_its_state_as_the_real_one_does(home, tmp_path):
     )
     run_firmware(home, tmp_path / "b", replay, device="door", profile=profile)
     tracks, _ = _tracks((tmp_path / "b" / "feed.jsonl").read_bytes().splitlines(), 4)
+
     def open_spells(x):
         """How long the door stays open each time it opens, in minutes."""
         edges = np.diff(np.r_[0, x, 0])
