@@ -137,7 +137,7 @@ class Channel:
         self.vol = self.mad  # the real readings' mean |step| x 65536, lately
         self.win = 0  # the sum of |step| in the current window of 256 ticks
         self.ticks = 0
-        self.gain = 256  # how fast walks go (x 256): fewer steps below, bigger ones above
+        self.gain = 256  # how far walks go (x 256): smaller steps below, bigger ones above
         for c in range(nctx):
             if self.tab[c] >= rows:
                 raise ValueError("decoy profile tables do not fit this firmware: refit it")
@@ -205,7 +205,7 @@ class Channel:
             run = 4 + 3 * (still >> 7) + (0 if n <= 1 else 1 if n <= 5 else 2)
         ctx = ((state * self.bands + self.band(hour)) * (len(edges) + 1) + lv) * RUNS + run
         x = self._draw(self.tab[ctx], u)
-        if self.gain > 256:  # rounded: a draw that means "no step" keeps meaning it
+        if self.gain != 256:  # rounded: a draw that means "no step" keeps meaning it
             x = (x * self.gain + 128) >> 8
         x += (self.phi * prev * FRAC) >> 8
         d = (x + FRAC // 2) // FRAC
@@ -297,11 +297,6 @@ class Decoys:
                     y = self.y[c][t]
                     prev, still = self.prev[c], self.still[c]
                     d = ch.step(y, prev[t], still[t], state, hour, ks.u16(c & 7))
-                    if ch.gain < 256:  # a calmer spell: the walk takes a step less often
-                        ks.block(seq, 0x20000 + (c >> 3))
-                        fresh = -1
-                        if ks.u16(c & 7) >> 8 >= ch.gain:
-                            d = 0
                     if real_values is not None and not self._fail >> c & 1:
                         d += self._pull(c, t, y + d, real_values[c], left, seq)
                         fresh = -1  # the pull may have drawn a block of its own
