@@ -33,6 +33,7 @@ from .slots import Slots
 DAY = 86400
 ANCHOR = 4 * 3600  # household days (and the re-deal) start at 04:00 local time
 FRAC = 8  # innovations are in 1/8 grid steps
+HALF = FRAC // 2  # a draw within half a step of 0 rounds to no step
 KNOTS = 24  # knots per quantile row
 RUNS = 10  # how a walk last moved: 4 kinds of step; 3 lengths of stillness after a step down or up
 _ONE = 1 << 8  # fixed point of the floor
@@ -131,34 +132,46 @@ class Channel:
         self._p = nctx
         self._q = nctx + 2 * KNOTS * rows
         self.every = spec.get("every", 1)  # a model recorded at a longer period steps less often
-        # a climate sensor's fakes move as much as the real sensor has lately (seasons change
-        # how much rooms move): mean |step| of the real readings over days, against the fit's
-        self.adapt, self.mad = spec.get("adapt", [0, 0])  # shift, mean |step| x 65536
+        # a climate sensor's fakes move as much as the real sensor has lately, and sit as high
+        # above the floor (seasons and heating change both): the real readings' mean |step|
+        # and mean height over days, against the fit's
+        adapt = spec.get("adapt", [0, 0, 0])
+        self.adapt, self.mad = adapt[0], adapt[1]  # shift, mean |step| x 65536
+        self.hmean = adapt[2] if len(adapt) > 2 else 0  # the fit's mean height x 256
         self.vol = self.mad  # the real readings' mean |step| x 65536, lately
+        self.lev = self.hmean  # their mean height above the floor x 256, lately
         self.win = 0  # the sum of |step| in the current window of 256 ticks
+        self.hwin = 0  # the sum of heights in it
         self.ticks = 0
         self.gain = 256  # how far walks go (x 256): smaller steps below, bigger ones above
+        self.off = 0  # how far the fakes' floor sits above the real one (grid steps)
         for c in range(nctx):
             if self.tab[c] >= rows:
                 raise ValueError("decoy profile tables do not fit this firmware: refit it")
 
-    def note(self, d):
-        """The real reading moved by d grid steps: update how much it moves lately, as a mean
-        over windows of 256 ticks followed exponentially (exact in small integers)."""
+    def note(self, d, h):
+        """The real reading moved by d grid steps to height h above the floor: update how much
+        it moves and how high it sits lately, as means over windows of 256 ticks followed
+        exponentially (exact in small integers)."""
         if self.adapt:
             d = d if d >= 0 else -d
             self.win += d if d < 1024 else 1023
+            self.hwin += h if -4096 < h < 4096 else (4095 if h > 0 else -4095)
             self.ticks += 1
-            if self.ticks == 256:  # the window's mean |step| x 65536 is its sum x 256
+            if self.ticks == 256:  # a window's mean x 65536 is its sum x 256, x 256 its sum
                 self.vol += ((self.win << 8) - self.vol) >> self.adapt
-                self.win = self.ticks = 0
+                self.lev += (self.hwin - self.lev) >> self.adapt
+                self.win = self.hwin = self.ticks = 0
                 self.regain()
 
     def regain(self):
-        """How fast walks go from how much the real readings move lately (1/4 to 4)."""
+        """How fast walks go (1/4 to 4) and how far their floor is raised, from how much the
+        real readings move and how high they sit lately."""
         if self.adapt:
             g = self.vol // (self.mad >> 8)
             self.gain = 64 if g < 64 else 1024 if g > 1024 else g
+            if self.hmean:
+                self.off = (self.lev - self.hmean + 128) >> 8
 
     def band(self, hour):
         return hour * self.bands // 24
@@ -205,7 +218,7 @@ class Channel:
             run = 4 + 3 * (still >> 7) + (0 if n <= 1 else 1 if n <= 5 else 2)
         ctx = ((state * self.bands + self.band(hour)) * (len(edges) + 1) + lv) * RUNS + run
         x = self._draw(self.tab[ctx], u)
-        if self.gain != 256:  # rounded: a draw that means "no step" keeps meaning it
+        if self.gain != 256 and not -HALF <= x < HALF:  # a draw of "no step" keeps meaning it
             x = (x * self.gain + 128) >> 8
         x += (self.phi * prev * FRAC) >> 8
         d = (x + FRAC // 2) // FRAC
@@ -254,7 +267,7 @@ class Decoys:
         self.sod = 0  # seconds since that day began
         self._hours = 0
         self._fail = 0  # the real track's failed channels this tick
-        size = 14 + sum(24 + 4 * len(ch.floor.ring) if ch else 0 for ch in self.ch) + n * k * 11
+        size = 14 + sum(28 + 4 * len(ch.floor.ring) if ch else 0 for ch in self.ch) + n * k * 11
         self._slots = Slots("decoy", size)
         self._snap = bytearray(size)
 
@@ -294,17 +307,19 @@ class Decoys:
                     if fresh != c >> 3:
                         fresh = c >> 3
                         ks.block(seq, fresh)  # one draw a channel, eight channels a block
-                    y = self.y[c][t]
+                    # the height above this tick's floor: a walk's steps are the sensor's
+                    # own (fitted on its readings, floor moves included), so the floor
+                    # steers a walk through its height, and never moves it by itself
+                    i = self.idx[c][t]
+                    y = i - self.base[c]
                     prev, still = self.prev[c], self.still[c]
                     d = ch.step(y, prev[t], still[t], state, hour, ks.u16(c & 7))
                     if real_values is not None and not self._fail >> c & 1:
                         d += self._pull(c, t, y + d, real_values[c], left, seq)
                         fresh = -1  # the pull may have drawn a block of its own
-                    i = self.base[c] + y + d
+                    i += d
                     i = ch.imin if i < ch.imin else ch.imax if i > ch.imax else i
                     self._moved(c, t, i)
-                else:
-                    self.idx[c][t] = self.base[c] + self.y[c][t]
                 values[c] = ch.grid.value(self.idx[c][t])
 
     def _pull(self, c, t, y, real, left, seq):
@@ -336,14 +351,16 @@ class Decoys:
         for c in range(len(self.ch)):
             ch = self.ch[c]
             if walked >> c & 1 and not fail_mask >> c & 1:
-                self.base[c] = ch.floor.follow(self._hours, ch.grid.index(real_values[c]))
+                f = ch.floor.follow(self._hours, ch.grid.index(real_values[c]))
+                self.base[c] = f + ch.off
         if self._fresh:
             self._fresh = False
             self._begin(seq, states, real, real_values, fail_mask)
         for c in range(len(self.ch)):
             if walked >> c & 1 and not fail_mask >> c & 1:
-                i = self.ch[c].grid.index(real_values[c])
-                self.ch[c].note(i - self.idx[c][real])
+                ch = self.ch[c]
+                i = ch.grid.index(real_values[c])
+                ch.note(i - self.idx[c][real], i - self.base[c] + ch.off)
                 self._moved(c, real, i)
         near = DAY - self.sod <= self._bridge
         for t in range(len(self.placement)):
@@ -386,9 +403,9 @@ class Decoys:
             ch = self.ch[c]
             if ch:
                 f = ch.floor
-                floor = (f.b, f.cur, f.hour, f.filled, self.base[c], ch.vol)
-                struct.pack_into(">iiiiii", b, p, *floor)
-                p += 24
+                floor = (f.b, f.cur, f.hour, f.filled, self.base[c], ch.vol, ch.lev)
+                struct.pack_into(">iiiiiii", b, p, *floor)
+                p += 28
                 for j in range(len(f.ring)):
                     struct.pack_into(">i", b, p, f.ring[j])
                     p += 4
@@ -412,11 +429,11 @@ class Decoys:
             ch = self.ch[c]
             if ch:
                 f = ch.floor
-                f.b, f.cur, f.hour, f.filled, self.base[c], ch.vol = struct.unpack_from(
-                    ">iiiiii", snap, p
+                f.b, f.cur, f.hour, f.filled, self.base[c], ch.vol, ch.lev = struct.unpack_from(
+                    ">iiiiiii", snap, p
                 )
                 ch.regain()
-                p += 24
+                p += 28
                 for j in range(len(f.ring)):
                     f.ring[j] = struct.unpack_from(">i", snap, p)[0]
                     p += 4

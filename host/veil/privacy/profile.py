@@ -290,13 +290,16 @@ def fit_channel(
 
 def value_range(kind: str, dec: int, lo: int, hi: int) -> list[int]:
     """The values fakes keep to, from the history's: a quarter beyond what was seen above it
-    (slow signals drift with the seasons), and below it only for the climate (a CO2 sensor
-    never reads below the outdoor air, a light sensor below dark); humidity within 0-100 %."""
+    (slow signals drift), below it only for the climate (a CO2 sensor never reads below the
+    outdoor air, a light sensor below dark); a climate sensor a whole span either way, as a
+    spring room may sit wholly above the winter it was fitted on (its walks keep their
+    heights above the floor, which follows the real sensor: the range only stops a runaway);
+    humidity within 0-100 %."""
     span = hi - lo
-    if kind not in SWITCHING:
-        hi += span // 4
     if kind in CLIMATE:
-        lo -= span // 4
+        lo, hi = lo - span, hi + span
+    elif kind not in SWITCHING:
+        hi += span // 4
     if kind == "humidity":
         lo, hi = max(lo, 0), min(hi, 100 * 10**dec)
     return [lo, hi]

@@ -288,8 +288,11 @@ def fit_walk(
     mad = round(float(np.abs(step[valid]).mean()) * 65536) if valid.any() else 0
     adapt = [0, 0]
     if kind in CLIMATE and opts.adapt_days > 0 and mad >= 256:
-        # followed over windows of 256 ticks (firmware Channel.note)
-        adapt = [max(1, floor_shift(opts.adapt_days * 24, period_s) - 8), mad]
+        # how much the real sensor moved and how high above the floor it sat, on average:
+        # the firmware follows both over windows of 256 ticks (Channel.note) and scales the
+        # fakes' steps and raises their floor by how the real readings differ lately
+        hmean = round(float(y[ok].mean()) * 256)
+        adapt = [max(1, floor_shift(opts.adapt_days * 24, period_s) - 8), mad, hmean]
     centre = step * FRAC - ((phi256 * prev * FRAC) >> 8)
 
     yb = np.r_[y[0], y[:-1]]  # the height before each step
