@@ -8,17 +8,19 @@ import random
 import pytest
 from click.testing import CliRunner
 
+from reference_decode import same_as_reference
 from veil.cli import cli
-from veil.feed import read_feed
-from veil.owner.decode import WrongKeyError, decode
+from veil.owner.decode import WrongKeyError
 from veil.owner.home import Home
 from veil.protocol import Channel, DeviceSpec, encode_line
 
 
 def _decode(home, lines, tmp_path):
+    """The batch decoder's readings and report on a feed file, after checking both against
+    the reference decoder's on the same file (tests/reference_decode.py)."""
     feed = tmp_path / "feed.jsonl"
     feed.write_bytes(b"".join(lines))
-    return decode(home.keys(), home.devices(), read_feed(feed))
+    return same_as_reference(home.keys(), home.devices(), feed)
 
 
 def _is_real(home, spec, rec):

@@ -7,9 +7,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .decode import Report, decode, write_csv
+from .decode import Report, decode_columns, write_columns_csv
 from .home import Home
-from .sources import read_items
+from .sources import read_batches
 
 
 @dataclass
@@ -31,8 +31,6 @@ def recover(
     """Decode the home's devices from one source (feed files, a platform's store, or a CSE
     read as `origin`; veil.owner.sources) into `csv_out`."""
     keys, specs = home.keys(), home.require_devices()
-    items, absent = read_items(
-        feeds=feeds, store=store, cse=cse, origin=origin, devices=list(specs)
-    )
-    readings, report = decode(keys, specs, items)
-    return Recovered(write_csv(csv_out, readings, specs), report, absent)
+    batches, absent = read_batches(specs, feeds=feeds, store=store, cse=cse, origin=origin)
+    readings, report = decode_columns(keys, specs, batches)
+    return Recovered(write_columns_csv(csv_out, readings, specs), report, absent)

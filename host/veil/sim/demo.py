@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import dataset
+from ..owner.columns import BATCH, Layouts, store_batches
 from ..owner.decode import Reading, Report, decode, write_csv
 from ..owner.home import Home
 from ..platform.ingest import IngestResult, ingest_file
@@ -106,7 +107,8 @@ def run_demo(
     specs = home.devices()
     with SqliteStore(db) as store:
         ingested = ingest_file(store, feed)
-        readings, report = decode(home.keys(), specs, store.items())
+        batches = store_batches(Layouts(specs), store.columns(BATCH))
+        readings, report = decode(home.keys(), specs, batches)
         two_views(out / "views.png", specs[DEVICE], platform=store.records(), readings=readings)
     write_csv(out / "real.csv", readings, specs)
     exact, mismatches = compare(series, readings)

@@ -1,0 +1,460 @@
+"""A disguised feed read in batches of columns, for the owner's batch decode (decode.py).
+
+Every source becomes the same `Batch`: per device, the records' fields as numpy arrays, their
+readings as integers n (protocol section 4) and their tags as bytes, plus the messages that are
+not records. Feed files are parsed with msgspec into one Struct type per device of the home, so
+that a line is checked (keys, types, ranges, the device's channels) in compiled code; a batch
+in which a line does not fit falls back to the line-at-a-time parser of veil.feed for that line
+alone, so every finding and every reason is the one the line would get on its own.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from operator import attrgetter
+from pathlib import Path
+from typing import Annotated, Literal
+
+import msgspec
+import numpy as np
+
+from ..errors import VeilError
+from ..feed import MAX_LINE, Rejected, parse_message
+from ..platform.store import RecordColumns
+from ..protocol import (
+    MAX_K,
+    MAX_SEQ,
+    MAX_U32,
+    TAG_LEN,
+    VERSIONS,
+    DeviceSpec,
+    MalformedRecord,
+    Record,
+    scaled_values,
+)
+
+BATCH = 1 << 16  # records of a store or a CSE read, parsed and checked together
+_CHUNK = 1 << 23  # bytes of a feed file read, parsed and checked together
+_I32 = 2.0**31
+_HEX = np.full(256, 255, dtype=np.uint8)
+_HEX[np.frombuffer(b"0123456789abcdef", dtype=np.uint8)] = np.arange(16, dtype=np.uint8)
+_FIELDS = ("ep", "boot", "seq", "trk", "ts", "v")
+
+
+@dataclass
+class Origins:
+    """How to name the items of a batch in the report: `prefix` and a number (the first one
+    plus the position, or `numbers[pos]`), or `names[pos]` given by the source."""
+
+    prefix: str = ""
+    first: int = 1
+    numbers: np.ndarray | None = None
+    names: list[str] | None = None
+
+    def __call__(self, pos: int) -> str:
+        if self.names is not None:
+            return self.names[pos]
+        n = self.first + pos if self.numbers is None else int(self.numbers[pos])
+        return f"{self.prefix}{n}"
+
+
+@dataclass
+class Group:
+    """The records of one device in a batch, in arrival order: `pos` their places in the batch,
+    `values` (m, channels) their readings as n, `fit` False where the val fits no record of
+    the device (such a record cannot verify), `tags` (m, 16) bytes."""
+
+    pos: np.ndarray
+    cols: dict[str, np.ndarray]
+    values: np.ndarray
+    fit: np.ndarray
+    tags: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.pos)
+
+
+@dataclass
+class Batch:
+    """`n` items in arrival order: records by device, messages that are not records
+    (`rejected`: position, reason) and records of devices the home does not have (`unknown`)."""
+
+    n: int
+    origins: Origins
+    groups: dict[str, Group] = field(default_factory=dict)
+    rejected: list[tuple[int, str]] = field(default_factory=list)
+    unknown: list[int] = field(default_factory=list)
+
+
+class Layouts:
+    """What reading the home's devices needs: per device its channel scales and the msgspec
+    types its records and values decode into."""
+
+    def __init__(self, specs: dict[str, DeviceSpec]):
+        self.specs = specs
+        self.scales = {d: np.array([10.0**c.dec for c in s.channels]) for d, s in specs.items()}
+        self._vals = {d: _val_type(s) for d, s in specs.items()}
+        types = tuple(_record_type(s, self._vals[d]) for d, s in specs.items())
+        self._dev_of = {t: t.__struct_config__.tag for t in types}
+        union = types[0] if len(types) == 1 else _union(types)
+        self.line = msgspec.json.Decoder(union)
+        self.val_lists = {d: msgspec.json.Decoder(list[t]) for d, t in self._vals.items()}
+        self.channels = {
+            d: attrgetter(*(f"c{i}" for i in range(len(s.channels)))) for d, s in specs.items()
+        }
+
+    def device(self, rec) -> str:
+        return self._dev_of[type(rec)]
+
+    def device_of(self, t: type) -> str:
+        return self._dev_of[t]
+
+
+def _union(types):
+    from typing import Union
+
+    return Union[types]  # noqa: UP007  (a runtime tuple of types)
+
+
+def _val_type(spec: DeviceSpec):
+    num = int | float
+    fields = [(f"c{i}", num, msgspec.field(name=c.name)) for i, c in enumerate(spec.channels)]
+    return msgspec.defstruct(f"Val_{spec.device}", fields, forbid_unknown_fields=True, gc=False)
+
+
+def _record_type(spec: DeviceSpec, val):
+    u32 = Annotated[int, msgspec.Meta(ge=0, le=MAX_U32)]
+    fields = [
+        ("v", Literal[VERSIONS]),
+        ("ep", u32),
+        ("boot", u32),
+        ("seq", Annotated[int, msgspec.Meta(ge=0, le=MAX_SEQ)]),
+        ("trk", Annotated[int, msgspec.Meta(ge=0, le=MAX_K - 1)]),
+        ("ts", u32),
+        ("val", val),
+        ("tag", Annotated[str, msgspec.Meta(min_length=2 * TAG_LEN, max_length=2 * TAG_LEN)]),
+    ]
+    return msgspec.defstruct(
+        f"Rec_{spec.device}",
+        fields,
+        tag_field="dev",
+        tag=spec.device,
+        forbid_unknown_fields=True,
+        gc=False,
+    )
+
+
+def _channel_values(layouts: Layouts, dev: str, vals: list) -> np.ndarray:
+    """(m, channels) float64 values of a device's parsed vals; inf where an integer is beyond
+    any float (no record: its line is read again and rejected)."""
+    x = np.empty((len(vals), len(layouts.specs[dev].channels)), dtype=np.float64)
+    for j in range(x.shape[1]):
+        try:
+            x[:, j] = np.fromiter(map(attrgetter(f"c{j}"), vals), dtype=np.float64, count=len(vals))
+        except OverflowError:
+            x[:, j] = [v if abs(v) < 2**63 else np.inf for v in map(attrgetter(f"c{j}"), vals)]
+    return x
+
+
+def _hex_tags(tags: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(n, 16) bytes of tags of 32 characters each, and which ones are 32 lowercase hex digits."""
+    text = "".join(tags).encode("ascii", "replace")
+    nib = _HEX[np.frombuffer(text, dtype=np.uint8)].reshape(len(tags), 2 * TAG_LEN)
+    good = (nib != 255).all(axis=1)
+    return (nib[:, 0::2] << 4 | nib[:, 1::2]).astype(np.uint8), good
+
+
+def _scale(x: np.ndarray, scales: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """n = round(x * 10^dec) of every value (x as float64: exact for every value a record may
+    carry), and whether each row's n all fit signed 32 bits (canonical bytes, 4.1)."""
+    n = np.rint(x * scales)
+    fit = ((n >= -_I32) & (n < _I32)).all(axis=1)
+    return np.where(fit[:, None], n, 0).astype(np.int64), fit
+
+
+class _Builder:
+    """Collects one batch's items in arrival order: parsed structs (the fast path), Records
+    (lines the structs do not fit, and sources that give Records) and ready Groups."""
+
+    def __init__(self, layouts: Layouts, n: int, origins: Origins, open_last: int | None = None):
+        self.layouts = layouts
+        self.batch = Batch(n, origins)
+        self.open_last = open_last  # the position of a last line that had no newline
+        self.groups: dict[str, list[Group]] = {}
+        self.structs: dict[str, tuple[list[int], list]] = {}
+        self.records: dict[str, tuple[list[int], list[Record]]] = {}
+
+    def struct(self, pos: int, rec) -> None:
+        got = self.structs.setdefault(self.layouts.device(rec), ([], []))
+        got[0].append(pos)
+        got[1].append(rec)
+
+    def record(self, pos: int, rec: Record) -> None:
+        if rec.dev not in self.layouts.specs:
+            self.batch.unknown.append(pos)
+            return
+        got = self.records.setdefault(rec.dev, ([], []))
+        got[0].append(pos)
+        got[1].append(rec)
+
+    def reparse(self, pos: int, raw: bytes) -> None:
+        """A line through veil.feed's parser: a Record, or the reason it is not one."""
+        try:
+            self.record(pos, parse_message(raw))
+        except MalformedRecord as e:
+            reason = f"truncated last line: {e}" if pos == self.open_last else str(e)
+            self.batch.rejected.append((pos, reason))
+
+    def _structs(self, dev: str, pos: list[int], recs: list, lines: list[bytes]) -> Group:
+        """A device's parsed structs as a Group; those failing a check of check_shape that
+        their types do not make (the tag's digits, a value's range) go back to the parser."""
+        cols = {
+            f: np.fromiter(map(attrgetter(f), recs), dtype=np.int64, count=len(recs))
+            for f in _FIELDS
+        }
+        x = _channel_values(self.layouts, dev, list(map(attrgetter("val"), recs)))
+        tags, hex_ok = _hex_tags(list(map(attrgetter("tag"), recs)))
+        good = hex_ok & ((x > -_I32) & (x < _I32)).all(axis=1)
+        values, fit = _scale(x, self.layouts.scales[dev])
+        group = Group(np.asarray(pos, dtype=np.int64), cols, values, fit, tags)
+        if good.all():
+            return group
+        for p in group.pos[~good].tolist():
+            self.reparse(p, lines[p])
+        return _take(group, good)
+
+    def _records(self, dev: str, pos: list[int], recs: list[Record]) -> Group:
+        spec = self.layouts.specs[dev]
+        cols = {f: np.array([getattr(r, f) for r in recs], dtype=np.int64) for f in _FIELDS}
+        values = np.zeros((len(recs), len(spec.channels)), dtype=np.int64)
+        fit = np.zeros(len(recs), dtype=bool)
+        tags = np.zeros((len(recs), TAG_LEN), dtype=np.uint8)
+        for i, r in enumerate(recs):
+            try:
+                n = scaled_values(r, spec)
+                tags[i] = np.frombuffer(bytes.fromhex(r.tag), dtype=np.uint8)
+            except (MalformedRecord, TypeError, ValueError, AttributeError):
+                continue  # a val no record of this device has, or no tag: it cannot verify
+            if all(-_I32 <= v < _I32 for v in n):
+                values[i], fit[i] = n, True
+        return Group(np.asarray(pos, dtype=np.int64), cols, values, fit, tags)
+
+    def finish(self, lines: list[bytes] | None = None) -> Batch:
+        for dev, (pos, recs) in self.structs.items():
+            self.groups.setdefault(dev, []).append(self._structs(dev, pos, recs, lines))
+        for dev, (pos, recs) in self.records.items():  # after the structs: reparse adds some
+            self.groups.setdefault(dev, []).append(self._records(dev, pos, recs))
+        for dev, parts in self.groups.items():
+            g = parts[0] if len(parts) == 1 else _concat(parts)
+            if len(g):
+                self.batch.groups[dev] = g
+        self.batch.rejected.sort()
+        self.batch.unknown.sort()
+        return self.batch
+
+
+def _take(g: Group, keep: np.ndarray) -> Group:
+    cols = {f: c[keep] for f, c in g.cols.items()}
+    return Group(g.pos[keep], cols, g.values[keep], g.fit[keep], g.tags[keep])
+
+
+def _concat(parts: list[Group]) -> Group:
+    pos = np.concatenate([p.pos for p in parts])
+    order = np.argsort(pos, kind="stable")
+    return Group(
+        pos[order],
+        {f: np.concatenate([p.cols[f] for p in parts])[order] for f in _FIELDS},
+        np.concatenate([p.values for p in parts])[order],
+        np.concatenate([p.fit for p in parts])[order],
+        np.concatenate([p.tags for p in parts])[order],
+    )
+
+
+def _lines_batch(
+    layouts: Layouts, lines: list[bytes], numbers: list[int], prefix: str, last_open: bool
+) -> Batch:
+    """One batch of non-blank feed lines (`numbers` their line numbers; the last one had no
+    newline if `last_open`), read as read_feed would read them one by one."""
+    n = len(lines)
+    first = numbers[0] if numbers else 1
+    contiguous = not numbers or numbers[-1] - first == n - 1
+    origins = Origins(f"{prefix}:", first, None if contiguous else np.array(numbers))
+    b = _Builder(layouts, n, origins, n - 1 if last_open else None)
+    decode = layouts.line.decode
+    try:
+        recs = list(map(decode, lines))
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        recs = None
+    if recs is not None:
+        by_type = _by_value(list(map(type, recs)))
+        for t, pos in by_type.items():
+            picked = recs if len(by_type) == 1 else [recs[i] for i in pos.tolist()]
+            b.structs[layouts.device_of(t)] = (pos.tolist(), picked)
+        return b.finish(lines)
+    for pos, raw in enumerate(lines):
+        try:
+            b.struct(pos, decode(raw))
+            continue
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            b.reparse(pos, raw)
+    return b.finish(lines)
+
+
+def feed_batches(layouts: Layouts, path: str | Path) -> Iterator[Batch]:
+    """The batches of a feed file: what veil.feed.read_feed yields, line for line."""
+    path = Path(path)
+    try:
+        f = path.open("rb")
+    except OSError as e:
+        raise VeilError(f"cannot read feed {path}: {e.strerror}") from None
+    with f:
+        for lines, numbers, long, last_open in _feed_lines(f):
+            if lines or long:
+                batch = _lines_batch(layouts, lines, numbers, path.name, last_open)
+                yield _with_long(batch, long, numbers, path.name) if long else batch
+
+
+def _with_long(batch: Batch, long: list[int], numbers, prefix: str) -> Batch:
+    """`batch` with the lines longer than MAX_LINE (line numbers `long`) put back in place."""
+    every = sorted([*numbers, *long])
+    where = {ln: i for i, ln in enumerate(every)}
+    moved = np.array([where[ln] for ln in numbers], dtype=np.int64)
+    for g in batch.groups.values():
+        g.pos = moved[g.pos]
+    batch.rejected = sorted(
+        [(int(moved[p]), r) for p, r in batch.rejected]
+        + [(where[ln], f"line longer than {MAX_LINE} bytes") for ln in long]
+    )
+    batch.unknown = [int(moved[p]) for p in batch.unknown]
+    batch.n = len(every)
+    batch.origins = Origins(f"{prefix}:", every[0], np.array(every))
+    return batch
+
+
+def _feed_lines(f):
+    """Per chunk of the file: (lines, their line numbers, numbers of the lines too long,
+    whether the last line has no newline). As read_feed: blank lines are counted and skipped;
+    a line longer than MAX_LINE with its newline is skipped to its end, reported by number."""
+    lineno = 0
+    rest = b""
+    skipping = False  # the open line is too long: its bytes are dropped up to its newline
+    while chunk := f.read(_CHUNK):
+        parts = (rest + chunk).split(b"\n")
+        rest = parts.pop()
+        if len(rest) > MAX_LINE:
+            rest = b""
+            after = True
+        else:
+            after = False
+        first = lineno + 1
+        lineno += len(parts)
+        if not skipping and parts and _plain(parts):
+            yield parts, range(first, lineno + 1), [], False
+        else:
+            lines, numbers, long = [], [], []
+            for n, raw in enumerate(parts, start=first):
+                if skipping or len(raw) >= MAX_LINE:
+                    skipping = False
+                    long.append(n)
+                elif raw.strip():
+                    lines.append(raw)
+                    numbers.append(n)
+            yield lines, numbers, long, False
+        skipping = skipping or after
+    if skipping:
+        yield [], [], [lineno + 1], False
+    elif rest.strip():
+        yield [rest], [lineno + 1], [], True
+
+
+def _plain(parts: list[bytes]) -> bool:
+    """No line is empty, blank or too long (the common case, checked in compiled code)."""
+    return (
+        min(map(len, parts)) > 0
+        and max(map(len, parts)) < MAX_LINE
+        and not any(map(bytes.isspace, parts))
+    )
+
+
+def store_batches(layouts: Layouts, columns: Iterable[RecordColumns]) -> Iterator[Batch]:
+    """Batches of a platform store's records, read as columns (RecordStore.columns)."""
+    for c in columns:
+        b = _Builder(layouts, len(c.dev), Origins(c.prefix, c.first))
+        for dev, pos in _by_value(c.dev).items():
+            if dev not in layouts.specs:
+                b.batch.unknown.extend(pos.tolist())
+                continue
+            vals = _store_vals(layouts, dev, [c.val[i] for i in pos])
+            if vals is None:  # a value text the fast path does not take: one by one
+                for i in pos.tolist():
+                    b.record(i, _store_record(c, i))
+            else:
+                b.groups.setdefault(dev, []).append(_store_group(layouts, dev, pos, c, vals))
+        yield b.finish()
+
+
+def _by_value(names: list) -> dict[object, np.ndarray]:
+    """The positions of each distinct value of `names`, in order of first appearance."""
+    code = {d: i for i, d in enumerate(dict.fromkeys(names))}
+    if len(code) == 1:
+        return {next(iter(code)): np.arange(len(names))}
+    inv = np.fromiter(map(code.__getitem__, names), dtype=np.int64, count=len(names))
+    return {d: np.flatnonzero(inv == i) for d, i in code.items()}
+
+
+def _store_vals(layouts: Layouts, dev: str, texts: list[str]):
+    """The values of a device's stored records, decoded at once; None if a text is not one
+    object of exactly the device's channels (the records are then read one by one). Each
+    element must be an object of numbers, so no text can spill into its neighbour."""
+    try:
+        vals = layouts.val_lists[dev].decode("[" + ",".join(texts) + "]")
+    except (msgspec.DecodeError, msgspec.ValidationError, TypeError):
+        return None
+    return vals if len(vals) == len(texts) else None
+
+
+def _store_group(layouts: Layouts, dev: str, pos: np.ndarray, c: RecordColumns, vals) -> Group:
+    cols = {f: getattr(c, f)[pos] for f in _FIELDS}
+    x = _channel_values(layouts, dev, vals)
+    tags = [c.tag[i] for i in pos]
+    if all(type(t) is str and len(t) == 2 * TAG_LEN for t in tags):
+        raw, hex_ok = _hex_tags(tags)
+    else:
+        raw, hex_ok = np.zeros((len(pos), TAG_LEN), dtype=np.uint8), np.zeros(len(pos), bool)
+    values, fit = _scale(x, layouts.scales[dev])
+    return Group(pos, cols, values, fit & hex_ok, raw)
+
+
+def _store_record(c: RecordColumns, i: int) -> Record:
+    try:
+        val = json.loads(c.val[i])
+    except (TypeError, ValueError):
+        val = None
+    fields = (int(getattr(c, f)[i]) for f in ("ep", "boot", "seq", "trk", "ts"))
+    return Record(c.dev[i], *fields, val, c.tag[i], int(c.v[i]))
+
+
+def record_batches(
+    layouts: Layouts, items: Iterable[tuple[str, Record | Rejected]], size: int = 1 << 16
+) -> Iterator[Batch]:
+    """Batches of (origin, Record or Rejected) pairs: the CSE, live messages, any iterable."""
+    chunk: list = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield items_batch(layouts, chunk)
+            chunk = []
+    if chunk:
+        yield items_batch(layouts, chunk)
+
+
+def items_batch(layouts: Layouts, items: list[tuple[str, Record | Rejected]]) -> Batch:
+    b = _Builder(layouts, len(items), Origins(names=[o for o, _ in items]))
+    for pos, (_origin, item) in enumerate(items):
+        if isinstance(item, Rejected):
+            b.rejected(pos, item.reason)
+        else:
+            b.record(pos, item)
+    return b.finish()
