@@ -200,9 +200,10 @@ class _Builder:
         got[1].append(rec)
 
     def reparse(self, pos: int, raw: bytes) -> None:
-        """A line through veil.feed's parser: a Record, or the reason it is not one."""
+        """A line through veil.feed's parser, with its newline as read_feed reads it (a JSON
+        error's column depends on it): a Record, or the reason it is not one."""
         try:
-            self.record(pos, parse_message(raw))
+            self.record(pos, parse_message(raw if pos == self.open_last else raw + b"\n"))
         except MalformedRecord as e:
             reason = f"truncated last line: {e}" if pos == self.open_last else str(e)
             self.batch.rejected.append((pos, reason))

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from ...errors import VeilError
 from ...feed import Rejected
 from ...protocol import Record
-from .base import RAW_KEEP, rows
+from .base import RAW_KEEP, RecordColumns, rows, table_columns
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -87,6 +87,22 @@ class PgStore:
             cur.execute(f"SELECT {_COLUMNS} FROM records ORDER BY id")
             for dev, ep, boot, seq, trk, ts, val, tag, _received, v in cur:
                 yield Record(dev, ep, boot, seq, trk, ts, json.loads(val), tag, v)
+
+    def columns(self, size: int) -> Iterator[RecordColumns]:
+        """Every stored record in arrival order, as columns of `size` records."""
+        first = 1
+        with self.db.cursor(name="veil_columns") as cur:
+            cur.itersize = size
+            cur.execute(
+                "SELECT id, ep, boot, seq, trk, ts, v, dev, val, tag FROM records ORDER BY id"
+            )
+            while batch := cur.fetchmany(size):
+                got = table_columns(
+                    f"{self.name} #", first, list(zip(*batch, strict=True)), rows=True
+                )
+                first += len(got.dev)
+                yield got
+        self.db.commit()
 
     def items(self) -> Iterator[tuple[str, Record]]:
         for n, rec in enumerate(self.records(), start=1):

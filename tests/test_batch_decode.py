@@ -1,0 +1,313 @@
+"""The batch decoder against the record-at-a-time reference (tests/reference_decode.py) on
+generated hostile feeds, from files and from both stores; its parts against the protocol: the
+canonical bytes, the C verifier and its Python fallback."""
+
+import os
+import shutil
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from reference_decode import decode as reference_decode
+from reference_decode import same_as_reference
+from services import Postgres
+
+from veil.feed import MAX_LINE
+from veil.owner import tagcheck
+from veil.owner.columns import BATCH, Layouts, store_batches
+from veil.owner.decode import _Canon, decode, decode_columns
+from veil.owner.home import Home
+from veil.platform.ingest import ingest_file
+from veil.platform.store import open_store
+from veil.platform.store.sqlite import SqliteStore
+from veil.protocol import (
+    CanonicalPacker,
+    Channel,
+    DeviceSpec,
+    HomeKeys,
+    check_tag,
+    encode_line,
+    hidden_field,
+    make_tag,
+)
+
+# v2, in UTC+2: 04:00 local falls inside the feed, so the real track is re-dealt in it
+SPEC = DeviceSpec(
+    "hall", 3, 7, (Channel("t", 1, -400, 850), Channel("n", 0, 0, 9999)), version=2, tz=7200
+)
+OTHER = DeviceSpec("yard", 2, 7, (Channel("lux", 2, 0, 100000),), version=1)
+T0 = 1_700_000_000 - 1_700_000_000 % 86400 + 2 * 3600 - 600  # 01:50 UTC, 03:50 local
+
+
+def _lines(keys: HomeKeys) -> list[bytes]:
+    """Two devices' genuine feeds interleaved: `hall` over two boots across a re-deal, with
+    stand-ins and drop reports on some real records; `yard` one boot."""
+    out = []
+    yard = 0
+    for boot, first, ticks in ((0, 0, 30), (1, 64, 20)):
+        for seq in range(first, first + ticks):
+            ts = T0 + 60 * seq
+            real = keys.real_track(SPEC, ts=ts)
+            for trk in range(SPEC.k):
+                mask, drops = (1, 2) if trk == real and seq % 7 == 3 else (0, 0)
+                values = (200 + seq % 40, seq * 13 % 9999)
+                out.append(
+                    encode_line(
+                        SPEC,
+                        keys,
+                        boot=boot,
+                        seq=seq,
+                        trk=trk,
+                        ts=ts,
+                        values=values,
+                        mask=mask,
+                        drops=drops,
+                    )  # fmt: skip
+                )
+            if seq % 3 == 0:  # a slower device, with its own seq
+                for trk in range(OTHER.k):
+                    line = encode_line(
+                        OTHER, keys, boot=0, seq=yard, trk=trk, ts=ts, values=(seq * 101,)
+                    )
+                    out.append(line)
+                yard += 1
+    return [ln + b"\n" for ln in out]
+
+
+@pytest.fixture(scope="module")
+def feed(tmp_path_factory):
+    home = Home(tmp_path_factory.mktemp("batch") / "home")
+    home.keygen()
+    home.save_device(SPEC)
+    home.save_device(OTHER)
+    return home.keys(), home.devices(), _lines(home.keys())
+
+
+def _flip(line: bytes, at: int) -> bytes:
+    at %= len(line) - 1
+    return line[:at] + bytes([line[at] ^ 1]) + line[at + 1 :]
+
+
+JUNK = [
+    b"not json\n",
+    b'{"v":2,"dev":\n',
+    b"\n",
+    b"   \t\n",
+    b"{}\n",
+    b'{"v":2}\n',
+    b"\xef\xbb\xbf" + b"x\n",
+    b"[1,2]\n",
+    b"x" * (MAX_LINE + 3) + b"\n",
+    b'{"v":true,"dev":"hall","ep":7,"boot":0,"seq":1,"trk":0,"ts":1,"val":{"t":1.0,"n":2},'
+    b'"tag":"00000000000000000000000000000000"}\n',
+    b'{"v":2,"dev":"nobody","ep":7,"boot":0,"seq":1,"trk":0,"ts":1,"val":{"t":1.0,"n":2},'
+    b'"tag":"00000000000000000000000000000000"}\n',
+    b'{"v":2,"dev":"hall","ep":7,"boot":0,"seq":1,"trk":9,"ts":1,"val":{"t":1.0,"n":2},'
+    b'"tag":"00000000000000000000000000000000"}\n',
+    b'{"v":2,"dev":"hall","ep":7,"boot":0,"seq":1,"trk":0,"ts":1,"val":{"t":1.0,"n":2,"x":1},'
+    b'"tag":"00000000000000000000000000000000"}\n',
+    b'{"v":2,"dev":"hall","ep":7,"boot":0,"seq":1,"trk":0,"ts":1,"val":{"t":1e300,"n":2},'
+    b'"tag":"0000000000000000000000000000000G"}\n',
+    b'{"v":2,"dev":"hall","ep":7,"boot":0,"seq":1,"trk":0,"ts":1,"val":{"t":214748364.7,'
+    b'"n":2},"tag":"00000000000000000000000000000000"}\n',
+]
+
+edits = st.lists(
+    st.one_of(
+        st.tuples(st.just("drop"), st.integers(0, 10**6)),
+        st.tuples(st.just("dup"), st.integers(0, 10**6), st.integers(0, 10**6)),
+        st.tuples(st.just("swap"), st.integers(0, 10**6), st.integers(0, 10**6)),
+        st.tuples(st.just("flip"), st.integers(0, 10**6), st.integers(0, 10**6)),
+        st.tuples(st.just("junk"), st.integers(0, 10**6), st.sampled_from(JUNK)),
+        st.tuples(st.just("cut"), st.integers(1, 200)),
+    ),
+    max_size=12,
+)
+
+
+def _hostile(lines: list[bytes], ops) -> list[bytes]:
+    out = list(lines)
+    for op in ops:
+        i = op[1] % len(out)
+        if op[0] == "drop" and len(out) > 1:
+            del out[i]
+        elif op[0] == "dup":
+            out.insert(op[2] % len(out), out[i])
+        elif op[0] == "swap":
+            j = op[2] % len(out)
+            out[i], out[j] = out[j], out[i]
+        elif op[0] == "flip":
+            out[i] = _flip(out[i], op[2])
+        elif op[0] == "junk":
+            out.insert(i, op[2])
+        elif op[0] == "cut":  # the feed stops inside its last line
+            out[-1] = out[-1][: max(1, len(out[-1]) - op[1])]
+    return out
+
+
+@settings(
+    max_examples=int(os.environ.get("VEIL_HYPOTHESIS_EXAMPLES", 60)),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(ops=edits)
+def test_hostile_feeds_decode_as_the_reference_decodes_them(feed, tmp_path, ops):
+    keys, specs, lines = feed
+    path = tmp_path / "hostile.jsonl"
+    path.write_bytes(b"".join(_hostile(lines, ops)))
+    try:
+        same_as_reference(keys, specs, path)
+    except Exception as e:  # a wrong key is the one error both may give, with one message
+        assert type(e).__name__ == "WrongKeyError", e
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+@given(ops=edits)
+def test_a_store_decodes_as_the_reference_decodes_its_records(feed, tmp_path_factory, ops):
+    keys, specs, lines = feed
+    tmp = tmp_path_factory.mktemp("store")
+    path = tmp / "hostile.jsonl"
+    path.write_bytes(b"".join(_hostile(lines, ops)))
+    with SqliteStore(tmp / "p.db") as store:
+        if not ingest_file(store, path).stored:
+            return
+        _stored_as_reference(keys, specs, store)
+
+
+def _stored_as_reference(keys, specs, store):
+    try:
+        want = reference_decode(keys, specs, store.items())
+    except Exception as e:
+        assert type(e).__name__ == "WrongKeyError", e
+        return
+    got = decode(keys, specs, store_batches(Layouts(specs), store.columns(7)))
+    assert got[1].to_json() == want[1].to_json()
+    assert list(got[1].examples) == list(want[1].examples)
+    assert got[0] == want[0]
+
+
+def test_postgresql_store_decodes_as_the_reference(feed, tmp_path):
+    keys, specs, lines = feed
+    path = tmp_path / "f.jsonl"
+    path.write_bytes(b"".join(_hostile(lines, [("dup", 5, 40), ("drop", 17), ("flip", 30, 60)])))
+    with Postgres() as pg, open_store(pg.url) as store:
+        ingest_file(store, path)
+        _stored_as_reference(keys, specs, store)
+
+
+def test_a_malformed_line_is_reported_alone_and_its_batch_is_decoded(feed, tmp_path):
+    keys, specs, lines = feed
+    path = tmp_path / "f.jsonl"
+    path.write_bytes(b"".join([*lines[:40], b'{"v":2,"dev":\n', *lines[40:]]))
+    readings, report = same_as_reference(keys, specs, path)
+    assert report.total("malformed") == 1
+    assert report.examples["malformed"][0].startswith("f.jsonl:41: bad JSON")
+    assert report.total("verified_real") + report.total("verified_fake") == len(lines)
+    assert report.clean is False and not report.total("altered") and not report.total("missing")
+
+
+def test_canonical_bytes_of_a_batch_are_the_packers(feed):
+    keys, specs, lines = feed
+    rng = np.random.default_rng(1)
+    n = 50
+    cols = {
+        "v": rng.integers(1, 3, n),
+        "ep": rng.integers(0, 2**32, n),
+        "boot": rng.integers(0, 2**32, n),
+        "seq": rng.integers(0, 2**48, n),
+        "trk": rng.integers(0, SPEC.k, n),
+        "ts": rng.integers(0, 2**32, n),
+    }
+    values = rng.integers(-(2**31), 2**31, (n, 2))
+    got = _Canon(SPEC).build(cols, values)
+    packer = CanonicalPacker(SPEC)
+    for i in range(n):
+        f = [int(cols[k][i]) for k in ("ep", "boot", "seq", "trk", "ts")]
+        want = packer.pack(0, *f, tuple(int(x) for x in values[i]), int(cols["v"][i]))
+        assert got[i].tobytes() == want
+
+
+def _tagged(keys):
+    """Canonical bytes and tags of records real and fake, with and without a hidden field,
+    and with a tag bit flipped; the hidden field check_tag recovers for each (None: fails)."""
+    packer = CanonicalPacker(SPEC)
+    canon, tags, real, want = [], [], [], []
+    for i in range(40):
+        fields = (7, 1, 100 + i, i % 3, T0 + i, (i, i * 3), 2)
+        is_real, hidden = i % 2 == 0, hidden_field(i % 5, i % 4) if i % 2 == 0 else 0
+        key = keys.real if is_real else keys.fake
+        tag = make_tag(key, packer, hidden, *fields)
+        if i % 6 == 5:
+            tag = bytes([tag[0] ^ 0x80]) + tag[1:]
+        canon.append(packer.pack(0, *fields))
+        tags.append(tag)
+        real.append(is_real)
+        want.append(check_tag(key, packer, tag, *fields))
+    as_array = [np.frombuffer(b"".join(x), np.uint8).reshape(len(x), -1) for x in (canon, tags)]
+    return (*as_array, np.array(real)), want
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_the_verifier_recovers_what_check_tag_recovers(feed, monkeypatch, compiled):
+    keys = feed[0]
+    if compiled and tagcheck._lib is None:
+        pytest.skip(f"no C verifier: {tagcheck.IMPLEMENTATION}")
+    if not compiled:
+        monkeypatch.setattr(tagcheck, "_lib", None)
+    (canon, tags, real), want = _tagged(keys)
+    ok, hidden = tagcheck.check_tags(canon, tags, real, keys.real, keys.fake)
+    assert [int(h) if o else None for o, h in zip(ok, hidden, strict=True)] == want
+    assert None in want and any(want)
+
+
+def test_the_c_verifier_is_built_where_a_compiler_is():
+    if shutil.which("cc") is None:
+        pytest.skip("no C compiler here")
+    assert tagcheck.IMPLEMENTATION.startswith("C over OpenSSL"), tagcheck.IMPLEMENTATION
+
+
+def test_the_python_fallback_gives_the_same_report(feed, tmp_path, monkeypatch):
+    keys, specs, lines = feed
+    path = tmp_path / "f.jsonl"
+    path.write_bytes(b"".join(_hostile(lines, [("flip", 3, 50), ("dup", 8, 90), ("drop", 60)])))
+    from veil.owner.sources import read_batches
+
+    fast = decode_columns(keys, specs, read_batches(specs, feeds=[path])[0])
+    monkeypatch.setattr(tagcheck, "_lib", None)
+    slow = decode_columns(keys, specs, read_batches(specs, feeds=[path])[0])
+    assert fast[1].to_json() == slow[1].to_json()
+    assert [r.readings() for r in fast[0]] == [r.readings() for r in slow[0]]
+
+
+def test_the_benchmarks_reference_is_openssls_hmac(feed):
+    import hmac
+
+    if tagcheck._lib is None:
+        pytest.skip(f"no C verifier: {tagcheck.IMPLEMENTATION}")
+    keys = feed[0]
+    msgs = np.frombuffer(os.urandom(77 * 10), np.uint8).reshape(10, 77)
+    got = tagcheck.openssl_hmac_loop(keys.real, msgs)
+    for m, t in zip(msgs, got, strict=True):
+        assert t.tobytes() == hmac.digest(keys.real, m.tobytes(), "sha256")[:16]
+
+
+def test_store_columns_are_its_items(feed, tmp_path):
+    keys, specs, lines = feed
+    path = tmp_path / "f.jsonl"
+    path.write_bytes(b"".join(lines))
+    with SqliteStore(tmp_path / "p.db") as store:
+        ingest_file(store, path)
+        items = list(store.items())
+        cols = list(store.columns(BATCH))
+    assert sum(len(c.dev) for c in cols) == len(items)
+    c = cols[0]
+    for i in (0, 7, len(items) - 1):
+        origin, rec = items[i]
+        assert origin == f"{c.prefix}{c.first + i}"
+        assert (c.dev[i], int(c.seq[i]), int(c.trk[i]), c.tag[i]) == (
+            rec.dev,
+            rec.seq,
+            rec.trk,
+            rec.tag,
+        )
