@@ -9,10 +9,9 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from reference_decode import decode as reference_decode
 from reference_decode import same_as_reference
-from services import Postgres
-
 from veil.feed import MAX_LINE
 from veil.owner import tagcheck
 from veil.owner.columns import BATCH, Layouts, store_batches
@@ -31,6 +30,8 @@ from veil.protocol import (
     hidden_field,
     make_tag,
 )
+
+from services import Postgres
 
 # v2, in UTC+2: 04:00 local falls inside the feed, so the real track is re-dealt in it
 SPEC = DeviceSpec(
@@ -52,19 +53,8 @@ def _lines(keys: HomeKeys) -> list[bytes]:
             for trk in range(SPEC.k):
                 mask, drops = (1, 2) if trk == real and seq % 7 == 3 else (0, 0)
                 values = (200 + seq % 40, seq * 13 % 9999)
-                out.append(
-                    encode_line(
-                        SPEC,
-                        keys,
-                        boot=boot,
-                        seq=seq,
-                        trk=trk,
-                        ts=ts,
-                        values=values,
-                        mask=mask,
-                        drops=drops,
-                    )  # fmt: skip
-                )
+                fields = dict(boot=boot, seq=seq, trk=trk, ts=ts, mask=mask, drops=drops)
+                out.append(encode_line(SPEC, keys, values=values, **fields))
             if seq % 3 == 0:  # a slower device, with its own seq
                 for trk in range(OTHER.k):
                     line = encode_line(
@@ -200,15 +190,14 @@ def test_a_malformed_line_is_reported_alone_and_its_batch_is_decoded(feed, tmp_p
     keys, specs, lines = feed
     path = tmp_path / "f.jsonl"
     path.write_bytes(b"".join([*lines[:40], b'{"v":2,"dev":\n', *lines[40:]]))
-    readings, report = same_as_reference(keys, specs, path)
+    _readings, report = same_as_reference(keys, specs, path)
     assert report.total("malformed") == 1
     assert report.examples["malformed"][0].startswith("f.jsonl:41: bad JSON")
     assert report.total("verified_real") + report.total("verified_fake") == len(lines)
     assert report.clean is False and not report.total("altered") and not report.total("missing")
 
 
-def test_canonical_bytes_of_a_batch_are_the_packers(feed):
-    keys, specs, lines = feed
+def test_canonical_bytes_of_a_batch_are_the_packers():
     rng = np.random.default_rng(1)
     n = 50
     cols = {
@@ -293,7 +282,7 @@ def test_the_benchmarks_reference_is_openssls_hmac(feed):
 
 
 def test_store_columns_are_its_items(feed, tmp_path):
-    keys, specs, lines = feed
+    lines = feed[2]
     path = tmp_path / "f.jsonl"
     path.write_bytes(b"".join(lines))
     with SqliteStore(tmp_path / "p.db") as store:
