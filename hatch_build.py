@@ -1,8 +1,8 @@
-"""Wheel build hook: compile the owner's batch tag verifier (host/veil/owner/tagcheck.c).
+"""Wheel build hook: compile the owner's batch tag verifier (host/veil/owner/native.c).
 
 It is a plain shared library loaded with ctypes, so a C compiler is all it needs. Where none is
 present, or the build fails, the wheel is built without it and veil checks tags with a Python
-loop instead (veil/owner/tagcheck.py says which one runs). An editable install builds it in
+loop instead (veil/owner/native.py says which one runs). An editable install builds it in
 place, next to the source.
 """
 
@@ -18,8 +18,8 @@ from pathlib import Path
 
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
-SOURCE = "host/veil/owner/tagcheck.c"
-TARGET = "veil/owner/_tagcheck.so"
+SOURCE = "host/veil/owner/native.c"
+TARGET = "veil/owner/_native.so"
 
 
 class CustomBuildHook(BuildHookInterface):

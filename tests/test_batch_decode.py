@@ -4,6 +4,7 @@ canonical bytes, the C verifier and its Python fallback."""
 
 import os
 import shutil
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -12,11 +13,12 @@ from hypothesis import strategies as st
 
 from reference_decode import decode as reference_decode
 from reference_decode import same_as_reference
-from veil.feed import MAX_LINE
-from veil.owner import tagcheck
+from veil.feed import MAX_LINE, read_feed
+from veil.owner import native
 from veil.owner.columns import BATCH, Layouts, store_batches
-from veil.owner.decode import _Canon, decode, decode_columns
+from veil.owner.decode import _Canon, decode, decode_columns, write_columns_csv, write_csv
 from veil.owner.home import Home
+from veil.owner.sources import read_batches
 from veil.platform.ingest import ingest_file
 from veil.platform.store import open_store
 from veil.platform.store.sqlite import SqliteStore
@@ -136,20 +138,31 @@ def _hostile(lines: list[bytes], ops) -> list[bytes]:
     return out
 
 
+@pytest.mark.parametrize("compiled", [True, False])
 @settings(
-    max_examples=int(os.environ.get("VEIL_HYPOTHESIS_EXAMPLES", 60)),
+    max_examples=int(os.environ.get("VEIL_HYPOTHESIS_EXAMPLES", 50)),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(ops=edits)
-def test_hostile_feeds_decode_as_the_reference_decodes_them(feed, tmp_path, ops):
+def test_hostile_feeds_decode_as_the_reference_decodes_them(feed, tmp_path, compiled, ops):
+    """With the C reader and verifier, and with msgspec and the Python loop alone."""
     keys, specs, lines = feed
     path = tmp_path / "hostile.jsonl"
     path.write_bytes(b"".join(_hostile(lines, ops)))
-    try:
-        same_as_reference(keys, specs, path)
-    except Exception as e:  # a wrong key is the one error both may give, with one message
-        assert type(e).__name__ == "WrongKeyError", e
+    with mock.patch.object(native, "_lib", native._lib if compiled else None):
+        try:
+            readings, report = same_as_reference(keys, specs, path)
+        except Exception as e:  # a wrong key is the one error both may give, with one message
+            assert type(e).__name__ == "WrongKeyError", e
+            return
+    from_items = decode(keys, specs, read_feed(path))  # the path of a CSE's or a broker's
+    assert from_items[0] == readings and from_items[1].to_json() == report.to_json()
+    batches = read_batches(specs, feeds=[path])[0]
+    columns, _ = decode_columns(keys, specs, batches)
+    write_csv(tmp_path / "want.csv", readings, specs)
+    write_columns_csv(tmp_path / "got.csv", columns, specs)
+    assert (tmp_path / "got.csv").read_bytes() == (tmp_path / "want.csv").read_bytes()
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
@@ -240,12 +253,12 @@ def _tagged(keys):
 @pytest.mark.parametrize("compiled", [True, False])
 def test_the_verifier_recovers_what_check_tag_recovers(feed, monkeypatch, compiled):
     keys = feed[0]
-    if compiled and tagcheck._lib is None:
-        pytest.skip(f"no C verifier: {tagcheck.IMPLEMENTATION}")
+    if compiled and native._lib is None:
+        pytest.skip(f"no C verifier: {native.IMPLEMENTATION}")
     if not compiled:
-        monkeypatch.setattr(tagcheck, "_lib", None)
+        monkeypatch.setattr(native, "_lib", None)
     (canon, tags, real), want = _tagged(keys)
-    ok, hidden = tagcheck.check_tags(canon, tags, real, keys.real, keys.fake)
+    ok, hidden = native.check_tags(canon, tags, real, keys.real, keys.fake)
     assert [int(h) if o else None for o, h in zip(ok, hidden, strict=True)] == want
     assert None in want and any(want)
 
@@ -253,17 +266,15 @@ def test_the_verifier_recovers_what_check_tag_recovers(feed, monkeypatch, compil
 def test_the_c_verifier_is_built_where_a_compiler_is():
     if shutil.which("cc") is None:
         pytest.skip("no C compiler here")
-    assert tagcheck.IMPLEMENTATION.startswith("C over OpenSSL"), tagcheck.IMPLEMENTATION
+    assert native.IMPLEMENTATION.startswith("C over OpenSSL"), native.IMPLEMENTATION
 
 
 def test_the_python_fallback_gives_the_same_report(feed, tmp_path, monkeypatch):
     keys, specs, lines = feed
     path = tmp_path / "f.jsonl"
     path.write_bytes(b"".join(_hostile(lines, [("flip", 3, 50), ("dup", 8, 90), ("drop", 60)])))
-    from veil.owner.sources import read_batches
-
     fast = decode_columns(keys, specs, read_batches(specs, feeds=[path])[0])
-    monkeypatch.setattr(tagcheck, "_lib", None)
+    monkeypatch.setattr(native, "_lib", None)
     slow = decode_columns(keys, specs, read_batches(specs, feeds=[path])[0])
     assert fast[1].to_json() == slow[1].to_json()
     assert [r.readings() for r in fast[0]] == [r.readings() for r in slow[0]]
@@ -272,11 +283,11 @@ def test_the_python_fallback_gives_the_same_report(feed, tmp_path, monkeypatch):
 def test_the_benchmarks_reference_is_openssls_hmac(feed):
     import hmac
 
-    if tagcheck._lib is None:
-        pytest.skip(f"no C verifier: {tagcheck.IMPLEMENTATION}")
+    if native._lib is None:
+        pytest.skip(f"no C verifier: {native.IMPLEMENTATION}")
     keys = feed[0]
     msgs = np.frombuffer(os.urandom(77 * 10), np.uint8).reshape(10, 77)
-    got = tagcheck.openssl_hmac_loop(keys.real, msgs)
+    got = native.openssl_hmac_loop(keys.real, msgs)
     for m, t in zip(msgs, got, strict=True):
         assert t.tobytes() == hmac.digest(keys.real, m.tobytes(), "sha256")[:16]
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -34,6 +34,7 @@ from ..protocol import (
     Record,
     scaled_values,
 )
+from . import native
 
 BATCH = 1 << 16  # records of a store or a CSE read, parsed and checked together
 _CHUNK = 1 << 23  # bytes of a feed file read, parsed and checked together
@@ -41,6 +42,7 @@ _I32 = 2.0**31
 _HEX = np.full(256, 255, dtype=np.uint8)
 _HEX[np.frombuffer(b"0123456789abcdef", dtype=np.uint8)] = np.arange(16, dtype=np.uint8)
 _FIELDS = ("ep", "boot", "seq", "trk", "ts", "v")
+_FIELDS_C = ("v", "ep", "boot", "seq", "trk", "ts")  # native.parse_lines' order
 
 
 @dataclass
@@ -101,6 +103,8 @@ class Layouts:
         union = types[0] if len(types) == 1 else _union(types)
         self.line = msgspec.json.Decoder(union)
         self.val_lists = {d: msgspec.json.Decoder(list[t]) for d, t in self._vals.items()}
+        self.schema = native.schema(specs.values())
+        self.width = max(len(s.channels) for s in specs.values())
         self.channels = {
             d: attrgetter(*(f"c{i}" for i in range(len(s.channels)))) for d, s in specs.items()
         }
@@ -208,7 +212,7 @@ class _Builder:
             reason = f"truncated last line: {e}" if pos == self.open_last else str(e)
             self.batch.rejected.append((pos, reason))
 
-    def _structs(self, dev: str, pos: list[int], recs: list, lines: list[bytes]) -> Group:
+    def _structs(self, dev: str, pos: list[int], recs: list, lines: dict[int, bytes]) -> Group:
         """A device's parsed structs as a Group; those failing a check of check_shape that
         their types do not make (the tag's digits, a value's range) go back to the parser."""
         cols = {
@@ -242,7 +246,7 @@ class _Builder:
                 values[i], fit[i] = n, True
         return Group(np.asarray(pos, dtype=np.int64), cols, values, fit, tags)
 
-    def finish(self, lines: list[bytes] | None = None) -> Batch:
+    def finish(self, lines: dict[int, bytes] | None = None) -> Batch:
         for dev, (pos, recs) in self.structs.items():
             self.groups.setdefault(dev, []).append(self._structs(dev, pos, recs, lines))
         for dev, (pos, recs) in self.records.items():  # after the structs: reparse adds some
@@ -273,110 +277,105 @@ def _concat(parts: list[Group]) -> Group:
     )
 
 
-def _lines_batch(
-    layouts: Layouts, lines: list[bytes], numbers: list[int], prefix: str, last_open: bool
-) -> Batch:
-    """One batch of non-blank feed lines (`numbers` their line numbers; the last one had no
-    newline if `last_open`), read as read_feed would read them one by one."""
-    n = len(lines)
-    first = numbers[0] if numbers else 1
-    contiguous = not numbers or numbers[-1] - first == n - 1
-    origins = Origins(f"{prefix}:", first, None if contiguous else np.array(numbers))
-    b = _Builder(layouts, n, origins, n - 1 if last_open else None)
-    decode = layouts.line.decode
-    try:
-        recs = list(map(decode, lines))
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        recs = None
-    if recs is not None:
-        by_type = _by_value(list(map(type, recs)))
-        for t, pos in by_type.items():
-            picked = recs if len(by_type) == 1 else [recs[i] for i in pos.tolist()]
-            b.structs[layouts.device_of(t)] = (pos.tolist(), picked)
-        return b.finish(lines)
-    for pos, raw in enumerate(lines):
-        try:
-            b.struct(pos, decode(raw))
-            continue
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            b.reparse(pos, raw)
-    return b.finish(lines)
-
-
 def feed_batches(layouts: Layouts, path: str | Path) -> Iterator[Batch]:
-    """The batches of a feed file: what veil.feed.read_feed yields, line for line."""
+    """The batches of a feed file, a chunk of it each: what veil.feed.read_feed yields, line
+    for line."""
     path = Path(path)
     try:
         f = path.open("rb")
     except OSError as e:
         raise VeilError(f"cannot read feed {path}: {e.strerror}") from None
     with f:
-        for lines, numbers, long, last_open in _feed_lines(f):
-            if lines or long:
-                batch = _lines_batch(layouts, lines, numbers, path.name, last_open)
-                yield _with_long(batch, long, numbers, path.name) if long else batch
+        for chunk in _chunks(f):
+            batch = _chunk_batch(layouts, *chunk, f"{path.name}:")
+            if batch.n:
+                yield batch
 
 
-def _with_long(batch: Batch, long: list[int], numbers, prefix: str) -> Batch:
-    """`batch` with the lines longer than MAX_LINE (line numbers `long`) put back in place."""
-    every = sorted([*numbers, *long])
-    where = {ln: i for i, ln in enumerate(every)}
-    moved = np.array([where[ln] for ln in numbers], dtype=np.int64)
-    for g in batch.groups.values():
-        g.pos = moved[g.pos]
-    batch.rejected = sorted(
-        [(int(moved[p]), r) for p, r in batch.rejected]
-        + [(where[ln], f"line longer than {MAX_LINE} bytes") for ln in long]
-    )
-    batch.unknown = [int(moved[p]) for p in batch.unknown]
-    batch.n = len(every)
-    batch.origins = Origins(f"{prefix}:", every[0], np.array(every))
-    return batch
-
-
-def _feed_lines(f):
-    """Per chunk of the file: (lines, their line numbers, numbers of the lines too long,
-    whether the last line has no newline). As read_feed: blank lines are counted and skipped;
-    a line longer than MAX_LINE with its newline is skipped to its end, reported by number."""
+def _chunks(f):
+    """(buf, starts, lens, first line number, last_open) per chunk of the file: where its
+    complete lines are in `buf` (newline excluded); `last_open` when the only line is the
+    file's last, without newline. A line longer than MAX_LINE is dropped as it is read (its
+    length is kept), however long it is, as read_feed skips it."""
     lineno = 0
     rest = b""
     skipping = False  # the open line is too long: its bytes are dropped up to its newline
     while chunk := f.read(_CHUNK):
-        parts = (rest + chunk).split(b"\n")
-        rest = parts.pop()
-        if len(rest) > MAX_LINE:
+        buf = rest + chunk
+        ends = np.flatnonzero(np.frombuffer(buf, dtype=np.uint8) == 10)
+        if not len(ends):
+            skipping = skipping or len(buf) > MAX_LINE
+            rest = b"" if skipping else buf
+            continue
+        starts = np.r_[0, ends[:-1] + 1]
+        lens = ends - starts
+        if skipping:
+            lens[0] = MAX_LINE + 1
+        rest = buf[ends[-1] + 1 :]
+        skipping = len(rest) > MAX_LINE
+        if skipping:
             rest = b""
-            after = True
-        else:
-            after = False
-        first = lineno + 1
-        lineno += len(parts)
-        if not skipping and parts and _plain(parts):
-            yield parts, range(first, lineno + 1), [], False
-        else:
-            lines, numbers, long = [], [], []
-            for n, raw in enumerate(parts, start=first):
-                if skipping or len(raw) >= MAX_LINE:
-                    skipping = False
-                    long.append(n)
-                elif raw.strip():
-                    lines.append(raw)
-                    numbers.append(n)
-            yield lines, numbers, long, False
-        skipping = skipping or after
+        yield buf, starts, lens, lineno + 1, False
+        lineno += len(starts)
     if skipping:
-        yield [], [], [lineno + 1], False
-    elif rest.strip():
-        yield [rest], [lineno + 1], [], True
+        yield b"", np.zeros(1, np.int64), np.array([MAX_LINE + 1]), lineno + 1, False
+    elif rest:
+        yield rest, np.zeros(1, np.int64), np.array([len(rest)]), lineno + 1, True
 
 
-def _plain(parts: list[bytes]) -> bool:
-    """No line is empty, blank or too long (the common case, checked in compiled code)."""
-    return (
-        min(map(len, parts)) > 0
-        and max(map(len, parts)) < MAX_LINE
-        and not any(map(bytes.isspace, parts))
-    )
+def _chunk_batch(layouts, buf, starts, lens, first, last_open, prefix) -> Batch:
+    """The non-blank lines of a chunk as one Batch: lines in the devices' own encoding read
+    by the C reader (native.parse_lines), the others by msgspec, the rest by veil.feed."""
+    n = len(starts)
+    long = lens > MAX_LINE if last_open else lens >= MAX_LINE
+    status = np.full(n, 2, dtype=np.int8)
+    parsed = native.parse_lines(buf, starts, lens, layouts.schema, layouts.width)
+    if parsed is not None:
+        status, dev, fields, values, fit, tags = parsed
+        status[long] = 2
+    slow = np.flatnonzero((status == 2) & ~long).tolist()
+    raw = {i: buf[starts[i] : starts[i] + lens[i]] for i in slow}
+    for i in slow:
+        if not raw[i].strip():
+            status[i] = native.BLANK
+            del raw[i]
+    keep = status != native.BLANK
+    numbers = first + np.flatnonzero(keep)
+    pos_of = np.cumsum(keep) - 1
+    origins = Origins(prefix, first, None if keep.all() else numbers)
+    b = _Builder(layouts, int(keep.sum()), origins, int(pos_of[-1]) if last_open else None)
+    for i in np.flatnonzero(long).tolist():
+        b.batch.rejected.append((int(pos_of[i]), f"line longer than {MAX_LINE} bytes"))
+    if parsed is not None:
+        fast = status == native.PARSED
+        for d, dev_name in enumerate(layouts.specs):
+            idx = np.flatnonzero(fast & (dev == d))
+            if len(idx):
+                width = len(layouts.specs[dev_name].channels)
+                cols = dict(zip(_FIELDS_C, fields[idx].T, strict=True))
+                group = Group(pos_of[idx], cols, values[idx, :width], fit[idx], tags[idx])
+                b.groups.setdefault(dev_name, []).append(group)
+    lines = {int(pos_of[i]): line for i, line in raw.items()}
+    _slow_lines(b, lines)
+    return b.finish(lines)
+
+
+def _slow_lines(b: _Builder, lines: dict[int, bytes]) -> None:
+    """Lines the C reader did not take (or all, without it): msgspec, then veil.feed."""
+    decode = b.layouts.line.decode
+    try:
+        recs = list(map(decode, lines.values()))
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        recs = None
+    if recs is not None:
+        for pos, rec in zip(lines, recs, strict=True):
+            b.struct(pos, rec)
+        return
+    for pos, raw in lines.items():
+        try:
+            b.struct(pos, decode(raw))
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            b.reparse(pos, raw)
 
 
 def store_batches(layouts: Layouts, columns: Iterable[RecordColumns]) -> Iterator[Batch]:
@@ -387,13 +386,20 @@ def store_batches(layouts: Layouts, columns: Iterable[RecordColumns]) -> Iterato
             if dev not in layouts.specs:
                 b.batch.unknown.extend(pos.tolist())
                 continue
-            vals = _store_vals(layouts, dev, [c.val[i] for i in pos])
+            vals = _store_vals(layouts, dev, _pick(c.val, pos))
             if vals is None:  # a value text the fast path does not take: one by one
                 for i in pos.tolist():
                     b.record(i, _store_record(c, i))
             else:
                 b.groups.setdefault(dev, []).append(_store_group(layouts, dev, pos, c, vals))
         yield b.finish()
+
+
+def _pick(xs: list, pos: np.ndarray) -> list:
+    """xs at the positions `pos`, taken in compiled code."""
+    if len(pos) == len(xs):
+        return xs
+    return list(itemgetter(*pos.tolist())(xs)) if len(pos) > 1 else [xs[int(pos[0])]]
 
 
 def _by_value(names: list) -> dict[object, np.ndarray]:
@@ -419,13 +425,23 @@ def _store_vals(layouts: Layouts, dev: str, texts: list[str]):
 def _store_group(layouts: Layouts, dev: str, pos: np.ndarray, c: RecordColumns, vals) -> Group:
     cols = {f: getattr(c, f)[pos] for f in _FIELDS}
     x = _channel_values(layouts, dev, vals)
-    tags = [c.tag[i] for i in pos]
-    if all(type(t) is str and len(t) == 2 * TAG_LEN for t in tags):
+    tags = _pick(c.tag, pos)
+    if _all_tags_32(tags):
         raw, hex_ok = _hex_tags(tags)
     else:
         raw, hex_ok = np.zeros((len(pos), TAG_LEN), dtype=np.uint8), np.zeros(len(pos), bool)
     values, fit = _scale(x, layouts.scales[dev])
     return Group(pos, cols, values, fit & hex_ok, raw)
+
+
+def _all_tags_32(tags: list) -> bool:
+    """Every tag a text of 32 characters (a store's rows are not checked)."""
+    try:
+        return len("".join(tags)) == 2 * TAG_LEN * len(tags) and (
+            min(map(len, tags)) == max(map(len, tags))
+        )
+    except TypeError:
+        return False
 
 
 def _store_record(c: RecordColumns, i: int) -> Record:
@@ -455,7 +471,7 @@ def items_batch(layouts: Layouts, items: list[tuple[str, Record | Rejected]]) ->
     b = _Builder(layouts, len(items), Origins(names=[o for o, _ in items]))
     for pos, (_origin, item) in enumerate(items):
         if isinstance(item, Rejected):
-            b.rejected(pos, item.reason)
+            b.batch.rejected.append((pos, item.reason))
         else:
             b.record(pos, item)
     return b.finish()

@@ -5,7 +5,7 @@ The rules are those of docs/protocol.md section 6. Recovered readings are keyed 
 so loss, duplication and reordering in transit never change what comes out.
 
 The decoder works on batches of columns (columns.py): a batch's canonical bytes are built as
-one numpy array and its tags checked in one call (tagcheck.py), and what the report needs is
+one numpy array and its tags checked in one call (native.py), and what the report needs is
 kept as compact arrays, so Python touches a batch, not a record. The accounting (duplicates,
 order, ranges, gaps) is done by finish() over those arrays; only anomalies (a gap, a failed
 tag, a reboot) are walked one by one.
@@ -38,7 +38,7 @@ from ..protocol import (
     format_value,
 )
 from .columns import BATCH, Batch, Group, Layouts, Origins, items_batch, record_batches
-from .tagcheck import IMPLEMENTATION, check_tags
+from .native import IMPLEMENTATION, check_tags
 
 # Findings that mean the data was tampered with or lost (decode exits non-zero on these).
 PROBLEMS = (
@@ -769,8 +769,8 @@ def write_csv(path: str | Path, readings: list[Reading], specs: dict[str, Device
 def write_columns_csv(
     path: str | Path, readings: list[ReadingColumns], specs: dict[str, DeviceSpec]
 ) -> int:
-    """write_csv() of readings given as arrays, a device's rows formatted at once; the same
-    bytes as csv.writer gives (no field here needs quoting)."""
+    """write_csv() of readings given as arrays, a device's column formatted at once: the same
+    bytes csv.writer writes (no cell here needs quoting)."""
     header = csv_header(specs)
     n = 0
     with Path(path).open("w", newline="") as f:
@@ -778,41 +778,30 @@ def write_columns_csv(
         for rc in readings:
             spec = specs[rc.dev]
             at = {c.name: j for j, c in enumerate(spec.channels)}
-            cells = []
+            times = np.datetime_as_string(rc.ts.astype("datetime64[s]"), unit="s").tolist()
+            empty = [""] * len(times)
+            cols = [[rc.dev] * len(times), list(map(str, rc.boot.tolist()))]
+            cols += [list(map(str, rc.seq.tolist())), [t + "Z" for t in times]]
             for name in header[4:-1]:
                 if name not in at:
-                    cells.append("")
+                    cols.append(empty)
                     continue
                 dec = spec.channels[at[name]].dec
-                cells.append(f"%.{dec}f" if dec else "%d")
-            fmt = f"{rc.dev},%d,%d,%s," + ",".join(cells) + ",\r\n"
-            times = np.datetime_as_string(rc.ts.astype("datetime64[s]"), unit="s")
-            cols = [rc.values[:, at[c.name]] for c in spec.channels]
-            scaled = [
-                (c / 10.0**ch.dec).tolist() if ch.dec else c.tolist()
-                for c, ch in zip(cols, spec.channels, strict=True)
-            ]
-            rows = zip(
-                rc.boot.tolist(), rc.seq.tolist(), (t + "Z" for t in times), *scaled, strict=True
-            )
-            stand = np.flatnonzero(rc.mask)
-            if not len(stand):
-                f.write("".join(fmt % row for row in rows))
-            else:
-                out = csv.writer(f)
-                stand_in = set(stand.tolist())
-                for i, row in enumerate(rows):
-                    if i in stand_in:
-                        r = Reading(
-                            rc.dev,
-                            row[0],
-                            row[1],
-                            int(rc.ts[i]),
-                            tuple(rc.values[i].tolist()),
-                            int(rc.mask[i]),
-                        )
-                        out.writerow(csv_row(r, spec, header))
-                    else:
-                        f.write(fmt % row)
-            n += len(rc.seq)
+                x = rc.values[:, at[name]]
+                cols.append(
+                    list(map(f"%.{dec}f".__mod__, (x / 10**dec).tolist()))
+                    if dec
+                    else list(map(str, x.tolist()))
+                )
+            cols.append(empty)
+            rows = list(map(",".join, zip(*cols, strict=True)))
+            for i in np.flatnonzero(rc.mask).tolist():  # stand-ins: their cells are empty
+                values = tuple(rc.values[i].tolist())
+                r = Reading(
+                    rc.dev, int(rc.boot[i]), int(rc.seq[i]), int(rc.ts[i]), values, int(rc.mask[i])
+                )
+                rows[i] = ",".join(map(str, csv_row(r, spec, header)))
+            if rows:
+                f.write("\r\n".join(rows) + "\r\n")
+            n += len(rows)
     return n

@@ -26,8 +26,9 @@ CREATE TABLE IF NOT EXISTS quarantine (
     received REAL NOT NULL, origin TEXT NOT NULL, reason TEXT NOT NULL, raw BLOB NOT NULL
 );
 """
-# One batch of records as one text per column, in id order (a range scan of the primary key):
-# the sqlite3 module builds a tuple per row, which costs more than the decode of the row.
+# One batch of records as one text per column, in id order (a range scan of the primary key,
+# checked by the ids): the sqlite3 module builds a tuple per row, which costs more than the
+# decode of the row.
 COLUMNS = (
     "SELECT group_concat(id), group_concat(ep), group_concat(boot), group_concat(seq),"
     " group_concat(trk), group_concat(ts), group_concat(v), group_concat(dev, char(10)),"

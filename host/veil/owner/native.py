@@ -1,9 +1,11 @@
-"""Checking the tags of a batch of records at once (docs/protocol.md 4.2).
+"""The compiled parts of the owner's batch decode: checking the tags of a batch of records at
+once (docs/protocol.md 4.2), and reading feed lines in the devices' own encoding (4.3).
 
-The work is done by `tagcheck.c`, a small C library over OpenSSL's libcrypto that the wheel's
+The work is done by `native.c`, a small C library over OpenSSL's libcrypto that the wheel's
 build compiles where a C compiler is present (hatch_build.py) and that is loaded here with
-ctypes; where it is absent or does not load, a Python loop over `hmac.digest` gives the same
-answer, slower. `IMPLEMENTATION` says which one runs (`veil decode` prints it)."""
+ctypes. Where it is absent or does not load, a Python loop over `hmac.digest` checks the tags
+and msgspec reads every line (columns.py), with the same results, slower. `IMPLEMENTATION`
+says which one runs (`veil decode` prints it)."""
 
 from __future__ import annotations
 
@@ -17,8 +19,8 @@ import numpy as np
 TAG_LEN = 16
 _HEAD = 12  # tag bytes from HMAC(C(hidden)) when the hidden field is not 0
 _HIDDEN_AT = 5  # offset of the hidden field in the canonical bytes
-_ABI = 1  # veil_tagcheck_abi() of the C source this module expects
-_LIB = Path(__file__).with_name("_tagcheck.so")
+_ABI = 2  # veil_native_abi() of the C source this module expects
+_LIB = Path(__file__).with_name("_native.so")
 
 
 def _libcrypto() -> str | None:
@@ -44,13 +46,14 @@ def _load() -> tuple[ctypes.CDLL | None, str]:
     try:
         ctypes.CDLL(crypto, mode=ctypes.RTLD_GLOBAL)
         lib = ctypes.CDLL(str(_LIB))
-        if lib.veil_tagcheck_abi() != _ABI:
+        if lib.veil_native_abi() != _ABI:
             return None, f"Python hmac loop ({_LIB.name} is stale: reinstall veil to rebuild it)"
     except (OSError, AttributeError) as e:
         return None, f"Python hmac loop (the C verifier does not load: {e})"
     p, n = ctypes.c_void_p, ctypes.c_size_t
     lib.veil_check_tags.argtypes = [p, n, n, p, p, ctypes.c_char_p, ctypes.c_char_p, p, p]
     lib.veil_hmac_loop.argtypes = [ctypes.c_char_p, p, n, n, p]
+    lib.veil_parse_lines.argtypes = [ctypes.c_char_p, p, p, n, ctypes.c_char_p, n, n, *[p] * 6]
     return lib, f"C over OpenSSL ({Path(crypto).name})"
 
 
@@ -114,3 +117,41 @@ def openssl_hmac_loop(key: bytes, msgs: np.ndarray) -> np.ndarray | None:
     if _lib.veil_hmac_loop(key, _ptr(msgs), msgs.shape[1], len(msgs), _ptr(out)):
         raise RuntimeError("OpenSSL's HMAC failed")
     return out
+
+
+PARSED, BLANK = 0, 1  # parse_lines' status of a line; any other: read it with msgspec
+
+
+def schema(specs) -> bytes:
+    """The devices and channels parse_lines reads, in the order of `specs`."""
+    out = bytearray()
+    for spec in specs:
+        d = spec.device.encode()
+        out += bytes((len(d),)) + d + bytes((len(spec.channels),))
+        for c in spec.channels:
+            out += bytes((len(c.name),)) + c.name.encode() + bytes((c.dec,))
+    return bytes(out)
+
+
+def parse_lines(buf: bytes, starts: np.ndarray, lens: np.ndarray, devices: bytes, width: int):
+    """The lines of `buf` (at `starts`, `lens` bytes each) in the devices' own encoding, as
+    (status, device index, fields (n, 6: v ep boot seq trk ts), values (n, width: the most
+    channels of a device), fit, tags (n, 16)); None without the C library. Rows of lines not
+    PARSED hold nothing."""
+    if _lib is None:
+        return None
+    n = len(starts)
+    starts = np.ascontiguousarray(starts, dtype=np.int64)
+    lens = np.ascontiguousarray(lens, dtype=np.int64)
+    status = np.empty(n, dtype=np.int8)
+    dev = np.empty(n, dtype=np.int16)
+    fields = np.empty((n, 6), dtype=np.int64)
+    values = np.empty((n, width), dtype=np.int64)
+    fit = np.empty(n, dtype=np.uint8)
+    tags = np.empty((n, TAG_LEN), dtype=np.uint8)
+    outs = (status, dev, fields, values, fit, tags)
+    if _lib.veil_parse_lines(
+        buf, _ptr(starts), _ptr(lens), n, devices, len(devices), width, *map(_ptr, outs)
+    ):
+        raise ValueError("bad device schema")
+    return status, dev, fields, values, fit.astype(bool), tags
