@@ -266,7 +266,7 @@ def test_the_verifier_recovers_what_check_tag_recovers(feed, monkeypatch, compil
 def test_the_c_verifier_is_built_where_a_compiler_is():
     if shutil.which("cc") is None:
         pytest.skip("no C compiler here")
-    assert native.IMPLEMENTATION.startswith("C over OpenSSL"), native.IMPLEMENTATION
+    assert native.IMPLEMENTATION.startswith("C: native.c over OpenSSL"), native.IMPLEMENTATION
 
 
 def test_the_python_fallback_gives_the_same_report(feed, tmp_path, monkeypatch):

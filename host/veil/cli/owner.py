@@ -236,7 +236,7 @@ def decode(
         click.echo(f"{dev}: not on {cse}", err=True)
     report = got.report
     click.echo(report_table(report))
-    click.echo(f"tags of every record checked by: {report.verifier}")
+    click.echo(f"every record's tag checked, real and fake; decoded by {report.verifier}")
     if report_out:
         report_out.write_text(json.dumps(report.to_json(), indent=1) + "\n")
     click.echo(f"{got.readings} real readings -> {csv_out}")

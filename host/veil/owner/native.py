@@ -39,22 +39,22 @@ def _libcrypto() -> str | None:
 
 def _load() -> tuple[ctypes.CDLL | None, str]:
     if not _LIB.is_file():
-        return None, "Python hmac loop (the C verifier was not built: no C compiler at install)"
+        return None, "Python: msgspec and an hmac loop (native.c was not built: no C compiler)"
     crypto = _libcrypto()
     if crypto is None:
-        return None, "Python hmac loop (no libcrypto found for the C verifier)"
+        return None, "Python: msgspec and an hmac loop (no libcrypto found for native.c)"
     try:
         ctypes.CDLL(crypto, mode=ctypes.RTLD_GLOBAL)
         lib = ctypes.CDLL(str(_LIB))
         if lib.veil_native_abi() != _ABI:
-            return None, f"Python hmac loop ({_LIB.name} is stale: reinstall veil to rebuild it)"
+            return None, f"Python: msgspec and an hmac loop ({_LIB.name} is stale: reinstall veil)"
     except (OSError, AttributeError) as e:
-        return None, f"Python hmac loop (the C verifier does not load: {e})"
+        return None, f"Python: msgspec and an hmac loop (native.c does not load: {e})"
     p, n = ctypes.c_void_p, ctypes.c_size_t
     lib.veil_check_tags.argtypes = [p, n, n, p, p, ctypes.c_char_p, ctypes.c_char_p, p, p]
     lib.veil_hmac_loop.argtypes = [ctypes.c_char_p, p, n, n, p]
     lib.veil_parse_lines.argtypes = [ctypes.c_char_p, p, p, n, ctypes.c_char_p, n, n, *[p] * 6]
-    return lib, f"C over OpenSSL ({Path(crypto).name})"
+    return lib, f"C: native.c over OpenSSL ({Path(crypto).name})"
 
 
 _lib, IMPLEMENTATION = _load()
