@@ -77,6 +77,8 @@ def feed(tmp_path_factory):
 
 
 def _flip(line: bytes, at: int) -> bytes:
+    if len(line) < 2:
+        return line
     at %= len(line) - 1
     return line[:at] + bytes([line[at] ^ 1]) + line[at + 1 :]
 

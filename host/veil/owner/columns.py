@@ -379,20 +379,50 @@ def _slow_lines(b: _Builder, lines: dict[int, bytes]) -> None:
 
 
 def store_batches(layouts: Layouts, columns: Iterable[RecordColumns]) -> Iterator[Batch]:
-    """Batches of a platform store's records, read as columns (RecordStore.columns)."""
+    """Batches of a platform store's records, read as columns (RecordStore.columns): the
+    value texts by the C reader where it takes them, the others by msgspec, a device's at once,
+    and any it does not take one by one."""
+    index = {d: i for i, d in enumerate(layouts.specs)}
     for c in columns:
         b = _Builder(layouts, len(c.dev), Origins(c.prefix, c.first))
-        for dev, pos in _by_value(c.dev).items():
+        by_dev = _by_value(c.dev)
+        code = np.full(len(c.dev), -1, dtype=np.int64)
+        for dev, pos in by_dev.items():
+            code[pos] = index.get(dev, -1)
+        parsed = native.parse_vals(c.val, code, layouts.schema, layouts.width)
+        tags, tags_ok = _store_tags(c.tag)
+        for dev, pos in by_dev.items():
             if dev not in layouts.specs:
                 b.batch.unknown.extend(pos.tolist())
                 continue
+            if parsed is not None:
+                fast = parsed[0][pos] == native.PARSED
+                if fast.all():
+                    b.groups.setdefault(dev, []).append(
+                        _store_parsed(layouts, dev, pos, c, parsed, tags, tags_ok)
+                    )
+                    continue
             vals = _store_vals(layouts, dev, _pick(c.val, pos))
-            if vals is None:  # a value text the fast path does not take: one by one
+            if vals is None:  # a value text the fast paths do not take: one by one
                 for i in pos.tolist():
                     b.record(i, _store_record(c, i))
             else:
                 b.groups.setdefault(dev, []).append(_store_group(layouts, dev, pos, c, vals))
         yield b.finish()
+
+
+def _store_tags(tags: list) -> tuple[np.ndarray, np.ndarray]:
+    """A batch's tags as (n, 16) bytes and whether each is 32 lowercase hex digits."""
+    if _all_tags_32(tags):
+        return _hex_tags(tags)
+    return np.zeros((len(tags), TAG_LEN), dtype=np.uint8), np.zeros(len(tags), dtype=bool)
+
+
+def _store_parsed(layouts, dev, pos, c: RecordColumns, parsed, tags, tags_ok) -> Group:
+    _status, values, fit = parsed
+    cols = {f: getattr(c, f)[pos] for f in _FIELDS}
+    width = len(layouts.specs[dev].channels)
+    return Group(pos, cols, values[pos, :width], fit[pos] & tags_ok[pos], tags[pos])
 
 
 def _pick(xs: list, pos: np.ndarray) -> list:

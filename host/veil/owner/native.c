@@ -34,7 +34,7 @@ int HMAC_Init_ex(HMAC_CTX *ctx, const void *key, int len, const EVP_MD *md, void
 int HMAC_Update(HMAC_CTX *ctx, const unsigned char *data, size_t len);
 int HMAC_Final(HMAC_CTX *ctx, unsigned char *md, unsigned int *len);
 
-#define ABI 2
+#define ABI 3
 #define KEY 32
 #define TAG 16
 #define HEAD 12      /* tag bytes from HMAC(C(hidden)) when hidden != 0 */
@@ -307,6 +307,38 @@ int veil_parse_lines(const uint8_t *buf, const int64_t *starts, const int64_t *l
         const uint8_t *p = buf + starts[i];
         status[i] = (int8_t)parse_line(p, p + lens[i], devs, ndev, &dev[i], fields + 6 * i,
                                        values + width * i, &fit[i], tags + TAG * i);
+    }
+    free(devs);
+    return 0;
+}
+
+/* A store's value texts (`{"name":n,...}` as the platform writes them: compact, the device's
+   channels in order; what the C reader above takes of a value, and nothing else), text i at
+   starts[i], lens[i] of buf, of device dev[i] (an index into schema; -1: none): status[i]
+   PARSED with values[i*width..] and fit[i], else OTHER. Returns 0, or -1 on a bad schema. */
+int veil_parse_vals(const uint8_t *buf, const int64_t *starts, const int64_t *lens, size_t n,
+                    const uint8_t *schema, size_t schema_len, const int16_t *dev, size_t width,
+                    int8_t *status, int64_t *values, uint8_t *fit) {
+    Device *devs = malloc(sizeof(Device) * MAX_DEV);
+    int ndev = devs ? read_schema(schema, schema_len, devs) : -1;
+    for (int d = 0; d < ndev; d++)
+        if ((size_t)devs[d].nch > width) ndev = -1;
+    if (ndev < 0) {
+        free(devs);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *p = buf + starts[i], *end = p + lens[i];
+        int64_t *v = values + width * i;
+        int ok = dev[i] >= 0 && dev[i] < ndev && lit(&p, end, "{");
+        const Device *d = ok ? &devs[dev[i]] : NULL;
+        fit[i] = 1;
+        for (int c = 0; ok && c < d->nch; c++) {
+            ok = (!c || lit(&p, end, ",")) && quoted(&p, end, d->ch[c]) && lit(&p, end, ":") &&
+                 value(&p, end, d->dec[c], &v[c]);
+            if (ok && (v[c] < -2147483648LL || v[c] > 2147483647LL)) fit[i] = 0;
+        }
+        status[i] = ok && lit(&p, end, "}") && p == end ? PARSED : OTHER;
     }
     free(devs);
     return 0;

@@ -19,7 +19,7 @@ import numpy as np
 TAG_LEN = 16
 _HEAD = 12  # tag bytes from HMAC(C(hidden)) when the hidden field is not 0
 _HIDDEN_AT = 5  # offset of the hidden field in the canonical bytes
-_ABI = 2  # veil_native_abi() of the C source this module expects
+_ABI = 3  # veil_native_abi() of the C source this module expects
 _LIB = Path(__file__).with_name("_native.so")
 
 
@@ -54,6 +54,7 @@ def _load() -> tuple[ctypes.CDLL | None, str]:
     lib.veil_check_tags.argtypes = [p, n, n, p, p, ctypes.c_char_p, ctypes.c_char_p, p, p]
     lib.veil_hmac_loop.argtypes = [ctypes.c_char_p, p, n, n, p]
     lib.veil_parse_lines.argtypes = [ctypes.c_char_p, p, p, n, ctypes.c_char_p, n, n, *[p] * 6]
+    lib.veil_parse_vals.argtypes = [ctypes.c_char_p, p, p, n, ctypes.c_char_p, n, p, n, p, p, p]
     return lib, f"C: native.c over OpenSSL ({Path(crypto).name})"
 
 
@@ -155,3 +156,28 @@ def parse_lines(buf: bytes, starts: np.ndarray, lens: np.ndarray, devices: bytes
     ):
         raise ValueError("bad device schema")
     return status, dev, fields, values, fit.astype(bool), tags
+
+
+def parse_vals(texts: list[str], dev: np.ndarray, devices: bytes, width: int):
+    """A store's value texts of devices `dev` (indices into `devices`) as (status, values (n,
+    width), fit), as parse_lines reads a line's; None without the C library, or when a text
+    holds a newline (then they cannot be read in one piece)."""
+    if _lib is None:
+        return None
+    buf = "\n".join(texts).encode()
+    ends = np.flatnonzero(np.frombuffer(buf, dtype=np.uint8) == 10)
+    if len(ends) != len(texts) - 1:
+        return None
+    starts = np.r_[0, ends + 1].astype(np.int64)
+    lens = np.r_[ends, len(buf)].astype(np.int64) - starts
+    n = len(texts)
+    dev = np.ascontiguousarray(dev, dtype=np.int16)
+    status = np.empty(n, dtype=np.int8)
+    values = np.empty((n, width), dtype=np.int64)
+    fit = np.empty(n, dtype=np.uint8)
+    if _lib.veil_parse_vals(
+        buf, _ptr(starts), _ptr(lens), n, devices, len(devices), _ptr(dev), width,
+        _ptr(status), _ptr(values), _ptr(fit),
+    ):  # fmt: skip
+        raise ValueError("bad device schema")
+    return status, values, fit.astype(bool)
