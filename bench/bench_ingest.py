@@ -118,9 +118,7 @@ def ingest_rate(broker: Mosquitto, feeds, n: int, target: str, name: str) -> tup
     with open_store(target) as store:
 
         def service():
-            return MqttIngest(
-                store, url, user="ingest", password=password, client_id=name, group=name
-            )
+            return MqttIngest(store, url, user="ingest", password=password, client_id=name)
 
         service().run(limit=0)  # the persistent session now holds the subscription
         prefill(broker, feeds)

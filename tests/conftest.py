@@ -6,6 +6,7 @@ a real board with `--port /dev/ttyUSB0 [--board NAME]`: the same tests, a differ
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -67,6 +68,18 @@ def wait_for(condition, timeout=10.0):
         time.sleep(0.02)
 
 
+def interpreters(root) -> list[int]:
+    """Pids of processes whose working folder is the board root: its interpreter."""
+    pids = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if os.readlink(f"/proc/{pid}/cwd") == os.path.realpath(root):
+                pids.append(int(pid))
+        except OSError:
+            pass
+    return pids
+
+
 def micropython(script: str | Path, *args: str, cwd: Path | None = None, timeout=300):
     """Run a script under the MicroPython Unix port with the firmware on its path."""
     exe = shutil.which(
@@ -82,6 +95,23 @@ def micropython(script: str | Path, *args: str, cwd: Path | None = None, timeout
         text=True,
         timeout=timeout,
     )
+
+
+@pytest.fixture
+def figures(request):
+    """`figures(fault, sent=…, stored=…, …)`: what a fault or hostile-input test sent, stored,
+    quarantined, recovered, lost and duplicated, appended as a JSON line to the file named by
+    $VEIL_FIGURES when it is set (docs/reliability.md is made from it with
+    tools/reliability_table.py)."""
+
+    def note(fault: str, **counts) -> None:
+        path = os.environ.get("VEIL_FIGURES")
+        if path:
+            line = {"fault": fault, "test": request.node.nodeid, **counts}
+            with open(path, "a") as f:
+                f.write(json.dumps(line) + "\n")
+
+    return note
 
 
 @pytest.fixture

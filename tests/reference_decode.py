@@ -1,9 +1,11 @@
-"""The record-at-a-time decoder veil shipped before the batch decoder (veil.owner.decode),
-kept as the reference the tests hold the batch decoder to: the same findings, examples and
-readings, bit for bit. Not shipped."""
+"""The record-at-a-time decoder of main before the batch decoder (veil.owner.decode), its
+Decoder and decode() as they were there (with the findings repeated_time and a value beyond 32
+bits counted malformed), kept as the reference the tests hold the batch decoder to: the same
+findings, examples and readings, bit for bit. Not shipped."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -86,8 +88,9 @@ class Decoder:
             fields = (rec.ep, rec.boot, rec.seq, rec.trk, rec.ts, values, rec.v)
             key = self.keys.real if real else self.keys.fake
             hidden = check_tag(key, packer, bytes.fromhex(rec.tag), *fields)
-        except MalformedRecord:  # values no record of this device can have: it cannot verify
-            hidden = None
+        except MalformedRecord as e:  # values no record of this device can have
+            self.report.note(rec.dev, "malformed", f"{origin}: seq {rec.seq} track {rec.trk}: {e}")
+            return
         if hidden is None:
             self._failed.append((origin, rec))
             return
@@ -146,7 +149,26 @@ class Decoder:
                 reports[r.dev].append((r.seq, r.drops))
         for dev, gaps in self._gaps(altered).items():
             self._count(dev, gaps, sorted(reports[dev]))
+        self._count_repeated_times()
         return self.report
+
+    def _count_repeated_times(self) -> None:
+        """Real readings at a time a reading of an earlier boot of the device already has: a
+        board that replayed its data again under a new boot, or whose clock went back at a
+        reboot. Each verifies, but the CSV would hold two readings for one moment. (Within a
+        boot a time may repeat: times are whole seconds, and a board may tick faster.)"""
+        first: dict[tuple[str, int], Reading] = {}
+        for key in sorted(self.readings, key=lambda k: (k[0], k[2], k[3])):
+            r = self.readings[key]
+            seen = first.setdefault((r.dev, r.ts), r)
+            if seen.boot != r.boot:
+                when = dt.datetime.fromtimestamp(r.ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+                self.report.note(
+                    r.dev,
+                    "repeated_time",
+                    f"{r.dev} boot {r.boot} seq {r.seq} at {when}, "
+                    f"as boot {seen.boot} seq {seen.seq}",
+                )
 
     def _gaps(self, altered: dict[tuple, Record]) -> dict[str, list[_Gap]]:
         """Every device's missing records, as gaps in publishing order.

@@ -16,7 +16,16 @@ from conftest import REPO
 PACKAGE = REPO / "host" / "veil"
 
 # Which layer may import which (a layer may always import its own modules).
-CORE = ("veil", "veil.errors", "veil.protocol", "veil.feed", "veil.dataset", "veil.firmware")
+CORE = (
+    "veil",
+    "veil.errors",
+    "veil.protocol",
+    "veil.feed",
+    "veil.dataset",
+    "veil.firmware",
+    "veil.progress",
+    "veil.private",
+)
 LAYERS = ("platform", "privacy", "owner", "boards", "sim", "cli")
 MAY_IMPORT = {
     "core": set(),

@@ -45,12 +45,13 @@ T0 = 1_700_000_000 - 1_700_000_000 % 86400 + 2 * 3600 - 600  # 01:50 UTC, 03:50 
 
 def _lines(keys: HomeKeys) -> list[bytes]:
     """Two devices' genuine feeds interleaved: `hall` over two boots across a re-deal, with
-    stand-ins and drop reports on some real records; `yard` one boot."""
+    stand-ins and drop reports on some real records, then a third boot whose clock went back
+    to boot 0's first times (repeated_time); `yard` one boot."""
     out = []
     yard = 0
-    for boot, first, ticks in ((0, 0, 30), (1, 64, 20)):
+    for boot, first, ticks in ((0, 0, 30), (1, 64, 20), (2, 148, 4)):
         for seq in range(first, first + ticks):
-            ts = T0 + 60 * seq
+            ts = T0 + 60 * (seq if boot < 2 else seq - first)
             real = keys.real_track(SPEC, ts=ts)
             for trk in range(SPEC.k):
                 mask, drops = (1, 2) if trk == real and seq % 7 == 3 else (0, 0)
@@ -105,6 +106,13 @@ JUNK = [
     b'"tag":"0000000000000000000000000000000G"}\n',
     b'{"v":2,"dev":"hall","ep":7,"boot":0,"seq":1,"trk":0,"ts":1,"val":{"t":214748364.7,'
     b'"n":2},"tag":"00000000000000000000000000000000"}\n',
+    # beyond 32 bits once scaled, and channels not the device's: malformed for `hall`
+    b'{"v":2,"dev":"hall","ep":7,"boot":0,"seq":1,"trk":0,"ts":1,"val":{"t":214748365,'
+    b'"n":2},"tag":"00000000000000000000000000000000"}\n',
+    b'{"v":2,"dev":"hall","ep":7,"boot":1,"seq":70,"trk":2,"ts":1,"val":{"t":1,"x":2},'
+    b'"tag":"00000000000000000000000000000000"}\n',
+    b'{"v":1,"dev":"yard","ep":7,"boot":0,"seq":3,"trk":1,"ts":1,"val":{"lux":21474836.48},'
+    b'"tag":"00000000000000000000000000000000"}\n',
 ]
 
 edits = st.lists(
@@ -210,6 +218,29 @@ def test_a_malformed_line_is_reported_alone_and_its_batch_is_decoded(feed, tmp_p
     assert report.examples["malformed"][0].startswith("f.jsonl:41: bad JSON")
     assert report.total("verified_real") + report.total("verified_fake") == len(lines)
     assert report.clean is False and not report.total("altered") and not report.total("missing")
+
+
+def test_repeated_times_and_values_no_record_can_have_are_found_as_the_reference_finds_them(
+    feed, tmp_path
+):
+    """From a file, with and without the C part, and from a store: boot 2 repeats boot 0's
+    first four times; three records are malformed for their device (JUNK's last three)."""
+    keys, specs, lines = feed
+    path = tmp_path / "f.jsonl"
+    path.write_bytes(b"".join([*lines[:9], *JUNK[-3:], *lines[9:]]))
+    for compiled in (True, False):
+        with mock.patch.object(native, "_lib", native._lib if compiled else None):
+            _readings, report = same_as_reference(keys, specs, path)
+        assert report.devices["hall"].counts["repeated_time"] == 4
+        assert report.examples["repeated_time"][0].startswith("hall boot 2 seq 148 at ")
+        assert report.examples["repeated_time"][0].endswith(", as boot 0 seq 0")
+        assert [report.devices[d].counts["malformed"] for d in ("hall", "yard")] == [2, 1]
+        assert report.examples["malformed"][0] == (
+            "f.jsonl:10: seq 1 track 0: a value of device hall is beyond 32 bits"
+        )
+    with SqliteStore(tmp_path / "p.db") as store:
+        ingest_file(store, path)
+        _stored_as_reference(keys, specs, store)
 
 
 def test_canonical_bytes_of_a_batch_are_the_packers():

@@ -73,6 +73,7 @@ flash_size = "4MB"
 image_offset = 0x1000
 micropython = "ESP32_GENERIC"
 baud = 460800
+heap = 111936
 supported = ["sht3x", "bme280", "pir"]
 
 [i2c]
@@ -102,6 +103,8 @@ pin = 4
         (("[i2c]\nid = 0\nsda = 21\nscl = 22\nfreq = 100000\n", ""), "needs the board's [i2c]"),
         (('micropython = "ESP32_GENERIC"\n', ""), "needs all of"),
         (("baud = 460800", "baud = 460800\ncolour = 'red'"), "unknown keys colour"),
+        (("heap = 111936\n", ""), "missing 'heap'"),
+        (("heap = 111936", "heap = 4096"), "heap must be 16 KiB to 64 MiB in bytes, not 4096"),
         (('name = "mine"', 'name = "my board"'), "bad board name"),
     ],
 )

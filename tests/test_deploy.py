@@ -64,7 +64,7 @@ def test_provision_needs_the_firmware_first(vboard, tmp_path):
     veil_cli("keygen", "--home", "h", cwd=tmp_path)
     p = veil_cli(
         "provision", vb.port, "--home", "h", "--device", "a", "--csv", ROOM, "--rows", 5,
-        cwd=tmp_path, check=False,
+        "--channel", "S5_CO2", cwd=tmp_path, check=False,
     )  # fmt: skip
     assert p.returncode == 1
     assert p.stderr.strip() == (

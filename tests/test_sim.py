@@ -118,8 +118,15 @@ def test_sequence_keeps_rising_across_a_reboot(flow):
     second = both[len(first) :]
     assert {r["boot"] for r in second} == {1}
     assert min(r["seq"] for r in second) > max(json.loads(x)["seq"] for x in first)
-    p = veil("decode", "--home", "h", "again.jsonl", "--out", "again.csv", cwd=d)
+    p = veil("decode", "--home", "h", "again.jsonl", "--out", "again.csv", "--report",
+             "again.json", cwd=d, check=False)  # fmt: skip
     assert "450 real readings" in p.stdout
+    # The second run replayed rows 0-49 again: 50 readings at times the CSV already has.
+    assert p.returncode == 3, p.stderr
+    assert json.loads((d / "again.json").read_text())["devices"]["room1"]["repeated_time"] == 50
+    assert (
+        "repeated_time: room1 boot 1 seq 448 at 2017-12-22T10:49:41Z, as boot 0 seq 0" in p.stderr
+    )
 
 
 def test_key_never_appears_in_any_output_log_or_platform_file(flow):
@@ -133,6 +140,17 @@ def test_key_never_appears_in_any_output_log_or_platform_file(flow):
         blob = (d / platform_file).read_bytes()
         assert key not in blob
         assert all(form.encode() not in blob for form in forms)
+
+
+def test_the_key_is_private_in_the_home_and_on_the_board(flow):
+    """`veil sim --board-dir board`: the virtual board's flash is 0700 and the key.bin the
+    board itself wrote there 0600, as the home and its key."""
+    d, _ = flow
+    for folder, key in ((d / "board", "key.bin"), (d / "h", "home.key")):
+        assert (folder.stat().st_mode & 0o777, (folder / key).stat().st_mode & 0o777) == (
+            0o700,
+            0o600,
+        )
 
 
 def test_errors_are_one_line_with_a_nonzero_exit(flow, tmp_path):

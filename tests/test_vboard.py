@@ -17,7 +17,7 @@ import pytest
 
 from veil.sim.vboard import VirtualBoard, VirtualBoardError
 
-from conftest import wait_for
+from conftest import interpreters, wait_for
 
 COUNT_BOOTS = """\
 import machine
@@ -65,18 +65,6 @@ def mpremote(board, *args, cwd=None):
 def boots(flash):
     path = flash / "boots.txt"
     return path.read_text().split() if path.exists() else []
-
-
-def interpreters(root):
-    """Pids of processes whose working folder is the board root: its interpreter."""
-    pids = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            if os.readlink(f"/proc/{pid}/cwd") == os.path.realpath(root):
-                pids.append(int(pid))
-        except OSError:
-            pass
-    return pids
 
 
 def terminal(board, data, until):

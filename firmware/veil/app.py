@@ -8,13 +8,14 @@ track is real. Nothing here prints a key: logs carry counters and error messages
 import gc
 import time
 
-from . import config, proto, settings
+from . import clock, config, proto, settings
 from .decoy import Decoys
 from .drivers import END
 from .roles import Roles
 from .state import State
 
 RESET_AFTER_MS = 30000  # pause between an unforeseen error and the reset it ends in
+RETRY_MS = 1000  # first pause before building the device again after an OSError at start
 
 
 def log(*parts):
@@ -28,9 +29,12 @@ def _load(kind, name):
 
 
 class Node:
-    """One device: everything allocated once, then `read()` and `publish()` once per tick."""
+    """One device: everything allocated once, then `read()` and `publish()` once per tick.
+    Built in two steps: the records and the decoys from the profile, then (`open()`) the
+    driver and the sink, which may need hardware or the network and are made again when that
+    is not there yet. Between them the caller can drop the profile (a third of the heap)."""
 
-    def __init__(self, cfg, keys, state, profile):
+    def __init__(self, cfg, keys, state, profile, tables):
         k_real, k_fake, k_track, k_decoy = keys
         self.cfg = cfg
         self.k = cfg["k"]
@@ -42,13 +46,13 @@ class Node:
         self.roles = Roles(k_track, ep, houses, cfg["version"], cfg["tz"])
         self.real = self.roles.real  # v2: known from the first reading's time on
         self.enc = proto.Encoder(dev, self.k, ep, spec, k_real, k_fake, cfg["version"])
-        self.decoys = Decoys(profile, spec, k_decoy, dev, ep, houses, cfg["tz"], self.roles.redeals)
+        self.decoys = Decoys(
+            profile, tables, spec, k_decoy, dev, ep, houses, cfg["tz"], self.roles.redeals
+        )
         # v2: the track real before the reboot is the one of its day; -1 replays every walk
         self.decoys.restore(state.seq, int(profile.get("period_s", 30)), self.real)
-        drv = cfg.get("driver", {"type": "replay"})
-        snk = dict(cfg.get("sink", {"type": "spool"}), dev=dev, k=self.k)
-        self.driver = _load("drivers", drv["type"]).Driver(spec, drv)
-        self.sink = _load("sinks", snk["type"]).Sink(snk, self.enc.size)
+        self._spec = spec
+        self.driver = self.sink = None
         self.lo = [c["lo"] for c in chans]
         self.hi = [c["hi"] for c in chans]
         self.values = [[0] * len(chans) for _ in range(self.k)]
@@ -58,6 +62,14 @@ class Node:
         self.have = 0  # shared channels with a held reading
         self.failed = 0
         self.mask = 0
+
+    def open(self):
+        """Make the driver and the sink (OSError when a sensor or the network is missing)."""
+        cfg = self.cfg
+        drv = cfg.get("driver", {"type": "replay"})
+        snk = dict(cfg.get("sink", {"type": "spool"}), dev=cfg["dev"], k=self.k)
+        self.driver = _load("drivers", drv["type"]).Driver(self._spec, drv)
+        self.sink = _load("sinks", snk["type"]).Sink(snk, self.enc.size)
 
     def read(self):
         """Read the sensor onto the real track of its time; False when the driver has no more
@@ -69,13 +81,14 @@ class Node:
         for i in range(len(reading)):
             if not self.lo[i] <= reading[i] <= self.hi[i]:
                 mask |= 1 << i
-        self.real = real = self.roles.track(self.driver.ts)
+        d = self.driver
+        self.real = real = self.roles.track(d.day, d.sec)
         row = self.values[real]
         for i in range(len(reading)):
             row[i] = reading[i]
         if self.shared:
             self._hold(row, mask)
-        self.decoys.tick(self.state.seq, self.driver.ts, real, self.values, row, mask)
+        self.decoys.tick(self.state.seq, d.day, d.sec, real, self.values, row, mask)
         self.mask = mask
         if mask:
             self.failed += 1
@@ -99,18 +112,20 @@ class Node:
 
     def publish(self):
         """Encode and write the k records of this tick, then move to the next sequence number."""
-        ts = self.driver.ts
+        day = self.driver.day
+        sec = self.driver.sec
         st = self.state
         drops = self.sink.drop_report()  # only the real record carries it (protocol 4.4)
+        enc = self.enc
         for t in range(self.k):
             is_real = t == self.real
             mask = self.mask if is_real else 0
             report = drops if is_real else 0
-            line = self.enc.encode(mask, st.boot, st.seq, t, ts, self.values[t], is_real, report)
+            line = enc.encode(mask, st.boot, st.seq, t, day, sec, self.values[t], is_real, report)
             self.sink.write(line, t, report)
         self.sink.flush()
         if st.advance():
-            self.decoys.save(st.seq - 1, ts)
+            self.decoys.save(st.seq - 1, day, sec)
 
     def close(self):
         self.sink.close()
@@ -118,31 +133,40 @@ class Node:
 
 class Pacer:
     """When ticks happen: every `period_ms`, at the data's own timestamps sped up by `speed`
-    (replay in real time), or as fast as possible (`pace` = "period", "timestamps", "fast")."""
+    (replay in real time), or as fast as possible (`pace` = "period", "timestamps", "fast").
+    The due time moves on by each tick's step with ticks_add, so that no count of
+    milliseconds since the start outgrows a small integer or ticks_ms's wrap (12 days)."""
 
     def __init__(self, cfg):
         self.mode = cfg.get("pace", "period")
         self.period = cfg.get("period_ms", 30000)
         self.speed = max(1, cfg.get("speed", 1))
-        self.start = time.ticks_ms()
-        self.first_ts = -1
-        self.n = 0
+        self.due = time.ticks_ms()
+        self.day = -1  # the last reading's time (timestamps pace)
+        self.sec = 0
+        self.rest = 0  # milliseconds * speed not yet waited for
 
-    def _until(self, due_ms):
-        wait = due_ms - time.ticks_diff(time.ticks_ms(), self.start)
+    def _wait(self):
+        wait = time.ticks_diff(self.due, time.ticks_ms())
         if wait > 0:
             time.sleep_ms(wait)
 
     def before_read(self):
         if self.mode == "period":
-            self._until(self.n * self.period)
-            self.n += 1
+            self._wait()
+            self.due = time.ticks_add(self.due, self.period)
 
-    def before_publish(self, ts):
+    def before_publish(self, day, sec):
         if self.mode == "timestamps":
-            if self.first_ts < 0:
-                self.first_ts = ts
-            self._until((ts - self.first_ts) * 1000 // self.speed)
+            if self.day >= 0:
+                step = ((day - self.day) * clock.DAY + sec - self.sec) * 1000 + self.rest
+                self.rest = step % self.speed
+                self.due = time.ticks_add(self.due, step // self.speed)
+            else:
+                self.due = time.ticks_ms()
+            self.day = day
+            self.sec = sec
+            self._wait()
 
 
 def reset_after(e):
@@ -160,21 +184,46 @@ def reset_after(e):
     reset()
 
 
+def _open(node):
+    """node.open(), again after a doubling pause while it raises OSError."""
+    pause = RETRY_MS
+    while True:
+        try:
+            return node.open()
+        except OSError as e:
+            log("start failed:", e, "- retry in", pause, "ms")
+            time.sleep_ms(pause)
+            pause = min(2 * pause, RESET_AFTER_MS)
+
+
 def main(config_path="config.json", key_path="key.bin"):
-    """Run until the driver ends (replay) or forever (sensors). Config errors end with a log
-    (they need the owner); any other error ends in a reset (`reset_after`)."""
+    """Run until the driver ends (replay) or forever (sensors). Errors that need the owner (a
+    bad config, profile or replay file: ConfigError) end with an `error:` log line; an OSError
+    while the device starts (a sensor or the network not there yet) is retried after a
+    doubling pause; any other error ends in a reset (`reset_after`)."""
     try:
         done = settings.recover()
         if done:
             log("settings:", done)
         cfg = config.load(config_path)
         keys = config.subkeys(key_path)
+        profile = config.profile()
         state = State(reserve=cfg.get("reserve", 64))
-        node = Node(cfg, keys, state, config.profile())
-    except (config.ConfigError, OSError, ValueError, KeyError) as e:
+        with config.tables() as tables:
+            node = Node(cfg, keys, state, profile, tables)
+        # The device keeps only arrays made from the profile. Emptied, the parsed document is
+        # freed before the sink is made, even where a stale word on the stack still points at
+        # it: the collector is conservative, and kept it alive for the device's whole life.
+        profile.clear()
+        keys = profile = None
+        gc.collect()
+        _open(node)
+    except (config.ConfigError, ValueError, KeyError) as e:
         log("error:", e)
         return
-    keys = None
+    except Exception as e:
+        reset_after(e)
+        return
     gc.collect()
     every = cfg.get("log_every", 1000)
     log(
@@ -198,11 +247,13 @@ def main(config_path="config.json", key_path="key.bin"):
             pacer.before_read()
             if not node.read():
                 break
-            pacer.before_publish(node.driver.ts)
+            pacer.before_publish(node.driver.day, node.driver.sec)
             node.publish()
             n += 1
             if n % every == 0:
                 log("ticks", n, "seq", state.seq, "failed", node.failed)
+    except config.ConfigError as e:  # bad recorded data: the owner must provision anew
+        log("error:", e)
     except Exception as e:  # Ctrl-C (KeyboardInterrupt) is no Exception: it just stops
         crash = e
     finally:

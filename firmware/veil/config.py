@@ -1,5 +1,5 @@
-"""Board configuration (config.json), decoy profile (profile.json) and secrets (key.bin), read
-once at boot.
+"""Board configuration (config.json), decoy profile (profile.json, decoy.bin) and secrets
+(key.bin), read once at boot.
 
 The home key lives in its own file, is read only here, and only its derived subkeys are kept.
 """
@@ -75,6 +75,15 @@ def profile(path="profile.json"):
     if doc.get("veil_profile") != 2:
         raise ConfigError("%s is not a veil decoy profile" % path)
     return doc
+
+
+def tables(path="decoy.bin"):
+    """The decoy profile's tables, an open binary file the decoys read their arrays from (kept
+    out of profile.json so that parsing it never holds them as text)."""
+    try:
+        return open(path, "rb")
+    except OSError:
+        raise ConfigError("no %s: provision the board with a decoy profile" % path)
 
 
 def secrets(path="secrets.json"):

@@ -23,8 +23,8 @@ reboots never replay it. All state is in preallocated arrays; a tick creates no 
 
 import array
 import struct
-from binascii import a2b_base64
 
+from . import clock
 from .households import Households
 from .keystream import Keystream
 from .proto import Hmac
@@ -106,8 +106,10 @@ class Floor:
 class Channel:
     """One channel's compiled model (see host/veil/privacy/profile.py for the fitted format)."""
 
-    def __init__(self, spec, lo, hi):
-        """`lo`, `hi`: the channel's bounds in the device config; fakes stay inside them."""
+    def __init__(self, spec, lo, hi, tables):
+        """`lo`, `hi`: the channel's bounds in the device config; fakes stay inside them.
+        `tables` is the open decoy.bin at this channel's tables: the context -> row index
+        (bytes), then the rows' knot probabilities (u16) and values (i16), little-endian."""
         self.grid = Grid(spec["grid"][0], spec["grid"][1])
         self.imin = self.grid.index(max(lo, spec["range"][0]))
         self.imax = self.grid.index(min(hi, spec["range"][1]))
@@ -118,31 +120,39 @@ class Channel:
         self.phi = spec["phi"]
         self.bands = spec["bands"]
         self.snap = spec["snap"]  # gaps a walk may close in one step before a re-deal
-        # how busy a walk has been lately (mean |step| x 256 over ~15 minutes), in classes
-        self.act_shift, act_edges = spec["activity"]
-        self.act_edges = array.array("i", act_edges)
         self.start = array.array("i", spec["start"])
-        self.index = a2b_base64(spec["index"])
-        self.p = array.array("H", a2b_base64(spec["P"]))
-        self.q = array.array("h", a2b_base64(spec["Q"]))
+        rows = spec["rows"]
+        nctx = 3 * self.bands * (len(self.edges) + 1) * RUNS
+        # one buffer, read in place: row numbers by context, then every row's knot
+        # probabilities (u16) and values (i16), little-endian
+        self.tab = bytearray(nctx + 4 * KNOTS * rows)
+        if tables.readinto(self.tab) != len(self.tab):
+            raise ValueError("decoy.bin is short: provision the board again")
+        self._p = nctx
+        self._q = nctx + 2 * KNOTS * rows
         self.every = spec.get("every", 1)  # a model recorded at a longer period steps less often
         # a climate sensor's fakes move as much as the real sensor has lately (seasons change
         # how much rooms move): mean |step| of the real readings over days, against the fit's
         self.adapt, self.mad = spec.get("adapt", [0, 0])  # shift, mean |step| x 65536
         self.vol = self.mad  # the real readings' mean |step| x 65536, lately
+        self.win = 0  # the sum of |step| in the current window of 256 ticks
+        self.ticks = 0
         self.gain = 256  # how fast walks go (x 256): fewer steps below, bigger ones above
-        rows = len(self.p) // KNOTS
-        nctx = 3 * self.bands * (len(self.edges) + 1) * RUNS * (len(self.act_edges) + 1)
-        if len(self.q) != len(self.p) or len(self.index) != nctx or max(self.index) >= rows:
-            raise ValueError("decoy profile tables do not fit this firmware: refit the profile")
+        for c in range(nctx):
+            if self.tab[c] >= rows:
+                raise ValueError("decoy profile tables do not fit this firmware: refit it")
 
     def note(self, d):
-        """The real reading moved by d grid steps: update how much it moves lately."""
+        """The real reading moved by d grid steps: update how much it moves lately, as a mean
+        over windows of 256 ticks followed exponentially (exact in small integers)."""
         if self.adapt:
             d = d if d >= 0 else -d
-            d = d if d < 8192 else 8191
-            self.vol += ((d << 16) - self.vol + (1 << (self.adapt - 1))) >> self.adapt
-            self.regain()
+            self.win += d if d < 1024 else 1023
+            self.ticks += 1
+            if self.ticks == 256:  # the window's mean |step| x 65536 is its sum x 256
+                self.vol += ((self.win << 8) - self.vol) >> self.adapt
+                self.win = self.ticks = 0
+                self.regain()
 
     def regain(self):
         """How fast walks go from how much the real readings move lately (1/4 to 4)."""
@@ -160,24 +170,30 @@ class Channel:
     def _draw(self, row, u):
         """An innovation (1/8 grid steps) from quantile row `row` for u uniform in 0..65535:
         linear between knots, in small integers only (30-bit ints on an ESP32)."""
-        p, q = self.p, self.q
-        j = row * KNOTS
-        end = j + KNOTS - 2
-        while j < end and p[j + 1] <= u:
-            j += 1
-        span = p[j + 1] - p[j]
+        t = self.tab
+        p = self._p + 2 * row * KNOTS  # this row's first knot probability
+        end = p + 2 * (KNOTS - 2)
+        while p < end and t[p + 2] | t[p + 3] << 8 <= u:
+            p += 2
+        q = p - self._p + self._q
+        p0 = t[p] | t[p + 1] << 8
+        span = (t[p + 2] | t[p + 3] << 8) - p0
+        q0 = t[q] | t[q + 1] << 8
+        q1 = t[q + 2] | t[q + 3] << 8
+        q0 -= 65536 if q0 > 32767 else 0
+        q1 -= 65536 if q1 > 32767 else 0
         if span <= 0:
-            return q[j + 1]
-        du = u - p[j]
+            return q1
+        du = u - p0
         if span >= 4096:
             du >>= 4
             span >>= 4
-        return q[j] + (q[j + 1] - q[j]) * du // span
+        return q0 + (q1 - q0) * du // span
 
-    def step(self, y, prev, still, act, state, hour, u):
+    def step(self, y, prev, still, state, hour, u):
         """The next step of a walk at height y above the floor that last moved by `prev` (and
-        has been still for `still` & 127 ticks since a step up or down, bit 7; and moved `act`
-        lately), for a household in `state`."""
+        has been still for `still` & 127 ticks since a step up or down, bit 7), for a
+        household in `state`."""
         lv = 0
         edges = self.edges
         while lv < len(edges) and y > edges[lv]:
@@ -187,15 +203,10 @@ class Channel:
         else:
             n = still & 127
             run = 4 + 3 * (still >> 7) + (0 if n <= 1 else 1 if n <= 5 else 2)
-        a = 0
-        act_edges = self.act_edges
-        while a < len(act_edges) and act > act_edges[a]:
-            a += 1
         ctx = ((state * self.bands + self.band(hour)) * (len(edges) + 1) + lv) * RUNS + run
-        ctx = ctx * (len(act_edges) + 1) + a
-        x = self._draw(self.index[ctx], u)
-        if self.gain > 256:
-            x = (x * self.gain) >> 8
+        x = self._draw(self.tab[ctx], u)
+        if self.gain > 256:  # rounded: a draw that means "no step" keeps meaning it
+            x = (x * self.gain + 128) >> 8
         x += (self.phi * prev * FRAC) >> 8
         d = (x + FRAC // 2) // FRAC
         if not self.ylo <= y + d <= self.yhi:  # off the heights it may take: bounce back
@@ -204,10 +215,13 @@ class Channel:
 
 
 class Decoys:
-    def __init__(self, profile, channels, k_decoy, dev, epoch, placement, tz=0, redeals=True):
-        """`placement[t]` is the household shown on track t; `channels` the device's (name,
-        dec, lo, hi); `tz` the home's offset from UTC in seconds; `redeals` whether the real
-        household changes every day (protocol v2), so fakes meet the real reading before."""
+    def __init__(
+        self, profile, tables, channels, k_decoy, dev, epoch, placement, tz=0, redeals=True
+    ):
+        """`tables` is decoy.bin, open (veil.config.tables); `placement[t]` the household shown
+        on track t; `channels` the device's (name, dec, lo, hi); `tz` the home's offset from
+        UTC in seconds; `redeals` whether the real household changes every day (protocol v2),
+        so fakes meet the real reading before."""
         k = len(placement)
         self.placement = bytes(placement)
         self.households = Households(k_decoy, epoch, k, profile["occupancy"])
@@ -216,7 +230,8 @@ class Decoys:
         self._bridge = int(profile.get("bridge_s", 1800)) if redeals else -1
         models = [profile["channels"][c[0]] for c in channels]
         self.ch = [
-            None if m.get("shared") else Channel(m, c[2], c[3]) for m, c in zip(models, channels)
+            None if m.get("shared") else Channel(m, c[2], c[3], tables)
+            for m, c in zip(models, channels)
         ]
         self.walked = 0  # channels with a walk of their own; the others are shared
         for c in range(len(self.ch)):
@@ -233,30 +248,28 @@ class Decoys:
         self.prev = [array.array("h", [0] * k) for _ in range(n)]  # its last step
         # ticks since it last moved (to 127), and whether that move was up (bit 7)
         self.still = [bytearray(k) for _ in range(n)]
-        self.act = [array.array("i", [0] * k) for _ in range(n)]  # how much it moved lately
         self.base = array.array("i", [0] * n)  # each channel's floor index this tick
         self._fresh = True  # no walk yet: the first tick starts each at a typical height
         self.day = 0  # the household day of the tick (days start at 04:00 local time)
         self.sod = 0  # seconds since that day began
         self._hours = 0
         self._fail = 0  # the real track's failed channels this tick
-        size = 12 + sum(24 + 4 * len(ch.floor.ring) if ch else 0 for ch in self.ch) + n * k * 15
+        size = 14 + sum(24 + 4 * len(ch.floor.ring) if ch else 0 for ch in self.ch) + n * k * 11
         self._slots = Slots("decoy", size)
         self._snap = bytearray(size)
 
-    def _clock(self, ts):
-        """Household day, second of that day and the hour count of Unix time `ts`."""
-        local = ts + self._tz - ANCHOR
-        self.day = local // DAY
-        self.sod = local - self.day * DAY
+    def _clock(self, day, sec):
+        """Household day, second of that day and the hour count of the moment (day, sec)
+        (veil.clock: the UTC day and its second), in small integers."""
+        self.day = clock.local_day(day, sec, self._tz - ANCHOR)
+        self.sod = clock.local_sec(sec, self._tz - ANCHOR)
         self._hours = self.day * 24 + self.sod // 3600
 
     def _hour(self):
         return (self.sod // 3600 + 4) % 24
 
     def _moved(self, c, t, i):
-        """Track t's channel c is now at grid index i: note its step, stillness, activity and
-        height."""
+        """Track t's channel c is now at grid index i: note its step, stillness and height."""
         d = i - self.idx[c][t]
         self.prev[c][t] = d if -32768 <= d <= 32767 else (32767 if d > 0 else -32768)
         st = self.still[c]
@@ -264,8 +277,6 @@ class Decoys:
             st[t] = 128 if d > 0 else 0
         elif st[t] & 127 < 127:
             st[t] += 1
-        a = self.act[c]
-        a[t] += (((d if d >= 0 else -d) << 8) - a[t]) >> self.ch[c].act_shift
         self.idx[c][t] = i
         self.y[c][t] = i - self.base[c]
 
@@ -284,8 +295,8 @@ class Decoys:
                         fresh = c >> 3
                         ks.block(seq, fresh)  # one draw a channel, eight channels a block
                     y = self.y[c][t]
-                    prev, still, act = self.prev[c], self.still[c], self.act[c]
-                    d = ch.step(y, prev[t], still[t], act[t], state, hour, ks.u16(c & 7))
+                    prev, still = self.prev[c], self.still[c]
+                    d = ch.step(y, prev[t], still[t], state, hour, ks.u16(c & 7))
                     if ch.gain < 256:  # a calmer spell: the walk takes a step less often
                         ks.block(seq, 0x20000 + (c >> 3))
                         fresh = -1
@@ -319,10 +330,11 @@ class Decoys:
         den = left + 2 * self._period
         return (gap * self._period + (den >> 1 if gap > 0 else -(den >> 1))) // den
 
-    def tick(self, seq, ts, real, values, real_values, fail_mask):
+    def tick(self, seq, day, sec, real, values, real_values, fail_mask):
         """Fill `values[t]` for every fake track and stand-ins for the real track's channels in
-        `fail_mask`; the real track's other channels feed the floor and its own walk."""
-        self._clock(ts)
+        `fail_mask`, for the reading taken at (day, sec) (veil.clock); the real track's other
+        channels feed the floor and its own walk."""
+        self._clock(day, sec)
         self._fail = fail_mask
         states = self.households.at(self.day, self.sod)
         walked = self.walked
@@ -370,11 +382,11 @@ class Decoys:
                 self.idx[c][t] = i
                 self.y[c][t] = i - self.base[c]
 
-    def save(self, seq, ts):
+    def save(self, seq, day, sec):
         """Snapshot every walk and floor, so a reboot can carry the fakes on seamlessly."""
         b = self._snap
-        struct.pack_into(">QI", b, 0, seq, ts)
-        p = 12
+        struct.pack_into(">QHI", b, 0, seq, day, sec)
+        p = 14
         for c in range(len(self.ch)):
             ch = self.ch[c]
             if ch:
@@ -386,9 +398,9 @@ class Decoys:
                     struct.pack_into(">i", b, p, f.ring[j])
                     p += 4
             for t in range(len(self.placement)):
-                walk = (self.idx[c][t], self.y[c][t], self.act[c][t], self.prev[c][t])
-                struct.pack_into(">iiihB", b, p, *walk, self.still[c][t])
-                p += 15
+                walk = (self.idx[c][t], self.y[c][t], self.prev[c][t], self.still[c][t])
+                struct.pack_into(">iihB", b, p, *walk)
+                p += 11
         self._slots.store(b)
 
     def restore(self, seq, period_s, real):
@@ -399,8 +411,8 @@ class Decoys:
         if snap is None:
             return
         self._fresh = False
-        at, ts = struct.unpack_from(">QI", snap, 0)
-        p = 12
+        at, day, sec = struct.unpack_from(">QHI", snap, 0)
+        p = 14
         for c in range(len(self.ch)):
             ch = self.ch[c]
             if ch:
@@ -414,21 +426,21 @@ class Decoys:
                     f.ring[j] = struct.unpack_from(">i", snap, p)[0]
                     p += 4
             for t in range(len(self.placement)):
-                i, y, a, d, s = struct.unpack_from(">iiihB", snap, p)
-                self.act[c][t] = a
+                i, y, d, s = struct.unpack_from(">iihB", snap, p)
                 self.idx[c][t], self.y[c][t], self.prev[c][t], self.still[c][t] = i, y, d, s
-                p += 15
+                p += 11
         scratch = [0] * len(self.ch)
-        at += 1
-        ts += period_s
-        while at < seq:
-            self._clock(ts)
+        while True:
+            at += 1
+            sec += period_s
+            day, sec = day + sec // DAY, sec % DAY
+            if at >= seq:
+                break
+            self._clock(day, sec)
             states = self.households.at(self.day, self.sod)
             for t in range(len(self.placement)):
                 if t != real:
                     self._advance(t, at, states[self.placement[t]], scratch, self.walked, None)
-            at += 1
-            ts += period_s
 
 
 def _later(a, b):

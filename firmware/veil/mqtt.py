@@ -3,7 +3,7 @@
 umqtt.simple waits for each PUBACK before the next publish, so a spool of thousands of
 records drains one round trip at a time; here up to `window` publishes are in flight and
 acknowledgements are matched by packet id as they come (docs/transports.md). Every packet
-buffer is allocated once: a publish is its PUBLISH buffer with the message copied into it.
+buffer is allocated once: a publish is the PUBLISH buffer with the message copied into it.
 
 All records of a device go to one topic, `<prefix>/<device>`: a topic per track would let a
 subscriber that listens to one track tell the broker which track it cares about.
@@ -67,8 +67,11 @@ class Client:
         payload = size - 1  # the record without its newline
         head = b"\x32" + _varint(len(topic) + 2 + payload) + topic
         self._pid_at = len(head)
-        self.pkts = [bytearray(head + bytes(2 + payload)) for _ in range(self.window)]
-        self.views = [memoryview(p)[self._pid_at + 2 :] for p in self.pkts]
+        # One PUBLISH buffer serves every slot: a message is copied in and written out at once,
+        # and what was in flight when the link broke is read again from the outbox.
+        self._pkt = bytearray(len(head) + 2 + payload)
+        self._pkt[: len(head)] = head
+        self.views = [memoryview(self._pkt)[self._pid_at + 2 :]] * self.window
         self.nums = [-1] * self.window
         self._pids = [0] * self.window
         self._pid = 0
@@ -116,7 +119,7 @@ class Client:
     def send(self, i, n, kind):
         """Publish the message already copied into views[i] as outbox message n."""
         self._pid = self._pid % 0xFFFF + 1
-        p = self.pkts[i]
+        p = self._pkt
         p[self._pid_at] = self._pid >> 8
         p[self._pid_at + 1] = self._pid & 0xFF
         if self.nums[i] < 0 and not self.busy():

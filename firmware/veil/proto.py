@@ -107,6 +107,25 @@ def put_uint(buf, pos, n):
             return end
 
 
+def put_ts(buf, pos, day, sec):
+    """Write the Unix time day * 86400 + sec in decimal at buf[pos:], as two numbers of five
+    digits (ts = high * 10**5 + low), so that no integer of 2**30 or more is built."""
+    a = day * 864  # ts = a * 100 + sec
+    high = a // 1000
+    low = (a - high * 1000) * 100 + sec
+    high += low // 100000
+    low %= 100000
+    if not high:
+        return put_uint(buf, pos, low)
+    pos = put_uint(buf, pos, high)
+    i = pos + 5
+    while i > pos:
+        i -= 1
+        buf[i] = 48 + low % 10
+        low //= 10
+    return pos + 5
+
+
 def _put_fixed(buf, pos, n, dec):
     """Write integer n as a JSON number with exactly `dec` decimals (2494, 2 -> 24.94)."""
     if n < 0:
@@ -164,8 +183,11 @@ class Encoder:
             canon += bytes(4)
         self._canon = canon
 
-        self._frags = [b'{"v":' + str(version).encode() + b',"dev":"' + dev + b'","ep":']
-        self._frags += [b',"boot":', b',"seq":', b',"trk":', b',"ts":']
+        ep = bytearray(WIDE_DIGITS)
+        ep = bytes(ep[: put_uint(ep, 0, epoch)])  # written once: an epoch may be a big integer
+        start = b'{"v":' + str(version).encode() + b',"dev":"' + dev + b'","ep":' + ep
+        self._frags = [start + b',"boot":']
+        self._frags += [b',"seq":', b',"trk":', b',"ts":']
         sep = b',"val":{"'
         width = 0
         for name, dec, lo, hi in channels:
@@ -175,19 +197,34 @@ class Encoder:
             width += max(_fixed_width(lo, dec), _fixed_width(hi, dec))
         self._frags.append(b'},"tag":"')
         fixed = sum(len(f) for f in self._frags) + 2 * TAG_LEN + 3  # '"', '}', '\n'
-        self.size = fixed + 3 * WIDE_DIGITS + SEQ_DIGITS + 2 + width
+        self.size = fixed - len(ep) + 3 * WIDE_DIGITS + SEQ_DIGITS + 2 + width  # ep: in fixed
         self._line = bytearray(self.size)
         self._tail = bytearray(4)
         self._mv = memoryview(self._line)
 
-    def encode(self, mask, boot, seq, trk, ts, values, real, drops=0):
-        """Build the record of track `trk` for one tick; `values` are integers n per channel.
-        The real track's hidden field carries `mask` (its stand-in channels) and `drops` (the
-        outbox's drop report), docs/protocol.md 4.1, 4.2, 4.4; both are 0 on fakes. The field
-        is packed byte by byte, so no 32-bit integer (a long on the ESP32) is built."""
+    def encode(self, mask, boot, seq, trk, day, sec, values, real, drops=0):
+        """Build the record of track `trk` for one tick; `values` are integers n per channel,
+        (day, sec) the reading's time (veil.clock). The real track's hidden field carries
+        `mask` (its stand-in channels) and `drops` (the outbox's drop report), docs/protocol.md
+        4.1, 4.2, 4.4; both are 0 on fakes. The field and the time are packed in parts, so no
+        integer of 2**30 or more (a heap object on an ESP32) is built."""
         c = self._canon
         struct.pack_into(">I", c, 5, 0)
-        struct.pack_into(">IIQBBI", c, self._var, self.epoch, boot, seq, trk, self.k, ts)
+        # ts = day * 86400 + sec = day * 65536 + low, with low = day * 20864 + sec < 2**30
+        # until 2110; the two 16-bit halves of ts follow from it.
+        low = day * 20864 + sec
+        struct.pack_into(
+            ">IIQBBHH",
+            c,
+            self._var,
+            self.epoch,
+            boot,
+            seq,
+            trk,
+            self.k,
+            day + (low >> 16),
+            low & 0xFFFF,
+        )
         for i in range(len(self._voff)):
             struct.pack_into(">i", c, self._voff[i], values[i])
         tag = (self._real if real else self._fake).digest(c)
@@ -206,17 +243,15 @@ class Encoder:
         b = self._line
         f = self._frags
         p = put(b, 0, f[0])
-        p = put_uint(b, p, self.epoch)
-        p = put(b, p, f[1])
         p = put_uint(b, p, boot)
-        p = put(b, p, f[2])
+        p = put(b, p, f[1])
         p = put_uint(b, p, seq)
-        p = put(b, p, f[3])
+        p = put(b, p, f[2])
         p = put_uint(b, p, trk)
-        p = put(b, p, f[4])
-        p = put_uint(b, p, ts)
+        p = put(b, p, f[3])
+        p = put_ts(b, p, day, sec)
         for i in range(len(self._dec)):
-            p = put(b, p, f[5 + i])
+            p = put(b, p, f[4 + i])
             p = _put_fixed(b, p, values[i], self._dec[i])
         p = put(b, p, f[-1])
         for i in range(TAG_LEN):

@@ -9,15 +9,15 @@ the same day compares its time with the day's bounds and allocates nothing.
 
 from micropython import const
 
-from . import proto
+from . import clock, proto
 
 _DAY = const(86400)
 _DAY_START = const(14400)  # 04:00 local time, as the decoy households' days (households.py)
 
 
 def day_of(ts, tz):
-    """The household day of Unix time `ts` for a home at UTC + `tz` seconds: the one place a
-    reading's time becomes a day (called once a day)."""
+    """The household day of Unix time `ts` for a home at UTC + `tz` seconds (for the host and
+    tests: on the board a moment is (day, sec), see `Roles.track`)."""
     return (ts + tz - _DAY_START) // _DAY
 
 
@@ -27,26 +27,26 @@ class Roles:
         self._key = k_track
         self._ep = ep
         self._place = placement
-        self._tz = tz
+        self._offset = tz - _DAY_START  # household days start at 04:00 local time
         self.redeals = version >= 2
         self.real = -1  # the real track of the cached day (v2), of the epoch (v1)
-        self._start = 0  # the cached day's first second, and the next day's
-        self._end = 0
+        self._day = -1  # the cached household day
         if not self.redeals:
             self.real = placement.index(proto.real_household(k_track, ep, len(placement)))
 
-    def track(self, ts):
-        """The real track for a reading taken at Unix time `ts`."""
-        if not self.redeals or self._start <= ts < self._end:
+    def track(self, day, sec):
+        """The real track for a reading taken at (day, sec) (veil.clock: UTC days and the
+        second of the day)."""
+        if not self.redeals:
             return self.real
-        day = day_of(ts, self._tz)
-        self._start = day * _DAY + _DAY_START - self._tz
-        self._end = self._start + _DAY
-        k = len(self._place)
-        self.real = self._place.index(proto.real_household(self._key, self._ep, k, day))
+        d = clock.local_day(day, sec, self._offset)
+        if d != self._day:
+            self._day = d
+            k = len(self._place)
+            self.real = self._place.index(proto.real_household(self._key, self._ep, k, d))
         return self.real
 
-    def until_redeal(self, ts):
-        """Seconds from `ts` to the next re-deal, for the day `track(ts)` last cached; -1 when
-        the roles are never re-dealt (v1)."""
-        return self._end - ts if self.redeals else -1
+    def until_redeal(self, day, sec):
+        """Seconds from (day, sec) to the next re-deal; -1 when the roles are never re-dealt
+        (v1)."""
+        return _DAY - clock.local_sec(sec, self._offset) if self.redeals else -1

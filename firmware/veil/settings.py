@@ -16,7 +16,7 @@ COMMIT = "settings.commit"
 _NEW = ".new"
 
 
-def _exists(path):
+def exists(path):
     try:
         os.stat(path)
         return True
@@ -44,7 +44,7 @@ def apply():
     with open(COMMIT) as f:
         names = [n for n in f.read().split("\n") if n]
     for name in names:
-        if _exists(name + _NEW):
+        if exists(name + _NEW):
             _replace(name + _NEW, name)
     os.remove(COMMIT)
 
@@ -52,7 +52,7 @@ def apply():
 def recover():
     """At boot: finish a committed set, or drop an uncommitted one. Returns what it did."""
     _remove(COMMIT + ".tmp")
-    if _exists(COMMIT):
+    if exists(COMMIT):
         apply()
         return "finished a committed update"
     dropped = False

@@ -27,30 +27,44 @@ class Rejected:
 
 
 def parse_message(raw: bytes) -> Record:
-    """One message (a line or an MQTT payload) to a Record, or MalformedRecord saying why."""
+    """One message (a line or an MQTT payload) to a Record, or MalformedRecord saying why.
+
+    Every reader of device messages (file ingest, the MQTT service, the CSE reader, live and
+    stored decode) comes through here, so this is the one place that turns whatever a device
+    sent into a reason: Python's json parser recurses once per nesting level and raises
+    RecursionError on a few kilobytes of brackets, which must not end a service."""
     if len(raw) > MAX_LINE:
         raise MalformedRecord(f"message of {len(raw)} bytes exceeds {MAX_LINE}")
     try:
         obj = json.loads(raw)
     except UnicodeDecodeError:
         raise MalformedRecord("not UTF-8 text") from None
-    except ValueError as e:
+    except json.JSONDecodeError as e:
         raise MalformedRecord(f"bad JSON ({e.msg} at column {e.colno})") from None
+    except ValueError as e:  # e.g. an integer of more digits than int() takes
+        raise MalformedRecord(f"bad JSON ({str(e)[:80]})") from None
+    except RecursionError:
+        raise MalformedRecord("JSON nested too deeply") from None
     return check_shape(obj)
 
 
 def read_feed(path: str | Path) -> Iterator[tuple[str, Record | Rejected]]:
-    """Yield (origin, Record or Rejected) for every non-blank line of a feed file."""
+    """Yield (origin, Record or Rejected) for every non-blank line of a feed file; a file
+    with no line at all is an error (nothing to read is never what was meant)."""
     path = Path(path)
+    if path.is_dir():
+        raise VeilError(f"{path} is a folder, not a feed file (give the files in it)")
     try:
         f = path.open("rb")
     except OSError as e:
         raise VeilError(f"cannot read feed {path}: {e.strerror}") from None
     with f:
-        lineno = 0
+        lineno = seen = 0
         while True:
             raw = f.readline(MAX_LINE + 1)
             if not raw:
+                if not seen:
+                    raise VeilError(f"{path} is empty: it holds no records")
                 return
             lineno += 1
             origin = f"{path.name}:{lineno}"
@@ -59,9 +73,11 @@ def read_feed(path: str | Path) -> Iterator[tuple[str, Record | Rejected]]:
                 while raw and not raw.endswith(b"\n"):
                     raw = f.readline(MAX_LINE + 1)
                 yield origin, Rejected(origin, f"line longer than {MAX_LINE} bytes", head)
+                seen += 1
                 continue
             if not raw.strip():
                 continue
+            seen += 1
             try:
                 rec = parse_message(raw)
             except MalformedRecord as e:

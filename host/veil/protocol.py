@@ -295,7 +295,7 @@ class CanonicalPacker:
         try:
             return self._struct.pack(*a)
         except struct.error:
-            raise MalformedRecord("a value does not fit the channel's 32 bits") from None
+            raise MalformedRecord(f"a value of device {self._dev} is beyond 32 bits") from None
 
 
 def hidden_field(mask: int = 0, drops: int = 0) -> int:

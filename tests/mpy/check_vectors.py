@@ -75,10 +75,11 @@ for r in vec["records"]:
     enc = proto.Encoder(s["device"], s["k"], s["epoch"], chans, sub["real"], sub["fake"], version)
     houses = proto.placement(sub["track"], s["device"].encode(), s["epoch"], s["k"])
     role = roles.Roles(sub["track"], s["epoch"], houses, version, s.get("tz", 0))
-    real = r["trk"] == role.track(r["ts"])
+    day, sec = divmod(r["ts"], 86400)
+    real = r["trk"] == role.track(day, sec)
     check("real %d" % r["seq"], real, r["real"])
     line = enc.encode(
-        r["mask"], r["boot"], r["seq"], r["trk"], r["ts"], r["values"], real, r["drops"]
+        r["mask"], r["boot"], r["seq"], r["trk"], day, sec, r["values"], real, r["drops"]
     )
     check("canonical %d" % r["seq"], hexs(enc.canonical()), r["canonical"])
     check("line %d" % r["seq"], bytes(line), (r["line"] + "\n").encode())

@@ -32,7 +32,9 @@ for s in cfg["driver"]["sensors"]:
     if "pin" in s:
         pins[s["type"]] = s["pin"] = FakePin()
 cfg["driver"]["bus"] = BUS
-node = app.Node(cfg, config.subkeys(), State(), config.profile())
+with config.tables() as tables:
+    node = app.Node(cfg, config.subkeys(), State(), config.profile(), tables)
+node.open()
 ticks = int(sys.argv[1])
 for i in range(ticks):
     pins["pir"].level = 1 if i % 3 == 0 else 0

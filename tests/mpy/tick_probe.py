@@ -22,7 +22,11 @@ from veil.state import State
 
 ticks = int(sys.argv[1])
 cfg = config.load()
-node = app.Node(cfg, config.subkeys(), State(reserve=cfg.get("reserve", 64)), config.profile())
+with config.tables() as tables:
+    node = app.Node(
+        cfg, config.subkeys(), State(reserve=cfg.get("reserve", 64)), config.profile(), tables
+    )
+node.open()
 
 
 def run(n):

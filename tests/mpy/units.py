@@ -5,7 +5,7 @@ per test, "ok NAME" or "FAIL NAME: reason".
 """
 
 import array
-import binascii
+import io
 import os
 
 import runner
@@ -38,11 +38,19 @@ def test_replay_parses_decimals_signs_and_gaps():
     write("r.csv", b"ts,t,n\n10,24.94,7\n11,-0.5,0\r\n12,,3\n13, 1 ,100\n")
     d = Driver(CH, {"file": "r.csv"})
     v = [0, 0]
-    eq((d.read(v), d.ts, v), (OK, 10, [2494, 7]))
-    eq((d.read(v), d.ts, v), (OK, 11, [-50, 0]))
-    eq((d.read(v), d.ts, v), (1, 12, [-50, 3]))  # bit 0: channel t had no reading
-    eq((d.read(v), d.ts, v), (OK, 13, [100, 100]))
+    eq((d.read(v), d.day, d.sec, v), (OK, 0, 10, [2494, 7]))
+    eq((d.read(v), d.day, d.sec, v), (OK, 0, 11, [-50, 0]))
+    eq((d.read(v), d.day, d.sec, v), (1, 0, 12, [-50, 3]))  # bit 0: channel t had no reading
+    eq((d.read(v), d.day, d.sec, v), (OK, 0, 13, [100, 100]))
     eq(d.read(v), END)
+
+
+def test_replay_reads_unix_time_as_day_and_second():
+    write("r.csv", b"ts,t,n\n1513939781,1,2\n4294967295,1,2\n")
+    d = Driver(CH, {"file": "r.csv"})
+    v = [0, 0]
+    eq((d.read(v), d.day, d.sec), (OK, 17522, 38981))  # 2017-12-22 10:49:41 UTC
+    eq((d.read(v), d.day, d.sec), (OK, 49710, 23295))  # 2**32 - 1, 2106-02-07
 
 
 def test_replay_without_trailing_newline():
@@ -149,10 +157,6 @@ OCC = {
 }
 
 
-def _b64(typecode, values):
-    return binascii.b2a_base64(bytes(array.array(typecode, values))).strip().decode()
-
-
 def _profile():
     """A small channel model: steps -1, 0, +1 alike, in every context (one quantile row)."""
     return {
@@ -171,34 +175,43 @@ def _profile():
                 "phi": 0,
                 "bands": 1,
                 "snap": 1,
-                "activity": [4, []],
                 "start": [0] * 24,
-                "index": _b64("B", [0] * 60),
-                "P": _b64("H", [0] + [65535] * 23),
-                "Q": _b64("h", [-12] + [12] * 23),
+                "rows": 1,
             }
         },
     }
 
 
+def _tables():
+    """decoy.bin for _profile(): 60 contexts on row 0, its knots (a uniform step -1..+1)."""
+    p = array.array("H", [0] + [65535] * 23)
+    q = array.array("h", [-12] + [12] * 23)
+    return io.BytesIO(bytes(60) + bytes(p) + bytes(q))
+
+
+def _decoys():
+    return Decoys(_profile(), _tables(), [("c", 0, 0, 1000)], b"d" * 32, b"dev", 0, [2, 0, 1])
+
+
 def test_decoys_continue_after_a_reboot_exactly():
     t0 = 1700000000
-    k_decoy = b"d" * 32
-    one = Decoys(_profile(), [("c", 0, 0, 1000)], k_decoy, b"dev", 0, [2, 0, 1])
+    one = _decoys()
     vals = [[0], [0], [0]]
     for seq in range(70):
         vals[0][0] = 500  # track 0 is real and reads steadily
-        one.tick(seq, t0 + 30 * seq, 0, vals, vals[0], 0)
+        day, sec = divmod(t0 + 30 * seq, 86400)
+        one.tick(seq, day, sec, 0, vals, vals[0], 0)
         if seq == 63:
-            one.save(63, t0 + 30 * 63)
+            one.save(63, day, sec)
     moved = [vals[1][0], vals[2][0]]
     if moved == [500, 500]:
         raise AssertionError("the fakes never moved")
-    two = Decoys(_profile(), [("c", 0, 0, 1000)], k_decoy, b"dev", 0, [2, 0, 1])
+    two = _decoys()
     two.restore(69, 30, 0)  # a reboot: the snapshot of tick 63, then 64..68 replayed
     again = [[0], [0], [0]]
     again[0][0] = 500
-    two.tick(69, t0 + 30 * 69, 0, again, again[0], 0)
+    day, sec = divmod(t0 + 30 * 69, 86400)
+    two.tick(69, day, sec, 0, again, again[0], 0)
     eq([again[1][0], again[2][0]], moved)
 
 
@@ -206,13 +219,13 @@ def test_fakes_meet_the_real_reading_before_the_re_deal():
     """In the last half hour of a household day every fake walk is drawn to the real reading,
     so the track that carries the real readings next starts where the sensor is."""
     day0 = 1700000000 - 1700000000 % 86400 + 4 * 3600  # 04:00 UTC: a household day begins
-    k_decoy = b"d" * 32
-    dec = Decoys(_profile(), [("c", 0, 0, 1000)], k_decoy, b"dev", 0, [2, 0, 1])
+    dec = _decoys()
     vals = [[0], [0], [0]]
     gaps = []
     for n in range(2880):  # one day at 30 s
         vals[0][0] = 300
-        dec.tick(n, day0 + 30 * n, 0, vals, vals[0], 0)
+        day, sec = divmod(day0 + 30 * n, 86400)
+        dec.tick(n, day, sec, 0, vals, vals[0], 0)
         gaps.append(max(abs(vals[1][0] - 300), abs(vals[2][0] - 300)))
     if max(gaps[: 2880 - 120]) < 5:
         raise AssertionError("the fakes never left the real reading")
@@ -240,8 +253,20 @@ def test_encoder_rejects_nothing_in_bounds_and_keeps_size():
     enc = proto.Encoder("d", 2, 0, CH, b"r" * 32, b"f" * 32)
     sizes = set()
     for v in ([-4000, 0], [8500, 100], [0, 5], [-5, 99]):
-        sizes.add(len(enc.encode(0, 1, 2, 0, 3, v, True)))
+        sizes.add(len(enc.encode(0, 1, 2, 0, 0, 3, v, True)))
     eq(sizes, {enc.size})
+
+
+def test_encoder_writes_ts_from_day_and_second():
+    import struct
+
+    enc = proto.Encoder("d", 2, 4000000000, CH, b"r" * 32, b"f" * 32)
+    for ts in (0, 7, 99999, 100000, 1513939781, 1700000000, 4294967295):
+        day, sec = divmod(ts, 86400)
+        line = bytes(enc.encode(0, 1, 2, 0, day, sec, [0, 0], True))
+        eq(line.split(b'"ts":')[1].split(b",")[0], str(ts).encode())
+        eq(struct.unpack_from(">I", enc.canonical(), enc._var + 18)[0], ts)  # after ep..k
+        eq(line.split(b'"ep":')[1].split(b",")[0], b"4000000000")
 
 
 def test_outbox_drop_reports_add_up_even_when_their_carriers_are_dropped():
@@ -277,16 +302,36 @@ def test_outbox_report_is_capped_and_kept_across_a_reboot():
     eq((ob.read(ob.tail, view), bytes(view)), (0, b"0600"))
 
 
-def test_outbox_starts_empty_on_a_torn_or_older_position_file():
+def test_outbox_keeps_what_it_wrote_when_the_position_file_is_torn():
     ob = Outbox("ob3", 8, 4)
     for n in range(5):
         ob.put(b"abcd", 0, 0)
     ob.close()
     for raw in (b"\x00" * 16, b"torn", b""):
         write("ob3.pos", raw)
-        ob = Outbox("ob3", 8, 4)
-        eq((ob.backlog(), ob.dropped, ob.pending), (0, 0, 0))
+        ob = Outbox("ob3", 8, 4)  # the positions start empty, the messages are found again
+        eq((ob.backlog(), ob.dropped, ob.pending), (5, 0, 0))
         ob.close()
+
+
+def test_outbox_writes_only_what_is_still_owed_at_the_end_of_a_tick():
+    ob = Outbox("ob4", 64, 4, stage=2)
+    for tick in range(40):  # the link keeps up: each tick's two messages delivered
+        ob.put(b"r%03d" % tick, 0, 0)
+        ob.put(b"f%03d" % tick, 1, 0)
+        ob.release(ob.head)
+        ob.commit()
+    eq(ob.writes, 10)  # the positions (two writes) when the tail moved a quarter of the ring
+    for tick in range(40, 50):  # the link is down: one write a tick
+        ob.put(b"r%03d" % tick, 0, 0)
+        ob.put(b"f%03d" % tick, 1, 0)
+        ob.commit()
+    eq(ob.writes, 20)
+    ob._f.close()  # a power cut: the positions on flash are older than the last ten ticks
+    ob = Outbox("ob4", 64, 4, stage=2)
+    view = bytearray(4)
+    eq((ob.backlog() >= 20, ob.read(ob.head - 1, view), bytes(view)), (True, 1, b"f049"))
+    eq((ob.read(ob.head - 20, view), bytes(view)), (0, b"r040"))
 
 
 ANSWERS = (

@@ -13,7 +13,6 @@ class Driver:
         self._addr = options.get("addr", 0x23)
         self._buf = bytearray(2)
         self._started = False
-        self.ts = 0
 
     def read(self, values):
         if not self._started:

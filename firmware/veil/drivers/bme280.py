@@ -68,7 +68,6 @@ class Driver:
         self._addr = options.get("addr", 0x76)
         self._raw = bytearray(8)
         self._cal = None
-        self.ts = 0
 
     def _start(self):
         bus, addr = self._bus, self._addr

@@ -6,12 +6,8 @@ Options: {"i2c": {"id", "sda", "scl", "freq"}, "sensors": [{"type", "map", ...},
 unplugged, bus stuck) reads as failed on that tick and is tried again on the next.
 """
 
-import time
-
+from ..clock import Wall
 from . import hw
-
-# Seconds from 1970 to the port's epoch (2000 on ports whose time.gmtime(0) says so).
-_EPOCH = 946684800 if time.gmtime(0)[0] == 2000 else 0
 
 
 def _load(name):
@@ -36,7 +32,8 @@ class Driver:
                     bits |= 1 << i
             drv = _load(s["type"]).Driver(sub, opts)
             self._parts.append((drv, m, [0] * len(m), bits))
-        self.ts = 0
+        self._wall = Wall()
+        self.day = self.sec = 0
 
     def read(self, values):
         mask = 0
@@ -54,5 +51,8 @@ class Driver:
                     mask |= 1 << i
                 else:
                     values[i] = scratch[j]
-        self.ts = int(time.time()) + _EPOCH
+        w = self._wall
+        w.now()
+        self.day = w.day
+        self.sec = w.sec
         return mask

@@ -18,7 +18,6 @@ class Driver:
         self._pin = hw.pin(options, "up")
         self._readinto = options.get("readinto") or _readinto()
         self._buf = bytearray(5)
-        self.ts = 0
 
     def read(self, values):
         b = self._buf

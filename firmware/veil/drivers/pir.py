@@ -11,7 +11,6 @@ class Driver:
         self._pin = hw.pin(options, "down")
         self._seen = 0
         self._pin.irq(handler=self._edge, trigger=self._pin.IRQ_RISING)
-        self.ts = 0
 
     def _edge(self, pin):
         self._seen = 1

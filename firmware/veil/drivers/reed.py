@@ -9,7 +9,6 @@ CHANNELS = ("door",)
 class Driver:
     def __init__(self, channels, options):
         self._pin = hw.pin(options, "up")
-        self.ts = 0
 
     def read(self, values):
         values[0] = self._pin.value()

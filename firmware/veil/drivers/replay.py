@@ -3,25 +3,32 @@
 File format: a header `ts,<channel>,...` naming the config's channels in order, then one row
 per tick with the Unix time and each reading as a decimal number with at most the channel's
 decimals. An empty cell means the sensor failed on that tick. Parsing is done byte by byte
-from one preallocated block so replaying creates no garbage per tick.
+from one preallocated block, the time straight into (day, sec) (veil.clock), so replaying
+creates no garbage per tick, on an ESP32 too.
 """
 
+from ..clock import DAY
+from ..config import ConfigError
 from . import END, OK
 
 
-class ReplayError(Exception):
-    pass
+class ReplayError(ConfigError):
+    """The recorded data is missing or malformed: the owner must provision it again."""
 
 
 class Driver:
     def __init__(self, channels, options):
         self._dec = [c[1] for c in channels]
-        self._f = open(options.get("file", "replay.csv"), "rb")
+        name = options.get("file", "replay.csv")
+        try:
+            self._f = open(name, "rb")
+        except OSError:
+            raise ReplayError("no %s: provision the board with recorded data" % name)
         self._buf = bytearray(512)
         self._n = 0
         self._i = 0
         self._end = 0
-        self.ts = 0
+        self.day = self.sec = 0
         self.row = 0
         header = self._f.readline().decode().strip().split(",")
         want = ["ts"] + [c[0] for c in channels]
@@ -73,15 +80,35 @@ class Driver:
             frac += 1
         return -n if neg else n
 
+    def _time(self):
+        """Parse the time cell into day and sec; False when it is empty."""
+        b = self._next()
+        while b == 32:
+            b = self._next()
+        day = sec = 0
+        digits = 0
+        while 48 <= b <= 57:  # n * 10 + d, carried into whole days as it grows
+            s = sec * 10 + b - 48
+            day = day * 10 + s // DAY
+            sec = s % DAY
+            digits += 1
+            b = self._next()
+        while b == 13 or b == 32:
+            b = self._next()
+        self._end = b
+        if digits:
+            self.day = day
+            self.sec = sec
+        return digits > 0
+
     def read(self, values):
-        ts = self._number(0)
-        if self._end == -1 and ts is None:
+        timed = self._time()
+        if self._end == -1 and not timed:
             self._f.close()
             return END
         self.row += 1
-        if ts is None:
+        if not timed:
             raise ReplayError("row %d has no timestamp" % self.row)
-        self.ts = ts
         status = OK
         for i in range(len(values)):
             if self._end != 44:

@@ -26,7 +26,6 @@ class Driver:
         self._last = [0, 0, 0]
         self._have = 0  # mask of channels with no reading yet
         self._started = False
-        self.ts = 0
 
     def _start(self):
         self._bus.writeto(self._addr, _STOP)

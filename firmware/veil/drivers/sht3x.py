@@ -15,7 +15,6 @@ class Driver:
         self._bus = hw.bus(options)
         self._addr = options.get("addr", 0x44)
         self._buf = bytearray(6)
-        self.ts = 0
 
     def read(self, values):
         """Bus errors raise OSError (the composite driver masks the channels); a bad CRC sets

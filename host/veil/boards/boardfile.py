@@ -8,6 +8,7 @@ device's channels and the firmware's composite driver configuration.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,9 +28,11 @@ _KEYS = {
     "image_offset",
     "micropython",
     "baud",
+    "heap",
     "supported",
     "i2c",
     "sensors",
+    "usb",
 }
 _FLASH_KEYS = ("flash_size", "image_offset", "micropython")
 _SENSOR_KEYS = {
@@ -66,11 +69,13 @@ class BoardFile:
     supported: tuple[str, ...]
     sensors: tuple[SensorUse, ...]
     path: Path
+    heap: int  # bytes of MicroPython heap the firmware may use (docs/boards.md, "Heap")
     flash_size: str | None = None
     image_offset: int | None = None
     micropython: str | None = None
     baud: int = 460800
     i2c: dict | None = None
+    usb: tuple[tuple[int, int], ...] = ()  # (vendor id, product id) of its USB serial chips
 
     @property
     def flashable(self) -> bool:
@@ -91,6 +96,29 @@ class BoardFile:
                 chans.append(Channel(name, q.dec, q.lo, q.hi))
                 kinds.append(q.kind)
         return chans, kinds
+
+    def to_json(self) -> dict:
+        """What `veil boards --json` shows of the board."""
+        doc = {
+            "name": self.name,
+            "description": self.description,
+            "chip": self.chip,
+            "machine": self.machine,
+            "flashable": self.flashable,
+            "supported": list(self.supported),
+            "usb": [f"{v:04x}:{p:04x}" for v, p in self.usb],
+            "sensors": [
+                {"type": s.type, "channels": s.channel_names(), **s.options} for s in self.sensors
+            ],
+        }
+        if self.flashable:
+            doc.update(
+                flash_size=self.flash_size,
+                image_offset=self.image_offset,
+                micropython=self.micropython,
+                baud=self.baud,
+            )
+        return doc
 
     def driver_config(self) -> dict:
         """The firmware's composite driver: the bus, then each sensor with `map`, the device
@@ -185,11 +213,13 @@ def parse(doc: dict, path: Path) -> BoardFile:
         supported=supported,
         sensors=sensors,
         path=path,
+        heap=_heap(doc, where),
         flash_size=flash.get("flash_size"),
         image_offset=flash.get("image_offset"),
         micropython=flash.get("micropython"),
         baud=doc.get("baud", 460800),
         i2c=i2c,
+        usb=_usb_ids(doc.get("usb", []), where),
     )
     names = [n for use in sensors for n in use.channel_names()]
     dup = sorted({n for n in names if names.count(n) > 1})
@@ -199,6 +229,31 @@ def parse(doc: dict, path: Path) -> BoardFile:
             'names = {{{}= "..."}} or publish fewer with channels = [...]'.format(dup[0])
         )
     return board
+
+
+def _usb_ids(ids, where: str) -> tuple[tuple[int, int], ...]:
+    """`usb = ["10c4:ea60", ...]`: the USB vendor and product ids of the board's serial chips,
+    by which `veil ports` and PORT `auto` recognise it."""
+    if not isinstance(ids, list):
+        raise BoardFileError(f"{where}: 'usb' must be a list of \"VID:PID\" strings")
+    out = []
+    for text in ids:
+        m = (
+            re.fullmatch(r"([0-9a-fA-F]{4}):([0-9a-fA-F]{4})", text)
+            if isinstance(text, str)
+            else None
+        )
+        if not m:
+            raise BoardFileError(f'{where}: bad USB id {text!r} (give "VID:PID" in hex)')
+        out.append((int(m.group(1), 16), int(m.group(2), 16)))
+    return tuple(out)
+
+
+def _heap(doc: dict, where: str) -> int:
+    heap = _need(doc, "heap", int, where)
+    if not 16 * 1024 <= heap <= 64 * 1024 * 1024:
+        raise BoardFileError(f"{where}: heap must be 16 KiB to 64 MiB in bytes, not {heap}")
+    return heap
 
 
 def _check_flash(doc: dict, chip: str, where: str) -> None:

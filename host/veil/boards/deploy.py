@@ -177,10 +177,14 @@ def verify(board: BoardLink, bundle: Bundle) -> None:
             f"{', '.join(wrong + extra)}"
         )
     mods = _modules(bundle.files)
+    # One module at a time, forgotten again before the next: all of them at once would not
+    # fit a board's heap (a device loads only its own driver and sink).
     code = (
-        "import sys\nfor m in [m for m in sys.modules if m == 'veil' or m.startswith('veil.')]:\n"
-        "    del sys.modules[m]\n"
-        f"for m in {mods!r}:\n    __import__(m)\nprint('imported', len({mods!r}))"
+        "import gc, sys\ndef _forget():\n"
+        "    for m in [m for m in sys.modules if m == 'veil' or m.startswith('veil.')]:\n"
+        "        del sys.modules[m]\n    gc.collect()\n"
+        f"for m in {mods!r}:\n    _forget()\n    __import__(m)\n"
+        f"_forget()\nprint('imported', len({mods!r}))"
     )
     try:
         board.exec(code)

@@ -193,8 +193,20 @@ def run_esptool(args: list[str], timeout: float, out: Callable[[str], None] | No
     if code:
         fatal = _FATAL.findall(text)
         reason = fatal[-1] if fatal else next((ln for ln in reversed(lines) if ln), "no output")
-        raise FlashError(f"esptool: {reason.strip()}")
+        raise FlashError(f"esptool: {reason.strip().rstrip('.')}{remedy(reason)}")
     return text
+
+
+def remedy(reason: str) -> str:
+    """The usual fixes for esptool's failures to reach the chip, as a hint to append."""
+    if "Failed to connect" in reason or "No serial data received" in reason:
+        return (
+            "; hold BOOT while pressing EN (or while plugging it in) to start its bootloader, "
+            "check the USB cable carries data, or try --no-reset if it is already waiting"
+        )
+    if "Permission denied" in reason or "could not open port" in reason:
+        return "; close any other program using the port (a serial monitor, `veil monitor`)"
+    return ""
 
 
 def detect_chip(port: str, baud: int, reset: bool = True) -> str:
@@ -223,13 +235,18 @@ def flash(
     reset: bool = True,
     out: Callable[[str], None] | None = None,
 ) -> str:
-    """Find the image (find_image: `image`, else the newest in `cache`, default cache_dir(),
-    else downloaded from $VEIL_MICROPYTHON_URL or micropython.org), check the chip, then erase
-    the flash and write the image. Returns the chip found."""
-    page = os.environ.get("VEIL_MICROPYTHON_URL") or DOWNLOAD_PAGE
-    image = find_image(board, image, cache or cache_dir(), download=download, page=page)
+    """Check the chip on `port`, find the image (find_image: `image`, else the newest in
+    `cache`, default cache_dir(), else downloaded from $VEIL_MICROPYTHON_URL or
+    micropython.org), then erase the flash and write the image. The board is checked first,
+    so that a silent port fails before any download. Returns the chip found."""
+    if not board.flashable:
+        raise FlashError(f"board {board.name} cannot be flashed ({board.description})")
+    if image is not None:
+        check_image(board, image)
     check_port(port)
     baud = baud or board.baud
+    if out:
+        out(f"checking the chip on {port}")
     found = detect_chip(port, baud, reset)
     want = chip_name(board.chip)
     if found != want:
@@ -237,6 +254,8 @@ def flash(
             f"the board on {port} is an {found}, but board {board.name} is an {want}: "
             "nothing was written; choose the matching --board"
         )
+    page = os.environ.get("VEIL_MICROPYTHON_URL") or DOWNLOAD_PAGE
+    image = find_image(board, image, cache or cache_dir(), download=download, page=page)
     if out:
         out(
             f"{found} on {port} matches {board.name}: erasing, then writing {image} at "

@@ -34,8 +34,21 @@ def monitor(
 ) -> str | None:
     """Show the log line by line, `secrets` masked, until `duration` seconds pass, a line
     matches `until` (that line is returned; BoardError when none did) or the user presses
-    Ctrl-C."""
-    found = _watch(port, out, Masker(secrets), reset=reset, duration=duration, until=until)
+    Ctrl-C. Seeing no line at all in `duration` seconds is a BoardError too: a script that
+    watches a board wants to know it saw nothing."""
+    shown = []
+
+    def show(line: str) -> None:
+        shown.append(True)
+        out(line)
+
+    start = time.monotonic()
+    found = _watch(port, show, Masker(secrets), reset=reset, duration=duration, until=until)
+    if duration and not shown and time.monotonic() - start >= duration:  # not a Ctrl-C
+        raise BoardError(
+            f"saw nothing from {port} in {duration:g} s: no board, or one that is not running "
+            "(start it with --reset; a running board logs only every --log-every ticks)"
+        )
     if until and found is None:
         raise BoardError(
             f"no log line matched {until!r}" + (f" within {duration} s" if duration else "")

@@ -5,6 +5,8 @@ the broker's CA as DER (the only form MicroPython's TLS accepts). The transport 
 
 from __future__ import annotations
 
+import socket
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +25,26 @@ class Transport:
     sink: dict
     secrets: dict
     files: dict[str, bytes]
+
+
+def check_reachable(transport: Transport, wait: float = 10.0) -> None:
+    """Fail with one clear line when the broker or CSE a board on this machine (the virtual
+    board) would publish to does not accept a connection within `wait` seconds (a service
+    started a moment ago gets that long to open its port)."""
+    host, port = transport.sink["host"], transport.sink["port"]
+    what = "broker" if transport.sink["type"] == "mqtt" else "oneM2M CSE"
+    end = time.monotonic() + wait
+    while True:
+        try:
+            socket.create_connection((host, port), max(0.1, end - time.monotonic())).close()
+            return
+        except OSError as e:
+            if time.monotonic() >= end:
+                raise VeilError(
+                    f"the {what} at {host}:{port} does not answer ({e.strerror or e}): start "
+                    "it first; nothing was replayed"
+                ) from None
+            time.sleep(0.2)
 
 
 def ca_der(path: Path) -> bytes:

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import tempfile
 from pathlib import Path
 
 from ..dataset import Series
 from ..errors import VeilError
 from ..owner.devices import Definition, define_device
 from ..owner.home import Home
+from ..privacy.profile import board_files
+from ..private import scratch, write_private
 from ..protocol import Channel, DeviceSpec
+from . import budget
 from .boardfile import BoardFile
 from .deploy import check_machine
 from .link import BoardLink
@@ -67,12 +69,6 @@ def sensor_channels(board: BoardFile) -> tuple[list[Channel], list[str]]:
     return board.channels()
 
 
-def _private(path: Path, data: bytes) -> None:
-    path.unlink(missing_ok=True)
-    path.touch(0o600)
-    path.write_bytes(data)
-
-
 def stage(
     folder: Path,
     home: Home,
@@ -83,19 +79,21 @@ def stage(
     transport: Transport | None = None,
 ) -> list[str]:
     """Write the files provisioning puts on a board into `folder` (the key and the transport
-    secrets as 0600 files, apart from the settings); returns their names. `folder` may be a
-    virtual board's root or a private staging dir."""
+    secrets as 0600 files, the folder made 0700: veil.private); returns their names. `folder`
+    may be a virtual board's root or a private staging dir."""
     secrets, files = (transport.secrets, transport.files) if transport else ({}, {})
     home.key()  # fail on a missing or exposed key before writing anything
     missing = [c["name"] for c in config["channels"] if c["name"] not in profile["channels"]]
     if missing:
         raise VeilError(f"the decoy profile has no model for channel(s) {', '.join(missing)}")
     (folder / "config.json").write_text(json.dumps(config))
-    (folder / "profile.json").write_text(json.dumps(profile, separators=(",", ":")))
-    _private(folder / "key.bin", home.key_path.read_bytes())
-    names = ["config.json", "profile.json", "key.bin"]
+    doc, tables = board_files(profile, [c["name"] for c in config["channels"]])
+    (folder / "profile.json").write_bytes(doc)
+    (folder / "decoy.bin").write_bytes(tables)
+    write_private(folder / "key.bin", home.key_path.read_bytes())
+    names = ["config.json", "profile.json", "decoy.bin", "key.bin"]
     if secrets:
-        _private(folder / "secrets.json", json.dumps(secrets).encode())
+        write_private(folder / "secrets.json", json.dumps(secrets).encode())
         names.append("secrets.json")
     for name, data in files.items():
         (folder / name).write_bytes(data)
@@ -115,13 +113,14 @@ def put_device(
     series: Series | None = None,
     transport: Transport | None = None,
 ) -> None:
-    """Write config.json, profile.json, key.bin (and replay data, transport secrets and CA) to
-    the board as one atomic set (veil.boards.settingset), then record the device in the home."""
-    with tempfile.TemporaryDirectory(prefix="veil-provision-") as tmp:
+    """Write config.json, profile.json, decoy.bin, key.bin (and replay data, transport secrets
+    and CA) to the board as one atomic set (veil.boards.settingset), then record the device in
+    the home."""
+    with scratch("provision") as tmp:
         names = stage(
-            Path(tmp), home, config, profile=definition.profile, series=series, transport=transport
+            tmp, home, config, profile=definition.profile, series=series, transport=transport
         )
-        put_set(board, {name: Path(tmp) / name for name in names})
+        put_set(board, {name: tmp / name for name in names})
     definition.save(home)
 
 
@@ -137,28 +136,24 @@ def set_clock(board: BoardLink) -> bool:
     return "no rtc" not in out
 
 
-def provision(
-    port: str,
+def define_for_board(
     home: Home,
     device: str,
     *,
-    board: BoardFile | None = None,
-    series: Series | None = None,
-    k: int | None = None,
-    epoch: int | None = None,
+    board: BoardFile | None,
+    series: Series | None,
+    k: int | None,
+    epoch: int | None,
+    period_ms: int | None,
+    log_every: int,
+    profile: dict | None,
+    replace: bool,
+    transport: Transport | None,
     tz: int | None = None,
-    period_ms: int | None = None,
-    log_every: int = 1000,
-    profile: dict | None = None,
-    replace: bool = False,
     weak_decoys: bool = False,
-    transport: Transport | None = None,
-) -> Definition:
-    """Provision `device` of `home` onto the board on `port`: publishing the recorded `series`
-    (any board), else the default sensors of `board`, whose chip is checked when given; over a
-    network `transport` (veil.boards.netconfig), else into its spool file. A sensor board's
-    clock is set from the laptop's."""
-    home.key()  # fail on a missing or exposed key before anything else
+) -> tuple[Definition, dict, BoardFile | None]:
+    """The device as its home defines it (define_device), the config.json its board runs
+    with, and the board file whose sensors it publishes (None when it replays `series`)."""
     sensors = board if series is None else None
     channels, kinds = sensor_channels(sensors) if sensors else (series.channels, None)
     definition = define_device(
@@ -181,6 +176,38 @@ def provision(
         log_every=log_every,
         sink=transport.sink if transport else None,
     )
+    budget.check(config, definition.profile, board)
+    return definition, config, sensors
+
+
+def provision(
+    port: str,
+    home: Home,
+    device: str,
+    *,
+    board: BoardFile | None = None,
+    series: Series | None = None,
+    k: int | None = None,
+    epoch: int | None = None,
+    tz: int | None = None,
+    period_ms: int | None = None,
+    log_every: int = 1000,
+    profile: dict | None = None,
+    replace: bool = False,
+    weak_decoys: bool = False,
+    transport: Transport | None = None,
+) -> Definition:
+    """Provision `device` of `home` onto the board on `port`: publishing the recorded `series`
+    (any board), else the default sensors of `board`, whose chip is checked when given; over a
+    network `transport` (veil.boards.netconfig), else into its spool file. A device too big
+    for the board's heap (veil.boards.budget) is refused before anything is written. A sensor
+    board's clock is set from the laptop's."""
+    home.key()  # fail on a missing or exposed key before anything else
+    definition, config, sensors = define_for_board(
+        home, device, board=board, series=series, k=k, epoch=epoch, tz=tz,
+        period_ms=period_ms, log_every=log_every, profile=profile, replace=replace,
+        weak_decoys=weak_decoys, transport=transport,
+    )  # fmt: skip
     check_port(port)
     link = BoardLink(port)
     if board:

@@ -3,13 +3,24 @@ firmware, watch the log. Each is a thin shell over its library module in veil.bo
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
-from .options import home_option
+from .options import (
+    WEAK_WARNING,
+    Reporter,
+    device_options,
+    examples,
+    find_port,
+    flash_options,
+    home_option,
+    json_option,
+    load_profile,
+    load_series,
+    print_json,
+    with_options,
+)
 
-port_argument = click.argument("port")
+port_argument = click.argument("port", metavar="PORT|auto")
 board_option = click.option(
     "--board",
     "board_name",
@@ -22,11 +33,51 @@ def _echo_err(line: str) -> None:
     click.echo(line, err=True)
 
 
-@click.command()
-def boards():
+@click.command(
+    short_help="List the serial ports and the boards on them.",
+    epilog=examples("veil ports --probe"),
+)
+@click.option(
+    "--probe",
+    is_flag=True,
+    help="also ask each board what it runs (stops its firmware "
+    "until a reset, as every mpremote command does)",
+)
+@json_option
+def ports(probe, as_json):
+    """List the serial ports, with the boards whose USB serial chip each has."""
+    from ..boards.ports import listing
+    from ..boards.ports import probe as ask
+
+    found = listing()
+    on = {p.device: ask(p.device) for p in found if p.boards} if probe else {}
+    if as_json:
+        print_json(
+            [
+                {**p.to_json(), **({"on": on[p.device].to_json()} if p.device in on else {})}
+                for p in found
+            ]
+        )
+        return
+    if not found:
+        click.echo("no serial ports: plug the board in with a data cable (some cables only charge)")
+        return
+    for p in found:
+        click.echo(p.label() + (f": {on[p.device].describe()}" if p.device in on else ""))
+
+
+@click.command(
+    short_help="List the board definitions and their sensors.",
+    epilog=examples("veil boards --json"),
+)
+@json_option
+def boards(as_json):
     """List the board definitions (boards/*.toml) and their default sensors."""
     from ..boards import boardfile
 
+    if as_json:
+        print_json([boardfile.load(name).to_json() for name in boardfile.known()])
+        return
     for name in boardfile.known():
         b = boardfile.load(name)
         where = (
@@ -41,38 +92,22 @@ def boards():
         click.echo(f"{'':16} {where}; sensors: {sensors}")
 
 
-@click.command()
+@click.command(
+    short_help="Write MicroPython to a board (its chip checked first).",
+    epilog=examples("veil flash auto --board esp32-devkitc"),
+)
 @port_argument
 @click.option("--board", "board_name", required=True, metavar="NAME|FILE.toml", help="board")
-@click.option(
-    "--image",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="MicroPython .bin to write (default: newest in the cache, else downloaded)",
-)
-@click.option(
-    "--cache",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="folder of MicroPython images (default: $VEIL_CACHE or ~/.cache/veil/micropython)",
-)
-@click.option(
-    "--download/--no-download",
-    default=True,
-    show_default=True,
-    help="fetch the official image from micropython.org when none is cached",
-)
-@click.option("--baud", type=click.IntRange(9600), help="serial speed (default: the board's)")
-@click.option(
-    "--no-reset",
-    is_flag=True,
-    help="the board is already in its bootloader (held BOOT while pressing EN): do not reset it",
-)
+@with_options(flash_options)
 def flash(port, board_name, image, cache, download, baud, no_reset):
     """Erase the board on PORT and write MicroPython to it (checks the chip first)."""
     from ..boards import boardfile
     from ..boards.flash import flash as do_flash
 
+    board = boardfile.load(board_name)
+    port = find_port(port, board)
     chip = do_flash(
-        boardfile.load(board_name),
+        board,
         port,
         image=image,
         cache=cache,
@@ -84,7 +119,10 @@ def flash(port, board_name, image, cache, download, baud, no_reset):
     click.echo(f"flashed MicroPython to the {chip} on {port}; next: veil deploy {port}")
 
 
-@click.command()
+@click.command(
+    short_help="Copy the firmware to a board, only what changed.",
+    epilog=examples("veil deploy auto --board esp32-devkitc"),
+)
 @port_argument
 @board_option
 def deploy(port, board_name):
@@ -92,7 +130,11 @@ def deploy(port, board_name):
     from ..boards import boardfile
     from ..boards.deploy import deploy_firmware
 
-    res = deploy_firmware(port, boardfile.load(board_name) if board_name else None)
+    board = boardfile.load(board_name) if board_name else None
+    port = find_port(port, board)
+    with Reporter() as progress:
+        progress("deploy")
+        res = deploy_firmware(port, board)
     click.echo(
         f"deployed to {port}: {res.bundle_files} files, bundle {res.bundle_bytes} bytes "
         f"(.mpy; source {res.source_bytes} bytes); {len(res.copied)} copied, "
@@ -100,7 +142,12 @@ def deploy(port, board_name):
     )
 
 
-@click.command()
+@click.command(
+    short_help="Show a board's log, live, secrets masked.",
+    epilog=examples(
+        "veil monitor auto --reset", "veil monitor /dev/ttyUSB0 --until 'ticks 10' --duration 60"
+    ),
+)
 @port_argument
 @home_option
 @click.option("--reset", is_flag=True, help="restart the board first, to see it boot")
@@ -116,7 +163,101 @@ def monitor(port, home_dir, reset, duration, until):
     from ..boards.ports import check_port
     from ..owner.home import Home
 
+    port = find_port(port)
     check_port(port)
     click.echo(f"monitoring {port} (Ctrl-C to stop)", err=True)
     secrets = Home(home_dir).secrets()
     do_monitor(port, click.echo, secrets=secrets, reset=reset, duration=duration, until=until)
+
+
+@click.command(
+    short_help="From a board on USB to its data flowing, in one step.",
+    epilog=examples("veil up auto --board esp32-devkitc --device kitchen"),
+)
+@port_argument
+@home_option
+@click.option("--device", required=True, help="device id (1-32 of A-Z a-z 0-9 _ -)")
+@click.option(
+    "--board",
+    "board_name",
+    required=True,
+    metavar="NAME|FILE.toml",
+    help="board definition (see `veil boards`): its chip, USB ids and, without --csv, sensors",
+)
+@with_options(device_options)
+@with_options(flash_options)
+@click.option("--no-follow", is_flag=True, help="do not start the board and follow its log")
+@click.option("--duration", type=click.FloatRange(min=0), help="follow the log this many seconds")
+@click.option("--until", metavar="REGEX", help="follow the log until a line matches REGEX")
+def up(
+    port,
+    home_dir,
+    device,
+    board_name,
+    csv_path,
+    time_col,
+    time_format,
+    channels,
+    rows,
+    k,
+    epoch,
+    tz,
+    period_ms,
+    log_every,
+    replace,
+    profile_path,
+    weak_decoys,
+    image,
+    cache,
+    download,
+    baud,
+    no_reset,
+    no_follow,
+    duration,
+    until,
+    **net,
+):
+    """From a board on USB to its data flowing, in one step: find the port, flash MicroPython
+    if the board has none or an older one, deploy what changed, create the home key if there
+    is none, provision the device, then start the board and follow its log. Each step says
+    what it does and skips what is already done.
+    """
+    from ..boards import boardfile
+    from ..boards.netconfig import sink_settings
+    from ..boards.up import up as bring_up
+    from ..owner.home import Home
+
+    board = boardfile.load(board_name)
+    series = load_series(
+        csv_path, time_col=time_col, time_format=time_format, channels=channels, rows=rows
+    )
+    with Reporter() as progress:
+        definition = bring_up(
+            port,
+            Home(home_dir),
+            device,
+            board=board,
+            series=series,
+            k=k,
+            epoch=epoch,
+            tz=tz,
+            period_ms=period_ms,
+            log_every=log_every,
+            profile=load_profile(profile_path),
+            replace=replace,
+            weak_decoys=weak_decoys,
+            transport=sink_settings(device, **net),
+            image=image,
+            cache=cache,
+            download=download,
+            baud=baud,
+            reset=not no_reset,
+            follow=not no_follow,
+            duration=duration,
+            until=until,
+            out=click.echo,
+            say=_echo_err,
+            progress=progress,
+        )
+    if definition.weak:
+        click.echo(WEAK_WARNING.format(device=device), err=True)

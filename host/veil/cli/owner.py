@@ -11,22 +11,27 @@ import click
 
 from .options import (
     WEAK_WARNING,
+    Reporter,
     broker_options,
-    data_options,
+    device_options,
+    examples,
+    find_port,
     home_option,
-    household_options,
+    json_option,
     load_profile,
     load_series,
     origin_option,
-    profile_options,
-    provision_options,
+    print_json,
     report_table,
     stop_on_signals,
     with_options,
 )
 
 
-@click.command()
+@click.command(
+    short_help="Create the home key (kept secret, never shown).",
+    epilog=examples("veil keygen --home veil-home"),
+)
 @home_option
 def keygen(home_dir: Path):
     """Create the home key (32 bytes from the OS CSPRNG, file mode 0600; never shown)."""
@@ -38,8 +43,11 @@ def keygen(home_dir: Path):
     click.echo("Keep it secret and keep a backup: without it your real data cannot be recovered.")
 
 
-@click.command()
-@click.argument("port")
+@click.command(
+    short_help="Write a device's settings and the home key to a board.",
+    epilog=examples("veil provision auto --home veil-home --device kitchen --board esp32-devkitc"),
+)
+@click.argument("port", metavar="PORT|auto")
 @home_option
 @click.option("--device", required=True, help="device id (1-32 of A-Z a-z 0-9 _ -)")
 @click.option(
@@ -48,29 +56,7 @@ def keygen(home_dir: Path):
     metavar="NAME|FILE.toml",
     help="board definition: checks the chip and, without --csv, publishes its default sensors",
 )
-@click.option(
-    "--csv",
-    "csv_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="recorded data the board's replay driver will publish instead of sensors",
-)
-@with_options(data_options)
-@with_options(household_options)
-@click.option(
-    "--period-ms",
-    type=click.IntRange(min=0),
-    help="tick period (default: 30000 with sensors; with --csv, as fast as the data allows)",
-)
-@click.option(
-    "--log-every",
-    type=click.IntRange(min=1),
-    default=1000,
-    show_default=True,
-    help="log a line every this many ticks",
-)
-@click.option("--replace", is_flag=True, help="redefine an existing device of the home")
-@with_options(profile_options)
-@with_options(provision_options)
+@with_options(device_options)
 def provision(
     port,
     home_dir,
@@ -109,24 +95,28 @@ def provision(
     if not (board_name or csv_path):
         raise click.UsageError("give --board (the board's sensors) or --csv (recorded data)")
     transport = sink_settings(device, **net)
-    definition = do_provision(
-        port,
-        Home(home_dir),
-        device,
-        board=boardfile.load(board_name) if board_name else None,
-        series=load_series(
-            csv_path, time_col=time_col, time_format=time_format, channels=channels, rows=rows
-        ),
-        k=k,
-        epoch=epoch,
-        tz=tz,
-        period_ms=period_ms,
-        log_every=log_every,
-        profile=load_profile(profile_path),
-        replace=replace,
-        weak_decoys=weak_decoys,
-        transport=transport,
-    )
+    board = boardfile.load(board_name) if board_name else None
+    port = find_port(port, board)
+    with Reporter() as progress:
+        progress("provision")
+        definition = do_provision(
+            port,
+            Home(home_dir),
+            device,
+            board=board,
+            series=load_series(
+                csv_path, time_col=time_col, time_format=time_format, channels=channels, rows=rows
+            ),
+            k=k,
+            epoch=epoch,
+            tz=tz,
+            period_ms=period_ms,
+            log_every=log_every,
+            profile=load_profile(profile_path),
+            replace=replace,
+            weak_decoys=weak_decoys,
+            transport=transport,
+        )
     spec = definition.spec
     if definition.weak:
         click.echo(WEAK_WARNING.format(device=device), err=True)
@@ -136,8 +126,11 @@ def provision(
     )
 
 
-@click.command()
-@click.argument("port")
+@click.command(
+    short_help="Copy the feed a board spooled to the laptop.",
+    epilog=examples("veil fetch auto --out kitchen.jsonl"),
+)
+@click.argument("port", metavar="PORT|auto")
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -150,12 +143,24 @@ def fetch(port, out, remote):
     """Copy the spooled feed off the board on PORT (this stops its tick loop until a reset)."""
     from ..boards.fetch import fetch as do_fetch
 
-    n = do_fetch(port, out, remote)
+    port = find_port(port)
+    with Reporter() as progress:
+
+        def copied(done: int, total: int) -> None:
+            progress("copy the feed off the board", done, total)
+
+        n = do_fetch(port, out, remote, progress=copied)
     click.echo(f"{port}:{remote} -> {out} ({n} records)")
 
 
-@click.command()
-@click.argument("feeds", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
+@click.command(
+    short_help="Recover and verify the real readings with the key.",
+    epilog=examples(
+        "veil decode --home veil-home kitchen.jsonl --out real.csv",
+        "veil decode --home veil-home --store platform.db --json",
+    ),
+)
+@click.argument("feeds", nargs=-1, type=click.Path(path_type=Path))
 @home_option
 @click.option(
     "--store",
@@ -180,9 +185,10 @@ def fetch(port, out, remote):
 @click.option(
     "--report",
     "report_out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="also write the verification report as JSON",
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    help="also write the verification report as JSON (- for stdout)",
 )
+@json_option
 @with_options(broker_options)
 @click.option("--limit", type=click.IntRange(min=1), help="with --follow: stop after N readings")
 @click.option("--idle", type=click.FloatRange(min=0), help="with --follow: stop after S s of quiet")
@@ -195,6 +201,7 @@ def decode(
     origin,
     csv_out,
     report_out,
+    as_json,
     user,
     password_file,
     ca,
@@ -203,46 +210,100 @@ def decode(
 ):
     """Owner side: recover the real readings and verify every record with the home key.
 
-    Exits 3 when records were altered, injected, missing or malformed.
+    Exits 3 when records were altered, injected, missing or malformed. With --json, the
+    summary (readings, CSV, the report) is printed as JSON; with --follow, each reading is a
+    JSON line.
     """
     from ..owner.decode import PROBLEMS
     from ..owner.home import Home
-    from ..owner.live import follow as follow_live
-    from ..owner.recover import recover
-    from ..platform.mqtt_link import read_secret
 
     if sum(map(bool, (feeds, store_path, follow, cse))) != 1:
         raise click.UsageError("give feed files, --store, --follow or --cse (one of them)")
+    to_stdout = report_out == Path("-") or as_json
     home = Home(home_dir)
     if follow:
-        report = follow_live(
-            home,
-            follow,
-            csv_out,
-            report_out=report_out,
-            user=user,
-            password=read_secret(password_file),
-            ca=ca,
-            limit=limit,
-            idle=idle,
-            stop=stop_on_signals(),
-            echo=click.echo,
-        )
-        if not report.clean:
-            sys.exit(3)
-        return
-    got = recover(home, csv_out, feeds=feeds, store=store_path, cse=cse, origin=origin)
-    for dev in got.absent:
-        click.echo(f"{dev}: not on {cse}", err=True)
-    report = got.report
-    click.echo(report_table(report))
-    click.echo(f"every record's tag checked, real and fake; decoded by {report.verifier}")
-    if report_out:
-        report_out.write_text(json.dumps(report.to_json(), indent=1) + "\n")
-    click.echo(f"{got.readings} real readings -> {csv_out}")
+        report = _follow(home, follow, csv_out, report_out, as_json, user, password_file, ca,
+                         limit=limit, idle=idle)  # fmt: skip
+    else:
+        report = _recover(home, csv_out, feeds, store_path, cse, origin, report_out, as_json,
+                          quiet=to_stdout)  # fmt: skip
     if not report.clean:
         for finding, examples in report.examples.items():
             if finding in PROBLEMS:
                 click.echo(f"{finding}: " + "; ".join(examples), err=True)
-        click.echo("veil: integrity problems found (see the table above)", err=True)
+        click.echo("veil: integrity problems found (see the report)", err=True)
         sys.exit(3)
+
+
+def _recover(home, csv_out, feeds, store_path, cse, origin, report_out, as_json, *, quiet):
+    """A stored feed decoded; the table on stdout, or on stderr when stdout carries JSON."""
+    from ..owner.recover import names, recover
+
+    with Reporter() as progress:
+        got = recover(
+            home, csv_out, feeds=feeds, store=store_path, cse=cse, origin=origin,
+            progress=progress,
+        )  # fmt: skip
+    for dev in got.absent:
+        click.echo(f"{dev}: not on {cse}", err=True)
+    if got.strangers:
+        click.echo(
+            f"records of {names(got.strangers)} are not from this home ({home.path}): counted "
+            "as injected",
+            err=True,
+        )
+    report = got.report
+    if not as_json:
+        click.echo(report_table(report), err=quiet)
+        checked = f"every record's tag checked, real and fake; decoded by {report.verifier}"
+        click.echo(checked, err=quiet)
+        click.echo(f"{got.readings} real readings -> {csv_out}", err=quiet)
+    _write_report(report, report_out)
+    if as_json:
+        print_json({"readings": got.readings, "csv": str(csv_out), **report.to_json()})
+    return report
+
+
+def _follow(home, url, csv_out, report_out, as_json, user, password_file, ca, *, limit, idle):
+    """Live decode: a header, then a line per reading (or a JSON line each)."""
+    from ..owner.live import follow
+    from ..platform.mqtt_link import read_secret
+
+    header_shown = []
+
+    def show(columns, row):
+        if as_json:
+            click.echo(json.dumps(dict(zip(columns, row, strict=True))))
+            return
+        if not header_shown:
+            click.echo(" ".join(columns))
+            header_shown.append(True)
+        click.echo(" ".join(str(c) if c != "" else "-" for c in row))
+
+    report = follow(
+        home,
+        url,
+        csv_out,
+        report_out=None if report_out == Path("-") else report_out,
+        user=user,
+        password=read_secret(password_file),
+        ca=ca,
+        limit=limit,
+        idle=idle,
+        stop=stop_on_signals(),
+        echo=lambda line: click.echo(line, err=as_json),
+        show=show,
+    )
+    if report_out == Path("-"):
+        _write_report(report, report_out)
+    return report
+
+
+def _write_report(report, report_out) -> None:
+    if report_out is None:
+        return
+    text = json.dumps(report.to_json(), indent=1)
+    if report_out == Path("-"):
+        click.echo(text)
+    else:
+        report_out.write_text(text + "\n")

@@ -9,10 +9,27 @@ from pathlib import Path
 
 import click
 
-from .options import broker_options, ingest_options, origin_option, stop_on_signals, with_options
+from .options import (
+    Reporter,
+    broker_options,
+    examples,
+    ingest_options,
+    json_option,
+    origin_option,
+    print_json,
+    stop_on_signals,
+    with_options,
+)
 
 
-@click.command()
+@click.command(
+    short_help="Store disguised feeds (files, MQTT, oneM2M); no key.",
+    epilog=examples(
+        "veil ingest feed.jsonl --store platform.db",
+        "veil ingest mqtts://127.0.0.1:8883 --ca broker/ca.pem --user ingest "
+        "--password-file broker/passwords/ingest",
+    ),
+)
 @click.argument("sources", metavar="FEED…|mqtt://…|http://CSE", nargs=-1, required=True)
 @click.option(
     "--store",
@@ -24,33 +41,67 @@ from .options import broker_options, ingest_options, origin_option, stop_on_sign
 @with_options(broker_options)
 @with_options(ingest_options)
 @origin_option
-def ingest(sources, store_path, origin, **service):
+@json_option
+def ingest(sources, store_path, origin, as_json, **service):
     """Platform side: store disguised feeds (files, live from a broker, or from a oneM2M CSE);
-    no key needed; quarantine non-records with the reason."""
+    no key needed; quarantine non-records with the reason. With --json the counts are printed
+    as JSON.
+    """
     from ..platform.ingest import ingest_cse, ingest_files, refuse_quarantined
 
     if any(s.startswith(("http://", "https://")) for s in sources):
         if len(sources) != 1:
             raise click.UsageError("give one CSE URL, or feed files")
-        devices, res, total = ingest_cse(sources[0], store_path, origin=origin)
-        click.echo(f"{sources[0]}: {len(devices)} devices, {_summary(res)}")
-        click.echo(f"{store_path}: {total} records")
+        devices, res, total = ingest_cse(sources[0], store_path, origin=origin, notice=_notice)
+        _say(as_json, f"{sources[0]}: {len(devices)} devices, {_summary(res)}")
+        _say(as_json, f"{store_path}: {total} records")
+        _print_counts(as_json, store_path, total, [(sources[0], res)], devices=devices)
         refuse_quarantined(res.quarantined)
         return
     if any(s.startswith(("mqtt://", "mqtts://")) for s in sources):
         if len(sources) != 1:
             raise click.UsageError("give one broker URL, or feed files")
-        _ingest_service(sources[0], store_path, **service)
+        res = _ingest_service(sources[0], store_path, as_json=as_json, **service)
+        _print_counts(as_json, store_path, None, [(sources[0], res)])
         return
-    quarantined, total = ingest_files(
-        store_path, sources, on_file=lambda feed, res: click.echo(f"{feed}: {_summary(res)}")
-    )
-    click.echo(f"{store_path}: {total} records")
+    done = []
+
+    def on_file(feed, res):
+        done.append((feed, res))
+        _say(as_json, f"{feed}: {_summary(res)}")
+
+    with Reporter() as progress:
+        quarantined, total = ingest_files(
+            store_path, sources, on_file=on_file, notice=_notice, progress=progress
+        )
+    _say(as_json, f"{store_path}: {total} records")
+    _print_counts(as_json, store_path, total, done)
     refuse_quarantined(quarantined)
 
 
+def _say(as_json: bool, line: str) -> None:
+    """A result line: on stdout, or on stderr when stdout carries the JSON."""
+    click.echo(line, err=as_json)
+
+
+def _print_counts(as_json, store_path, total, results, **extra) -> None:
+    if not as_json:
+        return
+    sources = [
+        {
+            "source": str(src),
+            "read": res.read,
+            "stored": res.stored,
+            "already_stored": res.duplicates,
+            "quarantined": len(res.quarantined),
+        }
+        for src, res in results
+    ]
+    print_json({"store": str(store_path), "records": total, "sources": sources, **extra})
+
+
 def _ingest_service(
-    url, store_path, *, user, password_file, ca, group, exclusive, client_id, limit, idle
+    url, store_path, *, as_json, user, password_file, ca, group, client_id, limit, idle
 ):
     """`veil ingest mqtt://…`: run until stopped, printing a line per second of progress."""
     from ..platform.ingest_mqtt import ingest_broker
@@ -58,13 +109,15 @@ def _ingest_service(
     from ..platform.store import open_store
 
     with open_store(store_path) as store:
+        if store.upgraded:
+            _notice(store.upgraded)
         service = ingest_broker(
             store,
             url,
             user=user,
             password=read_secret(password_file),
             ca=ca,
-            group=None if exclusive else group,
+            group=group,
             client_id=client_id,
         )
         last = [0.0]
@@ -75,10 +128,17 @@ def _ingest_service(
                 click.echo(_summary(res), err=True)
 
         click.echo(f"ingesting {url} into {store_path} (Ctrl-C to stop)", err=True)
-        res = service.run(stop=stop_on_signals(), limit=limit, idle=idle, on_batch=progress)
-    click.echo(_summary(res))
+        res = service.run(
+            stop=stop_on_signals(), limit=limit, idle=idle, on_batch=progress, notice=_notice
+        )
+    _say(as_json, _summary(res))
     for rej in res.quarantined[:5]:
         click.echo(f"quarantined {rej.origin}: {rej.reason}", err=True)
+    return res
+
+
+def _notice(line: str) -> None:
+    click.echo(line, err=True)
 
 
 def _summary(res) -> str:
@@ -88,14 +148,23 @@ def _summary(res) -> str:
     )
 
 
-@click.command()
+@click.command(
+    short_help="Write a Mosquitto set-up: TLS, passwords, ACL.",
+    epilog=examples("veil broker broker --device room1 --reader ingest --reader owner --port 8883"),
+)
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--device", "devices", multiple=True, help="a device that publishes (repeat)")
 @click.option(
     "--reader", "readers", multiple=True, help="an ingest service or owner that reads (repeat)"
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on")
-@click.option("--port", type=click.IntRange(1, 65535), default=8883, show_default=True)
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=8883,
+    show_default=True,
+    help="TLS port the broker listens on (boards and readers connect here)",
+)
 @click.option(
     "--plain-port",
     type=click.IntRange(1, 65535),
@@ -121,9 +190,18 @@ def broker(folder, devices, readers, host, port, plain_port):
     click.echo(f"start it with: mosquitto -c {files.config}")
 
 
-@click.command()
+@click.command(
+    short_help="Write an ACME oneM2M CSE set-up.",
+    epilog=examples("veil cse acme --port 8282"),
+)
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=8080,
+    show_default=True,
+    help="HTTP port the CSE listens on (boards post to it)",
+)
 @click.option("--name", default="cse-veil", show_default=True, help="the CSE's name (URL path)")
 @click.option(
     "--host", default="127.0.0.1", show_default=True, help="address it listens on, boards reach"

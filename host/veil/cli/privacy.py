@@ -7,18 +7,20 @@ import sys
 from pathlib import Path
 
 import click
-import numpy as np
 
 from ..errors import VeilError
-from .options import home_option, with_options
+from .options import Reporter, examples, home_option, json_option, print_json, with_options
+
+
+def _one_source(feeds, store_path) -> None:
+    if bool(feeds) == bool(store_path):
+        raise click.UsageError("give feed files or --store, not both and not neither")
 
 
 def _items(feeds, store_path):
     """(origin, record) from feed files or a platform store, for decode-like commands."""
     from ..owner.sources import read_items
 
-    if bool(feeds) == bool(store_path):
-        raise click.UsageError("give feed files or --store, not both and not neither")
     items, _absent = read_items(feeds=feeds, store=store_path)
     return items
 
@@ -36,6 +38,8 @@ def _batches(home, feeds, store_path):
 def _column(spec: str, what: str, counts: bool = False):
     """FILE:COLUMN -> (times, values) of that column of a CSV (time column as `veil sim`);
     with `counts`, the column must hold counts (of people: whole numbers, 0 or more)."""
+    import numpy as np
+
     from .. import dataset
 
     path, _, column = spec.rpartition(":")
@@ -56,18 +60,28 @@ feed_args = [
     click.option(
         "--store",
         "store_path",
-        type=click.Path(dir_okay=False, path_type=Path),
-        help="read the disguised feed from a platform's SQLite store instead of files",
+        metavar="DB|postgresql://…",
+        help="read the disguised feed from a platform's store (SQLite file or postgresql:// "
+        "URL) instead of files",
     ),
 ]
 
 
-@click.group()
+@click.group(
+    short_help="Decoy profiles: fit them from the home's own history.",
+    epilog=examples("veil profile fit co2.jsonl pir.jsonl --home room"),
+)
 def profile():
     """Decoy profiles: how this home's fakes behave."""
 
 
-@profile.command("fit")
+@profile.command(
+    "fit",
+    short_help="Learn the decoy profiles from decoded history.",
+    epilog=examples(
+        "veil profile fit co2.jsonl pir.jsonl --home room --labels data.csv:Room_Occupancy_Count"
+    ),
+)
 @with_options(feed_args)
 @home_option
 @click.option(
@@ -93,7 +107,9 @@ def profile_fit(feeds, store_path, home_dir, labels, no_check):
     from ..owner.home import Home
     from ..sim.rehearse import describe, fit_by_audit, fit_unchecked
 
+    _one_source(feeds, store_path)
     home = Home(home_dir)
+    home.for_records()
     label_times = values = None
     if labels:
         label_times, values = _column(labels, "labels", counts=True)
@@ -134,7 +150,12 @@ def _said(score) -> str:
     )
 
 
-@click.command()
+@click.command(
+    short_help="Attack a disguised feed as an outsider would.",
+    epilog=examples(
+        "veil audit co2.jsonl pir.jsonl --home room --labels data.csv:Room_Occupancy_Count"
+    ),
+)
 @with_options(feed_args)
 @home_option
 @click.option("--labels", metavar="FILE:COLUMN", help="occupancy labels for the occupancy attack")
@@ -149,36 +170,51 @@ def _said(score) -> str:
     help="share of the readings the attackers learn from (the rest tests them)",
 )
 @click.option(
-    "--png", type=click.Path(dir_okay=False, path_type=Path), default="audit.png", show_default=True
+    "--png",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default="audit.png",
+    show_default=True,
+    help="where to draw the findings beside their targets",
 )
 @click.option(
-    "--json",
-    "json_out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="also write the findings as JSON",
+    "--report",
+    "report_out",
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    help="also write the findings as JSON (- for stdout)",
 )
-def audit(feeds, store_path, home_dir, labels, covariate, train, png, json_out):
+@json_option
+def audit(feeds, store_path, home_dir, labels, covariate, train, png, report_out, as_json):
     """The owner's privacy audit: attacks that do not use the key, each against its target.
 
     The key only labels the attackers' training data and scores their answers. Exits 4 when a
     target is not met.
     """
+    _one_source(feeds, store_path)
     from ..owner.home import Home
-    from ..privacy.audit import Series1D, run_audit
-    from ..privacy.audit.report import draw
 
-    home = Home(home_dir)
-    specs = home.require_devices()
-    lab = Series1D(*_column(labels, "labels")) if labels else None
-    cov = Series1D(*_column(covariate, "covariate")) if covariate else None
-    report = run_audit(
-        _items(feeds, store_path), home.keys(), specs, labels=lab, covariate_series=cov, train=train
-    )
-    click.echo(report.table())
-    draw(report, png)
-    click.echo(f"picture -> {png}")
-    if json_out:
-        json_out.write_text(json.dumps(report.to_json(), indent=1) + "\n")
+    keys, specs = Home(home_dir).for_records()
+    with Reporter() as progress:
+        progress("load the audit")
+        from ..privacy.audit import Series1D, run_audit
+        from ..privacy.audit.report import draw
+
+        lab = Series1D(*_column(labels, "labels")) if labels else None
+        cov = Series1D(*_column(covariate, "covariate")) if covariate else None
+        report = run_audit(
+            _items(feeds, store_path), keys, specs, labels=lab, covariate_series=cov,
+            train=train, progress=progress,
+        )  # fmt: skip
+        progress("plot")
+        draw(report, png)
+    doc = report.to_json()
+    to_stdout = as_json or report_out == Path("-")
+    if not as_json:
+        click.echo(report.text(), err=to_stdout)
+    click.echo(f"picture -> {png}", err=True)
+    if report_out == Path("-") or as_json:
+        print_json(doc)
+    elif report_out:
+        report_out.write_text(json.dumps(doc, indent=1) + "\n")
     if not report.all_met:
         click.echo("veil: some privacy targets are not met (see the table)", err=True)
         sys.exit(4)

@@ -10,20 +10,26 @@ import click
 from ..errors import VeilError
 from .options import (
     WEAK_WARNING,
+    Reporter,
     data_options,
+    examples,
     home_option,
     household_options,
+    json_option,
     load_profile,
     load_series,
+    print_json,
     profile_options,
-    progress,
     provision_options,
     report_table,
     with_options,
 )
 
 
-@click.command()
+@click.command(
+    short_help="Run the firmware on the virtual board over a CSV.",
+    epilog=examples("veil sim data.csv --home room --device co2 --channel S5_CO2 --out co2.jsonl"),
+)
 @click.argument("csv_path", metavar="CSV", type=click.Path(dir_okay=False, path_type=Path))
 @home_option
 @click.option("--device", default="sim1", show_default=True, help="device id")
@@ -57,6 +63,7 @@ from .options import (
 @click.option("--replace", is_flag=True, help="redefine an existing device of the home")
 @with_options(profile_options)
 @with_options(provision_options)
+@json_option
 def sim(
     csv_path,
     home_dir,
@@ -75,6 +82,7 @@ def sim(
     replace,
     profile_path,
     weak_decoys,
+    as_json,
     **net,
 ):
     """Run the firmware on the virtual board over recorded data in CSV (the feed goes to a
@@ -89,8 +97,7 @@ def sim(
     series = load_series(
         csv_path, time_col=time_col, time_format=time_format, channels=channels, rows=rows
     )
-    bar, update = progress(len(series.times), f"{device}: replaying")
-    with bar:
+    with Reporter() as progress:
         result = simulate(
             series,
             Home(home_dir),
@@ -105,22 +112,36 @@ def sim(
             profile=load_profile(profile_path),
             replace=replace,
             weak_decoys=weak_decoys,
-            progress=update,
+            progress=progress,
             transport=transport,
         )
-        update(result.ticks)
+    if why := result.undelivered():
+        kept = (
+            f"they stay in the outbox of the board in {board_dir}"
+            if board_dir
+            else "the virtual board and its outbox are gone: once the platform answers, run "
+            "this again (a fresh virtual board makes the same records, stored once)"
+        )
+        raise VeilError(f"{device}: {why}; {kept}")
+    if result.weak:
+        click.echo(WEAK_WARNING.format(device=device), err=True)
     dest = net.get("mqtt_url") or net.get("onem2m_url") or feed_out
+    if as_json:
+        spec = result.spec
+        channels = [c.name for c in spec.channels]
+        print_json({"device": device, "ticks": result.ticks, "k": spec.k, "epoch": spec.epoch,
+                    "channels": channels, "to": str(dest)})  # fmt: skip
+        return
     click.echo(
         f"{device}: {result.ticks} ticks x {result.spec.k} tracks -> {dest} "
         f"({', '.join(c.name for c in result.spec.channels)})"
     )
-    if result.weak:
-        click.echo(WEAK_WARNING.format(device=device), err=True)
-    if why := result.undelivered():
-        raise VeilError(f"{device}: {why}; they stay in the board's outbox")
 
 
-@click.command()
+@click.command(
+    short_help="The whole story on recorded room data.",
+    epilog=examples("veil demo --dir veil-demo"),
+)
 @click.option(
     "--dir",
     "out",
@@ -139,13 +160,10 @@ def sim(
 )
 def demo(out, k, rows):
     """The main job on embedded defaults: virtual board -> platform store -> owner's decode."""
-    from ..sim.demo import replayed_rows, run_demo
+    from ..sim.demo import run_demo
 
-    total = replayed_rows(rows)
-    bar, update = progress(total, "virtual board: replaying room data")
-    with bar:
-        res = run_demo(out, k=k, rows=rows, progress=update)
-        update(total)
+    with Reporter() as progress:
+        res = run_demo(out, k=k, rows=rows, progress=progress)
     r = res.report
     click.echo(
         f"\nplatform stored {res.ingest.stored} records ({k} tracks x {res.rows} ticks), no key"

@@ -23,6 +23,7 @@ import numpy as np
 from ..errors import VeilError
 from ..feed import MAX_LINE, Rejected, parse_message
 from ..platform.store import RecordColumns
+from ..progress import Progress
 from ..protocol import (
     MAX_K,
     MAX_SEQ,
@@ -65,14 +66,17 @@ class Origins:
 @dataclass
 class Group:
     """The records of one device in a batch, in arrival order: `pos` their places in the batch,
-    `values` (m, channels) their readings as n, `fit` False where the val fits no record of
-    the device (such a record cannot verify), `tags` (m, 16) bytes."""
+    `values` (m, channels) their readings as n, `fit` False where a record cannot verify (its
+    val fits no record of the device, or its tag is no tag), `tags` (m, 16) bytes, and `why`
+    (None if there is none) the reason a record is malformed for its device, None elsewhere:
+    values not its channels, or beyond 32 bits once scaled (decode counts those apart)."""
 
     pos: np.ndarray
     cols: dict[str, np.ndarray]
     values: np.ndarray
     fit: np.ndarray
     tags: np.ndarray
+    why: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.pos)
@@ -81,13 +85,27 @@ class Group:
 @dataclass
 class Batch:
     """`n` items in arrival order: records by device, messages that are not records
-    (`rejected`: position, reason) and records of devices the home does not have (`unknown`)."""
+    (`rejected`: position, reason) and records of devices the home does not have (`unknown`,
+    their devices in `strangers`)."""
 
     n: int
     origins: Origins
     groups: dict[str, Group] = field(default_factory=dict)
     rejected: list[tuple[int, str]] = field(default_factory=list)
     unknown: list[int] = field(default_factory=list)
+    strangers: set[str] = field(default_factory=set)
+
+
+def tallied(batches: Iterable[Batch], progress: Progress, phase: str, total) -> Iterator[Batch]:
+    """`batches` passed through, their items counted into `progress` as `phase`
+    (veil.progress.tally for batches)."""
+    progress(phase, 0, total)
+    n = 0
+    for batch in batches:
+        yield batch
+        n += batch.n
+        progress(phase, n, total)
+    progress(phase, n, total if total is not None else n)
 
 
 class Layouts:
@@ -170,6 +188,22 @@ def _hex_tags(tags: list[str]) -> tuple[np.ndarray, np.ndarray]:
     return (nib[:, 0::2] << 4 | nib[:, 1::2]).astype(np.uint8), good
 
 
+def _beyond_text(dev: str) -> str:
+    """Why a record whose values do not fit 32 bits once scaled is malformed, in the words of
+    protocol.CanonicalPacker.pack."""
+    return f"a value of device {dev} is beyond 32 bits"
+
+
+def _beyond(dev: str, fit: np.ndarray) -> np.ndarray | None:
+    """Group.why of records whose values do not all fit 32 bits (`fit` False); None when all
+    fit."""
+    if fit.all():
+        return None
+    why = np.full(len(fit), None, dtype=object)
+    why[~fit] = _beyond_text(dev)
+    return why
+
+
 def _scale(x: np.ndarray, scales: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """n = round(x * 10^dec) of every value (x as float64: exact for every value a record may
     carry), and whether each row's n all fit signed 32 bits (canonical bytes, 4.1)."""
@@ -198,6 +232,7 @@ class _Builder:
     def record(self, pos: int, rec: Record) -> None:
         if rec.dev not in self.layouts.specs:
             self.batch.unknown.append(pos)
+            self.batch.strangers.add(rec.dev)
             return
         got = self.records.setdefault(rec.dev, ([], []))
         got[0].append(pos)
@@ -223,7 +258,7 @@ class _Builder:
         tags, hex_ok = _hex_tags(list(map(attrgetter("tag"), recs)))
         good = hex_ok & ((x > -_I32) & (x < _I32)).all(axis=1)
         values, fit = _scale(x, self.layouts.scales[dev])
-        group = Group(np.asarray(pos, dtype=np.int64), cols, values, fit, tags)
+        group = Group(np.asarray(pos, dtype=np.int64), cols, values, fit, tags, _beyond(dev, fit))
         if good.all():
             return group
         for p in group.pos[~good].tolist():
@@ -236,15 +271,25 @@ class _Builder:
         values = np.zeros((len(recs), len(spec.channels)), dtype=np.int64)
         fit = np.zeros(len(recs), dtype=bool)
         tags = np.zeros((len(recs), TAG_LEN), dtype=np.uint8)
+        why = np.full(len(recs), None, dtype=object)
         for i, r in enumerate(recs):
             try:
                 n = scaled_values(r, spec)
+            except MalformedRecord as e:  # not the device's channels
+                why[i] = str(e)
+                continue
+            except (TypeError, AttributeError):
+                continue  # a stored val that is no object of numbers: it cannot verify
+            if not all(-_I32 <= v < _I32 for v in n):
+                why[i] = _beyond_text(dev)
+                continue
+            try:
                 tags[i] = np.frombuffer(bytes.fromhex(r.tag), dtype=np.uint8)
-            except (MalformedRecord, TypeError, ValueError, AttributeError):
-                continue  # a val no record of this device has, or no tag: it cannot verify
-            if all(-_I32 <= v < _I32 for v in n):
-                values[i], fit[i] = n, True
-        return Group(np.asarray(pos, dtype=np.int64), cols, values, fit, tags)
+            except (TypeError, ValueError, AttributeError):
+                continue  # no tag: it cannot verify
+            values[i], fit[i] = n, True
+        pos = np.asarray(pos, dtype=np.int64)
+        return Group(pos, cols, values, fit, tags, why if any(why) else None)
 
     def finish(self, lines: dict[int, bytes] | None = None) -> Batch:
         for dev, (pos, recs) in self.structs.items():
@@ -262,34 +307,51 @@ class _Builder:
 
 def _take(g: Group, keep: np.ndarray) -> Group:
     cols = {f: c[keep] for f, c in g.cols.items()}
-    return Group(g.pos[keep], cols, g.values[keep], g.fit[keep], g.tags[keep])
+    why = None if g.why is None else _beyond_none(g.why[keep])
+    return Group(g.pos[keep], cols, g.values[keep], g.fit[keep], g.tags[keep], why)
 
 
 def _concat(parts: list[Group]) -> Group:
     pos = np.concatenate([p.pos for p in parts])
     order = np.argsort(pos, kind="stable")
+    why = None
+    if any(p.why is not None for p in parts):
+        whys = [np.full(len(p), None, dtype=object) if p.why is None else p.why for p in parts]
+        why = np.concatenate(whys)[order]
     return Group(
         pos[order],
         {f: np.concatenate([p.cols[f] for p in parts])[order] for f in _FIELDS},
         np.concatenate([p.values for p in parts])[order],
         np.concatenate([p.fit for p in parts])[order],
         np.concatenate([p.tags for p in parts])[order],
+        why,
     )
+
+
+def _beyond_none(why: np.ndarray) -> np.ndarray | None:
+    """`why`, or None when it gives no reason."""
+    return why if any(why) else None
 
 
 def feed_batches(layouts: Layouts, path: str | Path) -> Iterator[Batch]:
     """The batches of a feed file, a chunk of it each: what veil.feed.read_feed yields, line
-    for line."""
+    for line (and refuses: a folder, a file with no line at all)."""
     path = Path(path)
+    if path.is_dir():
+        raise VeilError(f"{path} is a folder, not a feed file (give the files in it)")
     try:
         f = path.open("rb")
     except OSError as e:
         raise VeilError(f"cannot read feed {path}: {e.strerror}") from None
+    seen = 0
     with f:
         for chunk in _chunks(f):
             batch = _chunk_batch(layouts, *chunk, f"{path.name}:")
             if batch.n:
+                seen += batch.n
                 yield batch
+    if not seen:
+        raise VeilError(f"{path} is empty: it holds no records")
 
 
 def _chunks(f):
@@ -353,7 +415,8 @@ def _chunk_batch(layouts, buf, starts, lens, first, last_open, prefix) -> Batch:
             if len(idx):
                 width = len(layouts.specs[dev_name].channels)
                 cols = dict(zip(_FIELDS_C, fields[idx].T, strict=True))
-                group = Group(pos_of[idx], cols, values[idx, :width], fit[idx], tags[idx])
+                why = _beyond(dev_name, fit[idx])
+                group = Group(pos_of[idx], cols, values[idx, :width], fit[idx], tags[idx], why)
                 b.groups.setdefault(dev_name, []).append(group)
     lines = {int(pos_of[i]): line for i, line in raw.items()}
     _slow_lines(b, lines)
@@ -394,6 +457,7 @@ def store_batches(layouts: Layouts, columns: Iterable[RecordColumns]) -> Iterato
         for dev, pos in by_dev.items():
             if dev not in layouts.specs:
                 b.batch.unknown.extend(pos.tolist())
+                b.batch.strangers.add(dev)
                 continue
             if parsed is not None:
                 fast = parsed[0][pos] == native.PARSED
@@ -422,7 +486,8 @@ def _store_parsed(layouts, dev, pos, c: RecordColumns, parsed, tags, tags_ok) ->
     _status, values, fit = parsed
     cols = {f: getattr(c, f)[pos] for f in _FIELDS}
     width = len(layouts.specs[dev].channels)
-    return Group(pos, cols, values[pos, :width], fit[pos] & tags_ok[pos], tags[pos])
+    why = _beyond(dev, fit[pos])
+    return Group(pos, cols, values[pos, :width], fit[pos] & tags_ok[pos], tags[pos], why)
 
 
 def _pick(xs: list, pos: np.ndarray) -> list:
@@ -461,7 +526,7 @@ def _store_group(layouts: Layouts, dev: str, pos: np.ndarray, c: RecordColumns, 
     else:
         raw, hex_ok = np.zeros((len(pos), TAG_LEN), dtype=np.uint8), np.zeros(len(pos), bool)
     values, fit = _scale(x, layouts.scales[dev])
-    return Group(pos, cols, values, fit & hex_ok, raw)
+    return Group(pos, cols, values, fit & hex_ok, raw, _beyond(dev, fit))
 
 
 def _all_tags_32(tags: list) -> bool:

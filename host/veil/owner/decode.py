@@ -49,6 +49,7 @@ PROBLEMS = (
     "missing_fake",  # fake records: the platform lost or hid them all the same
     "missing_boot",  # boots with no record at all, between boots that have some
     "malformed",
+    "repeated_time",  # real readings at a time an earlier boot already had (a replay)
 )
 UNPARSED = "-"  # report row for messages that name no known device
 FINDINGS = (
@@ -276,6 +277,7 @@ class _Device:
     values: list[np.ndarray] = field(default_factory=list)  # readings of the real ones in ok
     failed: list[np.ndarray] = field(default_factory=list)  # tags that did not verify
     no_track: list[tuple[int, int]] = field(default_factory=list)  # (g, trk)
+    malformed: list[tuple[int, int, int, str]] = field(default_factory=list)  # (g, seq, trk, why)
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         ok = np.concatenate(self.ok) if self.ok else np.zeros(0, dtype=_OK)
@@ -353,6 +355,17 @@ class Decoder:
             state.no_track += zip(
                 arrival[~has_track].tolist(), cols["trk"][~has_track].tolist(), strict=True
             )
+        malformed = np.zeros(len(g), dtype=bool)
+        if g.why is not None:
+            malformed = has_track & (g.why != None)  # noqa: E711  (elementwise)
+            at = np.flatnonzero(malformed)
+            state.malformed += zip(
+                arrival[at].tolist(),
+                cols["seq"][at].tolist(),
+                cols["trk"][at].tolist(),
+                g.why[at].tolist(),
+                strict=True,
+            )
         idx = np.flatnonzero(has_track & g.fit & _in_range(cols))
         sub = {f: c[idx] for f, c in cols.items()}
         real = sub["trk"] == real_tracks(self.keys, spec, sub["ep"], sub["ts"], sub["v"])
@@ -371,7 +384,7 @@ class Decoder:
         state.values.append(g.values[good][real[ok]].astype(np.int32))
         verified = np.zeros(len(g), dtype=bool)
         verified[good] = True
-        bad = np.flatnonzero(has_track & ~verified)
+        bad = np.flatnonzero(has_track & ~verified & ~malformed)
         if len(bad):
             fail = np.zeros(len(bad), dtype=_FAILED)
             fail["g"] = arrival[bad]
@@ -422,6 +435,8 @@ class Decoder:
                 g, trk = zip(*state.no_track, strict=True)
                 text = lambda i, g=g, trk=trk: f"{self._origin(g[i])}: no track {trk[i]}"  # noqa: E731
                 added.add("injected", dev, g, text)
+            if state.malformed:
+                added.add("malformed", dev, [m[0] for m in state.malformed], self._why(state))
         if self._failed and not any(len(ok) for ok, _v, _f in devs.values()):
             raise WrongKeyError(
                 f"none of {self._failed} records verifies with this home key: "
@@ -449,7 +464,18 @@ class Decoder:
             )
             self._count(report, dev, gaps[dev], reports)
         self.readings = [readings[d] for d in sorted(readings) if len(readings[d].seq)]
+        for r in self.readings:
+            _repeated_times(report, r)
         return report
+
+    def _why(self, state: _Device) -> Callable[[int], str]:
+        """The example of the i-th malformed record of a device: where, seq, track, why."""
+
+        def text(i: int) -> str:
+            g, seq, trk, why = state.malformed[i]
+            return f"{self._origin(g)}: seq {seq} track {trk}: {why}"
+
+        return text
 
     def _first_copies(self, report: Report, added: _Events, dev: str, ok: np.ndarray):
         """Which verified records are the first copy of their slot (the others are duplicated
@@ -643,6 +669,26 @@ class Decoder:
             if fakes > 0:
                 span = f"{dev} {g.where} seq {g.span()}: {fakes} fake records"
                 report.note(dev, "missing_fake", span, n=fakes)
+
+
+def _repeated_times(report: Report, r: ReadingColumns) -> None:
+    """Real readings at a time a reading of an earlier boot of the device already has: a
+    board that replayed its data again under a new boot, or whose clock went back at a
+    reboot. Each verifies, but the CSV would hold two readings for one moment. (Within a
+    boot a time may repeat: times are whole seconds, and a board may tick faster.) Readings
+    are taken in (boot, seq) order; each is held to the first one of its time."""
+    if not len(r.ts):
+        return
+    _, first, inv = np.unique(r.ts, return_index=True, return_inverse=True)
+    seen = first[inv.reshape(-1)]
+    again = np.flatnonzero(r.boot[seen] != r.boot)
+    if not len(again):
+        return
+    report.devices[r.dev].counts["repeated_time"] += len(again)
+    for i, j in zip(again[:5].tolist(), seen[again[:5]].tolist(), strict=True):
+        when = dt.datetime.fromtimestamp(int(r.ts[i]), dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        example = f"{r.dev} boot {r.boot[i]} seq {r.seq[i]} at {when}, "
+        report.note(r.dev, "repeated_time", example + f"as boot {r.boot[j]} seq {r.seq[j]}", n=0)
 
 
 def _starts(cols: dict[str, np.ndarray], order, names) -> np.ndarray:

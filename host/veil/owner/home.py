@@ -1,4 +1,5 @@
-"""The owner's home folder: the home key (secret, 0600) and the devices' specs (not secret).
+"""The owner's home folder (0700): the home key (secret, 0600) and the devices' specs (not
+secret).
 
     <home>/home.key       32 random bytes; never printed, logged or sent to a platform
     <home>/devices.json   {"devices": [DeviceSpec.to_json(), ...]}
@@ -17,7 +18,7 @@ import stat
 from pathlib import Path
 
 from ..errors import VeilError
-from ..privacy.profile import load as load_profile
+from ..private import write_private
 from ..protocol import DeviceSpec, HomeKeys, fingerprint
 
 KEY_FILE = "home.key"
@@ -49,23 +50,16 @@ class Home:
         self.devices_path = self.path / DEVICES_FILE
 
     def keygen(self) -> str:
-        """Create the home key from the OS CSPRNG; refuses to replace an existing one. A home
-        folder it creates is private to its owner (0700)."""
-        self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        """Create the home key from the OS CSPRNG (0600 in the home folder, made 0700);
+        refuses to replace an existing one."""
+        key = secrets.token_bytes(KEY_LEN)
         try:
-            fd = os.open(self.key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            write_private(self.key_path, key, replace=False)
         except FileExistsError:
             raise KeyFileError(
                 f"{self.key_path} already exists; a new key would orphan every device and "
                 "record made with it (move it away first if you really mean to)"
             ) from None
-        key = secrets.token_bytes(KEY_LEN)
-        try:
-            os.fchmod(fd, 0o600)
-            os.write(fd, key)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
         return fingerprint(key)
 
     def key(self) -> bytes:
@@ -87,6 +81,18 @@ class Home:
     def keys(self) -> HomeKeys:
         return HomeKeys(self.key())
 
+    def for_records(self) -> tuple[HomeKeys, dict[str, DeviceSpec]]:
+        """The key and the devices, for a job that reads records the home's devices made
+        (decode, profile fit, audit). A missing key or device list here most often means the
+        wrong folder, and a new key would not help: the hints say so."""
+        if not self.key_path.exists():
+            raise KeyFileError(
+                f"no home key at {self.key_path}: give the --home folder (or VEIL_HOME) of the "
+                "home whose devices made these records (a new key from `veil keygen` cannot "
+                "decode them)"
+            )
+        return self.keys(), self.require_devices()
+
     def secrets(self) -> list[bytes]:
         """What a log shown to the user must mask: the key, if the home has one (read even
         when too widely readable: masking it then matters all the more)."""
@@ -106,7 +112,11 @@ class Home:
         """The devices, for a job that needs at least one (decode, profile fit, audit)."""
         specs = self.devices()
         if not specs:
-            raise VeilError(f"no devices in {self.path}: provision or sim a device first")
+            raise VeilError(
+                f"{self.path} has a key but no devices: give the --home folder of the home "
+                "these records came from, or define a device in this one first (`veil up`, "
+                "`veil provision` or `veil sim`)"
+            )
         return specs
 
     def device(self, name: str) -> DeviceSpec:
@@ -129,12 +139,16 @@ class Home:
 
     def profile(self, device: str) -> dict | None:
         """The decoy profile the device was last provisioned with, if any."""
+        from ..privacy.profile import load as load_profile  # numpy: only when needed
+
         path = self.profile_path(device)
         return load_profile(path) if path.exists() else None
 
     def occupancy(self) -> dict | None:
         """The occupancy model the home's devices share (from any saved profile), if any:
         a new device must tell the same household stories as its siblings."""
+        from ..privacy.profile import load as load_profile
+
         for path in sorted((self.path / "profiles").glob("*.json")):
             return load_profile(path)["occupancy"]
         return None

@@ -43,10 +43,13 @@ def follow(
     idle: float | None = None,
     stop: threading.Event | None = None,
     echo: Callable[[str], None] = print,
+    show: Callable[[list[str], list], None] | None = None,
 ) -> Report:
     """Decode the home's devices live from the broker at `url` until `stop` is set, `limit`
-    readings were shown or none came for `idle` s; returns the final report."""
-    keys, specs = home.keys(), home.require_devices()
+    readings were shown or none came for `idle` s; returns the final report. Each reading goes
+    to `show(columns, row)` (the CSV's header and row), else to `echo` as one line; `echo` also
+    says what is followed and, at the end, how many readings came."""
+    keys, specs = home.for_records()
     broker = BrokerUrl.parse(url)
     if user in specs:
         raise NothingReadError(
@@ -93,7 +96,10 @@ def follow(
                     seen.add(key)
                     row = csv_row(r, specs[r.dev], names)
                     out.writerow(row)
-                    echo(" ".join(str(c) for c in row if c != ""))
+                    if show:
+                        show(names, row)
+                    else:
+                        echo(" ".join(str(c) for c in row if c != ""))
                     shown += 1
                 f.flush()
                 if dec.unverified >= WRONG_KEY_AFTER and not seen:

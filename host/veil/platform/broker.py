@@ -3,9 +3,9 @@
 Writes into one folder: a CA and a server certificate (made with `cryptography`), a password
 file hashed by `mosquitto_passwd`, an ACL that lets device `D` publish to `<prefix>/D` only and
 readers (ingest services, owners) read `<prefix>/#`, and `mosquitto.conf`. The plain-text
-passwords are kept in `credentials.json` and one file per user in `passwords/` (mode 0600), so
-that provisioning can carry a device's password to its board and services can read theirs
-with `--password-file`; nothing here prints one.
+passwords are kept in `credentials.json` and one file per user in `passwords/` (mode 0600, the
+folder 0700: veil.private), so that provisioning can carry a device's password to its board
+and services can read theirs with `--password-file`; nothing here prints one.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import datetime as dt
 import getpass
 import ipaddress
 import json
-import os
 import secrets
 import shutil
 import subprocess
@@ -22,9 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import VeilError
+from ..feed import MAX_LINE
+from ..private import private_dir, write_private
 from ..protocol import NAME_RE
 
 CREDENTIALS = "credentials.json"
+MAX_PACKET = MAX_LINE + 512  # the largest record a platform takes, its topic and headers
+MAX_QUEUED_BYTES = 512 * 2**20  # per client, waiting while it is away
 
 
 class BrokerError(VeilError):
@@ -58,13 +61,6 @@ class BrokerFiles:
         if user not in creds:
             raise BrokerError(f"no user {user!r} in {self.dir / CREDENTIALS}")
         return creds[user]["password"]
-
-
-def _private(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        os.fchmod(fd, 0o600)
-        f.write(data)
 
 
 def read_credentials(folder: Path) -> dict[str, dict]:
@@ -125,7 +121,7 @@ def make_certificates(folder: Path, host: str) -> None:
             )
             .sign(ca_key, hashes.SHA256())
         )
-        _private(ca_key_path, ca_key.private_bytes(**key_pem))
+        write_private(ca_key_path, ca_key.private_bytes(**key_pem))
         ca_path.write_bytes(ca.public_bytes(pem))
     (folder / "ca.der").write_bytes(ca.public_bytes(serialization.Encoding.DER))
     key = ec.generate_private_key(ec.SECP256R1())
@@ -141,7 +137,7 @@ def make_certificates(folder: Path, host: str) -> None:
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .sign(ca_key, hashes.SHA256())
     )
-    _private(folder / "server.key", key.private_bytes(**key_pem))
+    write_private(folder / "server.key", key.private_bytes(**key_pem))
     (folder / "server.pem").write_bytes(cert.public_bytes(pem))
 
 
@@ -155,9 +151,20 @@ def _config(folder: Path, host: str, tls_port: int, plain_port: int | None) -> s
         f"acl_file {d / 'acl'}",
         "persistence true",
         f"persistence_location {d}/",
-        "autosave_interval 30",
+        # A crash (SIGKILL, power loss) keeps what the last autosave held: every second, so
+        # that an ingest session and its subscription, and records queued for it, outlive it.
+        "autosave_interval 1",
+        # Limits a client with valid credentials could otherwise abuse (docs/transports.md):
+        # a packet is a record and a topic, never the 256 MB MQTT allows (a bigger one ends
+        # the connection before the broker reads it); what waits for a subscriber is bounded
+        # in messages and bytes; nothing is retained (a retained record would greet every
+        # new subscriber); a session left for 30 days is dropped.
+        f"max_packet_size {MAX_PACKET}",
         "max_queued_messages 1000000",
+        f"max_queued_bytes {MAX_QUEUED_BYTES}",
         "max_inflight_messages 10000",
+        "retain_available false",
+        "persistent_client_expiration 30d",
         "set_tcp_nodelay true",
         "log_dest stderr",
         "log_type error",
@@ -195,8 +202,7 @@ def write_broker(
         raise BrokerError(
             "mosquitto_passwd not found: install Mosquitto (apt-get install mosquitto)"
         )
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = private_dir(folder)  # it holds the CA's key and every password
     creds = read_credentials(folder)
     for role, names in (("device", devices), ("reader", readers)):
         for name in names:
@@ -205,12 +211,11 @@ def write_broker(
             if name in creds and creds[name]["role"] != role:
                 raise BrokerError(f"{name} is already a {creds[name]['role']}")
             creds.setdefault(name, {"role": role, "password": secrets.token_urlsafe(18)})
-    _private(folder / CREDENTIALS, (json.dumps(creds, indent=1) + "\n").encode())
-    (folder / "passwords").mkdir(mode=0o700, exist_ok=True)
+    write_private(folder / CREDENTIALS, (json.dumps(creds, indent=1) + "\n").encode())
     for user, c in creds.items():
-        _private(folder / "passwords" / user, c["password"].encode() + b"\n")
+        write_private(folder / "passwords" / user, c["password"].encode() + b"\n")
     passwd = folder / "passwd"
-    _private(passwd, "".join(f"{u}:{c['password']}\n" for u, c in creds.items()).encode())
+    write_private(passwd, "".join(f"{u}:{c['password']}\n" for u, c in creds.items()).encode())
     done = subprocess.run(["mosquitto_passwd", "-U", str(passwd)], capture_output=True, text=True)
     if done.returncode:
         raise BrokerError(f"mosquitto_passwd failed: {done.stderr.strip()}")

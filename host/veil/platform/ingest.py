@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..errors import VeilError
 from ..feed import Rejected, read_feed
+from ..progress import Progress, lines_in, quiet, tally
 from ..protocol import Record
 from .onem2m import ADMIN, Cse, CseUrl, read_devices, veil_devices
 from .store import open_store
@@ -51,25 +52,40 @@ def ingest_items(
     return res
 
 
-def ingest_file(store: RecordStore, path: str | Path) -> IngestResult:
-    """Ingest one feed file; a file with no record at all is refused as not a feed."""
-    res = ingest_items(store, read_feed(path))
-    if res.read and len(res.quarantined) == res.read:
-        first = res.quarantined[0]
+def ingest_file(
+    store: RecordStore, path: str | Path, *, progress: Progress = quiet
+) -> IngestResult:
+    """Ingest one feed file, its messages counted into `progress` (veil.progress) as
+    "ingest". A file with no record at all is refused as not a feed before anything is
+    written: a picture or a log passed by mistake must not fill the quarantine."""
+    first = None
+    for _origin, item in read_feed(path):
+        if isinstance(item, Record):
+            break
+        first = first or item
+    else:
         raise VeilError(f"{path} is not a veil feed ({first.origin}: {first.reason})")
-    return res
+    lines = lines_in(path) if progress is not quiet else None
+    return ingest_items(store, tally(read_feed(path), progress, "ingest", lines))
 
 
 def ingest_files(
-    target: str | Path, feeds: Iterable[str | Path], *, on_file=None
+    target: str | Path,
+    feeds: Iterable[str | Path],
+    *,
+    on_file=None,
+    notice=None,
+    progress: Progress = quiet,
 ) -> tuple[list[Rejected], int]:
-    """Ingest feed files into the store at `target` (created if need be), calling
-    `on_file(feed, result)` after each; returns every quarantined message and the number of
-    records the store then holds."""
+    """Ingest feed files into the store at `target` (created, or upgraded, if need be: the
+    line saying so goes to `notice`), calling `on_file(feed, result)` after each; returns
+    every quarantined message and the number of records the store then holds."""
     quarantined: list[Rejected] = []
     with open_store(target) as store:
+        if store.upgraded and notice:
+            notice(store.upgraded)
         for feed in feeds:
-            res = ingest_file(store, Path(feed))
+            res = ingest_file(store, Path(feed), progress=progress)
             quarantined += res.quarantined
             if on_file:
                 on_file(feed, res)
@@ -78,7 +94,7 @@ def ingest_files(
 
 
 def ingest_cse(
-    url: str, target: str | Path, *, origin: str | None = None
+    url: str, target: str | Path, *, origin: str | None = None, notice=None
 ) -> tuple[list[str], IngestResult, int]:
     """Copy every veil device's records from the CSE at `url` into the store at `target`
     (shape checked, quarantined with reasons, stored once however often it runs), read as
@@ -90,6 +106,8 @@ def ingest_cse(
         raise VeilError(f"no veil device on {url} (or {origin or ADMIN} may not read it)")
     items, _absent = read_devices(url, devices, origin or ADMIN)
     with open_store(target) as store:
+        if store.upgraded and notice:
+            notice(store.upgraded)
         res = ingest_items(store, items)
         total, _ = store.counts()
     return devices, res, total

@@ -1,15 +1,21 @@
 """`veil ingest mqtt://…`: the platform's ingest service, MQTT in, store out, no key.
 
-Stateless apart from its MQTT session: instances subscribe to one shared subscription
-(`$share/GROUP/PREFIX/#`), so the broker splits the load between them. With `group=None` the
-subscription is the plain `PREFIX/#`: Mosquitto 2.0.11 restores plain subscriptions of a
-persistent session after a restart but not shared ones, so records that reach a restarted
-broker before a shared-group member is back are lost to that group (docs/transports.md).
-Every message is acknowledged only after the batch holding it is committed, with a
-persistent session, so a crash of the service loses nothing: the broker redelivers what was
-not acknowledged, and the store keeps identical records once. Messages that are not records,
-or that arrive on a topic other than their own device's (`PREFIX/DEV`), are quarantined with
-the reason.
+By default one instance holds one persistent, exclusive session (client id per host, or
+`--client-id`) subscribed to `PREFIX/#`: Mosquitto restores that subscription from its
+persistence after a restart or a crash, so records that reach a restarted broker before the
+service is back wait for it. `group=` subscribes to the shared `$share/GROUP/PREFIX/#`
+instead, so that several instances split the load: only for a broker that keeps shared
+subscriptions over a restart, which Mosquitto 2.0.11 does not (docs/transports.md).
+
+Every message is acknowledged only after the batch holding it is committed, so neither a
+crash of the service nor of its store loses anything: the broker redelivers what was not
+acknowledged, and the store keeps each record once. A store that cannot be written (a
+PostgreSQL restart, an SQLite lock held past its timeout) holds the batch unacknowledged and
+is retried with backoff, the outage reported in one line when it starts and one when it ends.
+Messages that are not records, or that arrive on a topic other than their own device's
+(`PREFIX/DEV`), are quarantined with the reason. Another instance logging in with the same
+client id takes the session over; the one taken over stops with one line saying so, rather
+than taking it back in a loop.
 """
 
 from __future__ import annotations
@@ -27,13 +33,21 @@ from ..errors import VeilError
 from ..feed import Rejected, parse_message
 from ..protocol import MalformedRecord, Record
 from .ingest import IngestResult
-from .mqtt_link import BrokerUrl, LinkError, RefusedError, connect, make_client
-from .store.base import RecordStore
+from .mqtt_link import (
+    BrokerUrl,
+    LinkError,
+    RefusedError,
+    TakenOverError,
+    connect,
+    make_client,
+)
+from .store.base import RecordStore, StoreUnavailable
 
 BATCH = 5000
 LINGER = 0.05  # seconds a message may wait for its batch
-RETRY_MAX = 5.0
+RETRY_MAX = 5.0  # longest wait between two tries of the broker or the store
 ACK_TIMEOUT = 10.0
+TAKEOVER_DROPS, TAKEOVER_AGE = 3, 5.0  # sessions lost in a row, each within so many seconds
 _PUBACK = struct.Struct(">H")  # a PUBACK is 0x40 0x02 and the packet id (MQTT 3.1.1, 3.4)
 
 
@@ -62,17 +76,18 @@ class MqttIngest:
         user: str | None = None,
         password: str | None = None,
         ca=None,
-        group: str | None = "veil-ingest",
+        group: str | None = None,
         client_id: str | None = None,
         batch: int = BATCH,
     ):
         self.store = store
         self.url = url
         self.batch = batch
+        self.client_id = client_id or default_client_id()
         self.topic = f"$share/{group}/{url.prefix}/#" if group else f"{url.prefix}/#"
         self.client = make_client(
             url,
-            client_id=client_id or default_client_id(),
+            client_id=self.client_id,
             user=user,
             password=password,
             ca=ca,
@@ -81,13 +96,24 @@ class MqttIngest:
         )
         self.client.on_message = self._on_message
         self.subscribed = threading.Event()  # set once the broker granted the subscription
-        self.client.on_subscribe = lambda *_: self.subscribed.set()
+        self.client.on_subscribe = self._on_subscribe
         self.result = IngestResult()
         self._pending: list = []
         self._was_up = False
+        self._lost = False  # the connection went while a batch was being committed
+        self._bounces = 0  # sessions in a row lost as soon as they were made
+        self._up_since, self._at_once = 0.0, True
+        self._stop = threading.Event()
+        self._notice: Callable[[str], None] = lambda _line: None
 
     def _on_message(self, _client, _userdata, msg) -> None:
         self._pending.append(msg)
+
+    def _on_subscribe(self, *_args) -> None:
+        self.subscribed.set()
+        self._notice(
+            f"subscribed to {self.topic} on {self.url.host}:{self.url.port} as {self.client_id}"
+        )
 
     def _flush(self, ack: bool) -> None:
         """Store the pending messages in one transaction, then acknowledge them."""
@@ -99,14 +125,50 @@ class MqttIngest:
         for m in msgs:
             item = classify(self.url, m.topic, m.payload)
             (bad if isinstance(item, Rejected) else good).append(item)
-        added = self.store.add(good, bad)
+        added = self._commit(good, bad)
         res = self.result
         res.read += len(msgs)
         res.stored += added
         res.duplicates += len(good) - added
         res.quarantined.extend(bad)
-        if ack:
+        if ack and not self._lost:
             self._ack([m.mid for m in msgs if m.qos == 1])
+
+    def _commit(self, good: list[Record], bad: list[Rejected]) -> int:
+        """Write a batch, waiting out a store that is away (with backoff, the MQTT link kept
+        alive meanwhile); StoreUnavailable only if the service is stopped before it is back:
+        nothing of the batch was then acknowledged, and the broker sends it again."""
+        wait, since = 0.1, None
+        while True:
+            try:
+                added = self.store.add(good, bad)
+            except StoreUnavailable as e:
+                if self._stop.is_set():
+                    raise
+                if since is None:
+                    since = time.monotonic()
+                    self._notice(
+                        f"store unavailable ({e}); holding {len(good) + len(bad)} messages "
+                        "unacknowledged, retrying"
+                    )
+                self._keep_link(wait)
+                wait = min(wait * 2, RETRY_MAX)
+                continue
+            if since is not None:
+                self._notice(f"store back after {time.monotonic() - since:.1f} s; resumed")
+            return added
+
+    def _keep_link(self, seconds: float) -> None:
+        """Wait, answering the broker's keep-alive (messages that arrive meanwhile wait in
+        the next batch); a connection lost meanwhile is reconnected once the store is back."""
+        import paho.mqtt.client as mqtt
+
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0 and not self._stop.is_set():
+            if self._lost:
+                self._stop.wait(left)
+            elif self.client.loop(min(left, 1.0)) != mqtt.MQTT_ERR_SUCCESS:
+                self._lost = True
 
     def _ack(self, mids: list[int]) -> None:
         """Acknowledge a committed batch: its PUBACKs in one write on paho's socket.
@@ -141,20 +203,36 @@ class MqttIngest:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
 
-    def _connect(self, stop: threading.Event) -> None:
+    def _connect(self) -> None:
         """Connect and subscribe; once it was up, retry with backoff while the broker is away
-        (a first connection that fails is an error to report, not to wait out)."""
-        wait = 0.1
+        (a first connection that fails is an error to report, not to wait out). Stops with
+        TakenOverError, before taking the session back, when another client has it: the
+        session was closed TAKEOVER_DROPS times in a row within TAKEOVER_AGE s of being made
+        at the first try (MQTT 3.1.1 has no word for "another client took your session": the
+        broker just closes the connection)."""
+        broker = f"{self.url.host}:{self.url.port}"
+        if self._was_up:
+            quick = time.monotonic() - self._up_since < TAKEOVER_AGE and self._at_once
+            self._bounces = self._bounces + 1 if quick else 0
+            if self._bounces >= TAKEOVER_DROPS:
+                raise TakenOverError(
+                    f"another client is logged in to {broker} with client id {self.client_id} "
+                    f"(closed this session {self._bounces} times as soon as it was made): give "
+                    "each ingest instance its own --client-id"
+                )
+            self._notice(f"broker {broker} connection lost; reconnecting")
+        wait, self._at_once = 0.1, True
         while True:
             try:
                 connect(self.client, self.url)
                 self.client.subscribe(self.topic, qos=1)
-                self._was_up = True
+                self._was_up, self._lost, self._up_since = True, False, time.monotonic()
                 return
             except LinkError as e:
+                self._at_once = False
                 if isinstance(e, RefusedError) or not self._was_up:
                     raise
-                if stop.wait(wait):
+                if self._stop.wait(wait):
                     raise
                 wait = min(wait * 2, RETRY_MAX)
 
@@ -176,22 +254,26 @@ class MqttIngest:
         limit: int | None = None,
         idle: float | None = None,
         on_batch: Callable[[IngestResult], None] | None = None,
+        notice: Callable[[str], None] | None = None,
     ) -> IngestResult:
-        """Ingest until `stop` is set, `limit` messages were read, or none came for `idle` s."""
+        """Ingest until `stop` is set, `limit` messages were read, or none came for `idle` s;
+        `notice` gets one line each time the subscription is granted, the broker connection
+        is lost, the store goes away and the store is back."""
         import paho.mqtt.client as mqtt
 
-        stop = stop or threading.Event()
-        self._connect(stop)
+        self._stop = stop or threading.Event()
+        self._notice = notice or (lambda _line: None)
+        self._connect()
         last = first = time.monotonic()
         try:
-            while not stop.is_set():
+            while not self._stop.is_set():
                 was_empty = not self._pending
                 rc = self.client.loop(0 if self._pending else LINGER)
                 rc = self._read_burst(rc)
                 now = time.monotonic()
-                if rc != mqtt.MQTT_ERR_SUCCESS:
+                if rc != mqtt.MQTT_ERR_SUCCESS or self._lost:
                     self._flush(ack=False)  # redelivered after the reconnect, stored once
-                    self._connect(stop)
+                    self._connect()
                     continue
                 if self._pending:
                     if was_empty:

@@ -119,7 +119,7 @@ class Cse:
         rsc = resp.getheader("X-M2M-RSC", "")
         try:
             doc = json.loads(body) if body else {}
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: a device's nested content
             raise CseError(f"{self.url} answered HTTP {resp.status}, not as a CSE") from None
         if resp.status != 200:
             why = str(doc.get("m2m:dbg", "")) if isinstance(doc, dict) else ""
@@ -183,10 +183,11 @@ def _instances(doc: dict) -> list:
 def _record(origin: str, dev: str, cnt: str, cin: dict) -> Record | Rejected:
     """A contentInstance's content as a record of device `dev`, track `cnt`, or why not."""
     con = cin.get("con")
-    raw = con.encode() if isinstance(con, str) else json.dumps(con).encode()
     try:
         if not isinstance(con, str):
+            raw = _json_text(con)
             raise MalformedRecord("content is not a record's JSON text")
+        raw = con.encode(errors="surrogatepass")  # a lone surrogate: "not UTF-8 text"
         rec = parse_message(raw)
         if rec.dev != dev:
             raise MalformedRecord(f"record of device {rec.dev} in the AE of device {dev}")
@@ -195,6 +196,14 @@ def _record(origin: str, dev: str, cnt: str, cin: dict) -> Record | Rejected:
         return rec
     except MalformedRecord as e:
         return Rejected(origin, str(e), raw)
+
+
+def _json_text(con) -> bytes:
+    """What a content that is no JSON text held, as bytes to quarantine."""
+    try:
+        return json.dumps(con).encode(errors="surrogatepass")
+    except (ValueError, RecursionError):
+        return b""
 
 
 def device_items(cse: Cse, dev: str) -> list[tuple[str, Record | Rejected]] | None:

@@ -462,6 +462,31 @@ def for_series(series: Series, spec, occupancy: dict | None = None) -> dict:
     return {**found, "occupancy": occupancy or found["occupancy"]}
 
 
+TABLES = ("index", "P", "Q")  # a walk's tables: in decoy.bin on a board, base64 in the home
+
+
+def board_files(profile: dict, channels: Sequence[str]) -> tuple[bytes, bytes]:
+    """profile.json and decoy.bin as a board gets them: the walks' tables, in the order of the
+    device's `channels`, go to the binary file (firmware Channel reads them into arrays), so
+    that parsing profile.json never holds them as text on the board's heap."""
+    doc = json.loads(json.dumps(profile))
+    doc.pop("check", None)  # the host's notes, not the board's
+    for model in doc["channels"].values():
+        if not model.get("shared"):
+            model.pop("fit", None)
+            rows = len(base64.b64decode(model["P"])) // (2 * KNOTS)
+            for key in TABLES:
+                del model[key]
+            model["rows"] = rows
+    tables = bytearray()
+    for name in channels:
+        model = profile["channels"][name]
+        if not model.get("shared"):
+            for key in TABLES:
+                tables += base64.b64decode(model[key])
+    return (json.dumps(doc, separators=(",", ":")) + "\n").encode(), bytes(tables)
+
+
 def save(profile: dict, path: str | Path) -> None:
     Path(path).write_text(json.dumps(profile, separators=(",", ":")) + "\n")
 
@@ -494,8 +519,7 @@ def check(doc: dict, what: str = "profile") -> None:
         if ch.get("shared"):
             continue
         try:
-            levels, busy = len(ch["edges"]) + 1, len(ch["activity"][1]) + 1
-            nctx = 3 * ch["bands"] * levels * RUNS * busy
+            nctx = 3 * ch["bands"] * (len(ch["edges"]) + 1) * RUNS
             index = base64.b64decode(ch["index"], validate=True)
             rows = len(base64.b64decode(ch["P"], validate=True)) // (2 * KNOTS)
             ok = (

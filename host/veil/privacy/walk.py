@@ -23,7 +23,7 @@ ANCHOR_S = 4 * 3600
 FRAC = 8
 KNOTS = 24
 RUNS = 10
-MAX_ROWS = 32  # quantile rows a channel may have (96 bytes each on the board's heap)
+MAX_ROWS = 20  # quantile rows a channel may have (96 bytes each on the board's heap)
 MIN_OWN = 20  # steps a context needs at least to get a row of its own
 SMOOTH = 10.0  # pseudo-counts from the parent context
 SWITCHING = ("light", "motion", "door")
@@ -128,18 +128,6 @@ def run_classes(step: np.ndarray, valid: np.ndarray, big: int) -> np.ndarray:
     return out
 
 
-def activity(step: np.ndarray, ok: np.ndarray, shift: int) -> np.ndarray:
-    """How much the walk moved lately before each step (mean |step| x 256, exponentially over
-    2**shift ticks), exactly as firmware Decoys._moved keeps it."""
-    out = np.empty(len(step), dtype=np.int64)
-    a = 0
-    for n, (d, good) in enumerate(zip(np.abs(step).tolist(), ok.tolist(), strict=True)):
-        out[n] = a
-        if good:
-            a += ((d << 8) - a) >> shift
-    return out
-
-
 def knots(hist: dict[int, float], m: int = KNOTS) -> tuple[list[int], list[int]]:
     """Knots (P in 0..65535, Q in 1/8 grid steps) of the quantile function of a mixture of
     one-grid-step-wide uniforms centred at the keys of `hist`: rounding a draw to whole steps
@@ -202,7 +190,7 @@ def _loglik(centre: np.ndarray, dist: dict[int, float]) -> float:
     return float((n * np.log(p)).sum())
 
 
-def _tree(centre, valid, variables, sizes, budget, first=(2, 0)):
+def _tree(centre, valid, variables, sizes, budget, first=(3, 2, 0)):
     """Grow a tree of contexts greedily: split the leaf, on the variable, that raises the
     likelihood of the real steps most per row added, until `budget` rows. A part with fewer
     than MIN_OWN steps keeps its parent's distribution (no row of its own). The variables
@@ -225,12 +213,15 @@ def _tree(centre, valid, variables, sizes, budget, first=(2, 0)):
             kids.append(_Leaf({**leaf.fixed, var: v}, at, dist))
         return kids, gain, cost
 
-    for var in first:  # structural splits, wherever the data has them
-        grown = []
-        for leaf in leaves:
-            kids, _gain, cost = split(leaf, var)
-            grown += kids if cost > 1 else [leaf]
-        leaves = grown
+    def rows() -> int:
+        return len({id(leaf.dist) for leaf in leaves})
+
+    for var in first:  # structural splits, wherever the data has them, the best first
+        found = [(leaf, *split(leaf, var)) for leaf in leaves]
+        for leaf, kids, _gain, cost in sorted(found, key=lambda f: -f[2]):
+            if cost > 1 and rows() + cost - 1 <= budget:
+                n = next(i for i, x in enumerate(leaves) if x is leaf)
+                leaves[n : n + 1] = kids
     while True:
         best = None
         for n, leaf in enumerate(leaves):
@@ -240,15 +231,14 @@ def _tree(centre, valid, variables, sizes, budget, first=(2, 0)):
                 kids, gain, cost = split(leaf, var)
                 if cost > 1 and gain > 0 and (best is None or gain / cost > best[0]):
                     best = (gain / cost, n, kids, cost)
-        rows = len({id(leaf.dist) for leaf in leaves})
-        if best is None or rows + best[3] - 1 > budget:
+        if best is None or rows() + best[3] - 1 > budget:
             return leaves
         leaves[best[1] : best[1] + 1] = best[2]
 
 
 def _rows(leaves, sizes, alias):
-    """The firmware's context -> row index (contexts ordered state, band, level, run,
-    activity) and the distinct rows, from the leaves of the context tree; a state in `alias`
+    """The firmware's context -> row index (contexts ordered state, band, level, run) and the
+    distinct rows, from the leaves of the context tree; a state in `alias`
     takes the rows of the state it names."""
     rows: list[tuple[tuple[int, ...], tuple[int, ...]]] = []
     row_of: dict[int, int] = {}
@@ -297,7 +287,8 @@ def fit_walk(
     mad = round(float(np.abs(step[valid]).mean()) * 65536) if valid.any() else 0
     adapt = [0, 0]
     if kind in CLIMATE and opts.adapt_days > 0 and mad >= 256:
-        adapt = [floor_shift(opts.adapt_days * 24, period_s), mad]
+        # followed over windows of 256 ticks (firmware Channel.note)
+        adapt = [max(1, floor_shift(opts.adapt_days * 24, period_s) - 8), mad]
     centre = step * FRAC - ((phi256 * prev * FRAC) >> 8)
 
     yb = np.r_[y[0], y[:-1]]  # the height before each step
@@ -308,14 +299,9 @@ def fit_walk(
     lev = np.searchsorted(np.asarray(edges), yb, side="left")
     runs = run_classes(step, valid, big)
     band = local_hours(times, tz) * opts.bands // 24
-    act_shift = max(1, min(8, round(math.log2(max(2.0, 900 / max(period_s, 1.0))))))
-    act = activity(step, ok, act_shift)
-    busy = act[valid & (act > 0)]
-    act_edges = [int(np.median(busy))] if len(busy) else []  # calm or busy lately
-    act_class = np.searchsorted(np.asarray(act_edges, dtype=np.int64), act, side="left")
 
-    sizes = (3, opts.bands, nlev, RUNS, len(act_edges) + 1)
-    leaves = _tree(centre, valid, (states, band, lev, runs, act_class), sizes, MAX_ROWS)
+    sizes = (3, opts.bands, nlev, RUNS)
+    leaves = _tree(centre, valid, (states, band, lev, runs), sizes, MAX_ROWS)
     # a household asleep where the history never saw anyone asleep (an office) stays quiet
     quiet = {ASLEEP: AWAY} if (valid & (states == ASLEEP)).sum() < MIN_OWN else {}
     index_bytes, rows = _rows(leaves, sizes, quiet)
@@ -341,7 +327,6 @@ def fit_walk(
         "phi": phi256,
         "bands": opts.bands,
         "snap": big,
-        "activity": [act_shift, [int(e) for e in act_edges]],
         "adapt": adapt,
         "start": [int(x) for x in start],
         "index": base64.b64encode(bytes(index_bytes)).decode(),

@@ -10,17 +10,17 @@ their model never saw, as a board's are.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from .. import dataset
-from ..owner.columns import BATCH, Layouts, store_batches
+from ..owner.columns import BATCH, Layouts, store_batches, tallied
 from ..owner.decode import Reading, Report, decode, write_csv
 from ..owner.home import Home
 from ..platform.ingest import IngestResult, ingest_file
 from ..platform.store.sqlite import SqliteStore
 from ..privacy.profile import fit_series
+from ..progress import Progress, lines_in, quiet
 from .replay import simulate
 from .views import two_views
 
@@ -76,14 +76,11 @@ def split_days(series: dataset.Series, rows: int | None) -> tuple[dataset.Series
     return part(history), part(replay)
 
 
-def replayed_rows(rows: int | None = None) -> int:
-    """How many rows `run_demo(rows=rows)` replays (for a progress bar)."""
-    return len(split_days(dataset.load(DATA, channels=CHANNELS), rows)[1].times)
-
-
 def run_demo(
-    out: Path, *, k: int = 4, rows: int | None = None, progress: Callable[[int], None] | None = None
+    out: Path, *, k: int = 4, rows: int | None = None, progress: Progress = quiet
 ) -> DemoResult:
+    """The demo in `out`, each step reported to `progress` (veil.progress): the replay's own,
+    then ingest, decode and plot."""
     out.mkdir(parents=True, exist_ok=True)
     home = Home(out / "home")
     if not home.key_path.exists():
@@ -94,21 +91,25 @@ def run_demo(
         stale.unlink(missing_ok=True)
 
     history, series = split_days(dataset.load(DATA, channels=CHANNELS), rows)
+    progress("fit the decoys on the other days")
+    profile = fit_series(history)
     simulate(
         series,
         home,
         DEVICE,
         feed_out=feed,
         k=k,
-        profile=fit_series(history),
+        profile=profile,
         replace=True,
         progress=progress,
     )
     specs = home.devices()
     with SqliteStore(db) as store:
-        ingested = ingest_file(store, feed)
+        ingested = ingest_file(store, feed, progress=progress)
         batches = store_batches(Layouts(specs), store.columns(BATCH))
+        batches = tallied(batches, progress, "decode", lines_in(feed))
         readings, report = decode(home.keys(), specs, batches)
+        progress("plot")
         two_views(out / "views.png", specs[DEVICE], platform=store.records(), readings=readings)
     write_csv(out / "real.csv", readings, specs)
     exact, mismatches = compare(series, readings)

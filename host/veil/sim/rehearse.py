@@ -173,9 +173,10 @@ def score(items: list, home: Home, spec: DeviceSpec, labels: Series1D | None = N
         home.keys(),
         {spec.device: spec},
         labels=labels,
+        reference=False,  # choosing among candidates needs the scores, not the attackers' strength
     )
-    disc = [f for f in report.findings if f.name.startswith("discriminative")]
-    pick = next(f for f in report.findings if f.name.startswith("real track picked"))
+    disc = [f for f in report.findings if f.key.startswith("disc_") and f.met is not None]
+    pick = report.get("pick_day")
     return Score(
         max(f.value for f in disc),
         pick.value,

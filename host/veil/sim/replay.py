@@ -1,12 +1,16 @@
 """`veil sim`: the real firmware on the virtual board, replaying recorded data.
 
-The virtual board is driven through mpremote exactly like a board on USB: the firmware and a
-replay file are copied to it, it is provisioned, the tick loop runs with its log streamed
-back, and the spooled feed is copied off it.
+The virtual board is driven through mpremote exactly like a board on USB: the firmware (as
+`veil deploy` builds it) and a replay file are copied to it, it is provisioned, the tick loop
+runs with its log streamed back, and the spooled feed is copied off it as `veil fetch` copies
+it off a board. The board's folder holds its key: a temporary one is a private scratch folder
+(veil.private), one given is made 0700. A board that stops answering (its interpreter killed,
+hung) ends the run with one line saying so.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -17,16 +21,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..boards.link import BoardLink
-from ..boards.netconfig import Transport
+from ..boards import budget
+from ..boards.deploy import Bundle, build
+from ..boards.fetch import copy_feed
+from ..boards.link import BoardError, BoardLink
+from ..boards.netconfig import Transport, check_reachable
 from ..boards.provision import REPLAY, SPOOL, board_config, put_device
 from ..dataset import Series
 from ..errors import VeilError
 from ..firmware import firmware_dir, firmware_files
 from ..owner.devices import define_device
 from ..owner.home import Home
+from ..private import private_dir, scratch
+from ..progress import Progress, quiet
 from ..protocol import DeviceSpec
-from .vboard import VirtualBoard
+from .vboard import VirtualBoard, virtual_heap
 
 _TICKS = re.compile(r"veil: ticks (\d+)")
 _ERROR = re.compile(r"veil: (?:error|crash): (.*)")
@@ -71,13 +80,20 @@ def simulate(
     profile: dict | None = None,
     replace: bool = False,
     weak_decoys: bool = False,
-    progress: Callable[[int], None] | None = None,
+    progress: Progress = quiet,
     transport: Transport | None = None,
+    on_line: Callable[[str], None] | None = None,
 ) -> SimResult:
     """Replay `series` on a virtual board as `device` of `home`, defined by the home's rules
     (veil.owner.devices.define_device: k and epoch are the home's, the decoy profile the one the
     device had or one fitted from the series itself); the feed goes to `feed_out`, or over the
-    network `transport` (veil.boards.netconfig)."""
+    network `transport` (veil.boards.netconfig). Each step is reported to `progress`
+    (veil.progress): over a network reaching the platform first, then start, firmware,
+    provision, replay (ticks), and the copy of the feed or what is left to send. `on_line`
+    gets each line of the board's log as it comes."""
+    if transport is not None:
+        progress(f"reach the platform at {transport.sink['host']}:{transport.sink['port']}")
+        check_reachable(transport)
     definition = define_device(
         home,
         device,
@@ -98,39 +114,95 @@ def simulate(
         speed=speed,
         log_every=max(1, len(series.times) // 200),
     )
+    budget.check(config, definition.profile)  # the virtual board stands for the smallest board
     log: list[str] = []
     ticks = 0
 
-    def on_line(line: str) -> None:
+    def seen(line: str) -> None:
         nonlocal ticks
         log.append(line)
+        if on_line:
+            on_line(line)
         if m := _TICKS.match(line):
             ticks = int(m.group(1))
-            if progress:
-                progress(ticks)
+            progress("replay", ticks, len(series.times))
+            if transport is not None and ticks >= len(series.times):
+                progress(f"send what is left to the {transport.sink['type']} platform")
         elif m := _ERROR.match(line):
             raise SimError(f"firmware stopped: {m.group(1)}")
 
-    with tempfile.TemporaryDirectory(prefix="veil-sim-") as tmp:
-        root = Path(board_dir) if board_dir else Path(tmp) / "board"
-        root.mkdir(parents=True, exist_ok=True)
+    with scratch("sim") as tmp:
+        root = private_dir(board_dir or tmp / "board")
+        progress("start the virtual board")
         with VirtualBoard(root) as vb:
             board = BoardLink(vb.port)
-            board.put_files(firmware_files(with_main=False))
+            progress("copy the firmware")
+            board.put_files({r: f for r, f in _bundle().files.items() if r != "main.py"})
+            progress("provision")
             put_device(board, home, definition, config=config, series=series, transport=transport)
-            board.stream("from veil import app\napp.main()", on_line)
+            progress("replay", 0, len(series.times))
+            try:
+                board.stream(
+                    "from veil import app\napp.main()", seen, idle=_quiet_limit(config, series)
+                )
+            except BoardError as e:
+                if vb.deaths:
+                    raise SimError(
+                        f"the virtual board's MicroPython was killed (signal {vb.deaths[-1]}) "
+                        f"while the firmware ran; the run is cut short after {ticks} ticks"
+                    ) from None
+                raise SimError(f"the firmware did not finish: {e}") from None
             if m := re.search(r"stopped after (\d+) ticks", log[-1] if log else ""):
                 ticks = int(m.group(1))
+            progress("replay", ticks, len(series.times))
+            if transport is not None and ticks >= len(series.times):
+                progress(f"send what is left to the {transport.sink['type']} platform")
             if transport is None:
-                board.get_file("feed.jsonl", Path(feed_out))
+                copy_feed(
+                    board,
+                    "feed.jsonl",
+                    Path(feed_out),
+                    progress=lambda done, total: progress(
+                        "copy the feed off the board", done, total
+                    ),
+                )
     return SimResult(definition.spec, ticks, log, definition.weak)
+
+
+QUIET_MARGIN = 90  # seconds: start-up, a slow host, a network sink's drain (30 s) at the end
+TICK_ALLOWANCE = 0.2  # seconds a tick may take on a busy host, at full speed
+
+
+def _quiet_limit(config: dict, series: Series) -> float:
+    """How long the firmware may print nothing before the board counts as dead: it logs
+    every `log_every` ticks, which in real time take the data's own time over `speed`."""
+    every, times = config["log_every"], series.times
+    span = every * TICK_ALLOWANCE
+    if config["pace"] == "timestamps" and len(times) > every:
+        span += max(b - a for a, b in zip(times, times[every:], strict=False)) / config["speed"]
+    return QUIET_MARGIN + span
+
+
+_BUNDLES: dict[str, tuple[tempfile.TemporaryDirectory, Bundle]] = {}
+
+
+def _bundle() -> Bundle:
+    """The firmware as `veil deploy` builds it (.mpy), built once per firmware in a process."""
+    digest = hashlib.sha256()
+    for remote, local in firmware_files().items():
+        digest.update(remote.encode() + b"\0" + local.read_bytes())
+    key = digest.hexdigest()
+    if key not in _BUNDLES:
+        folder = tempfile.TemporaryDirectory(prefix="veil-bundle-")
+        _BUNDLES[key] = (folder, build(Path(folder.name)))
+    return _BUNDLES[key][1]
 
 
 def run_folder(root: Path, timeout: float = 3600) -> str:
     """Run the firmware's tick loop under the MicroPython Unix port directly in a board folder
-    staged with veil.boards.provision.stage(), without pty or mpremote: the same firmware and
-    interpreter as the virtual board, for soak runs and benchmarks over long recordings.
-    Returns the log."""
+    staged with veil.boards.provision.stage(), without pty or mpremote: the same firmware,
+    interpreter and heap as the virtual board, for soak runs and benchmarks over long
+    recordings. Returns the log."""
     exe = shutil.which(
         "micropython", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
     )
@@ -140,7 +212,12 @@ def run_folder(root: Path, timeout: float = 3600) -> str:
     code = "from veil import app\napp.main()"
     try:
         p = subprocess.run(
-            [exe, "-c", code], cwd=root, env=env, capture_output=True, text=True, timeout=timeout
+            [exe, "-X", f"heapsize={virtual_heap()}", "-c", code],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
     except subprocess.TimeoutExpired:
         raise SimError(f"the firmware did not finish within {timeout:.0f} s") from None

@@ -5,12 +5,18 @@ byte, has no machine.reset() and sees the whole host filesystem. A bridge thread
 hides that. It restarts the interpreter and prints what a board prints, turns Ctrl-C into SIGINT
 while code runs, and a bootstrap confines the filesystem to a root folder and runs boot.py and
 main.py. mpremote talks to `port` as to a board on a serial line.
+
+The root is the board's flash and holds its key: it is made 0700 and the interpreter runs with
+umask 077, so that what the board writes (key.bin, secrets.json) is 0600 (veil.private). The
+interpreter is started by the bridge thread and dies with it (PR_SET_PDEATHSIG), so a host
+process killed with SIGKILL leaves no board running behind it.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
 import hashlib
 import os
 import pty
@@ -20,16 +26,19 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import termios
 import threading
 import tty
 
 from veil.errors import VeilError
+from veil.private import private_dir, scratch
 
 HARD_RESET_EXIT = 0xB0  # exit status of the stand-in machine.reset(): a hard, not a soft, reset
 PWRON_RESET, HARD_RESET = 1, 2  # machine.reset_cause() values, as on an ESP32
 RX_BUFFER = 64 * 1024  # bytes held for a busy interpreter; more are lost, as a UART would
+BOOT_DEADLINE = 10  # seconds MicroPython may take to start
+STOP_DEADLINE = 10  # seconds the bridge may take to end
+PR_SET_PDEATHSIG = 1  # prctl(2): a signal for the child when the thread that forked it ends
 
 # The Unix port's REPL banner; a reset that resumes the raw REPL hides it, as a board shows none.
 BANNER = re.compile(rb'MicroPython [^\r\n]*\r\nType "help\(\)" for more information\.\r\n>>> ')
@@ -117,13 +126,24 @@ class VirtualBoardError(VeilError):
     """The virtual board could not be started."""
 
 
+def virtual_heap() -> int:
+    """The heap the virtual board file (boards/virtual.toml) declares, in bytes."""
+    from veil.boards.boardfile import load
+
+    return load("virtual").heap
+
+
 class VirtualBoard:
     """Context manager. `root` is the board's flash filesystem; `port` is valid after start()."""
 
-    def __init__(self, root, *, micropython=None, heap="2m"):
+    def __init__(self, root, *, micropython=None, heap=None):
+        """`heap` is MicroPython's heap size (-X heapsize), by default the one the virtual
+        board file declares: what an ESP32 holds, in the Unix port's larger objects."""
+        heap = heap or virtual_heap()
         self.root = os.path.realpath(root)
         if not os.path.isdir(self.root):
             raise VirtualBoardError(f"board root is not a folder: {root}")
+        private_dir(self.root)  # the board's flash holds its key
         search = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
         command = micropython or "micropython"
         exe = shutil.which(command, path=search)
@@ -135,7 +155,9 @@ class VirtualBoard:
         self._cmd = ["sh", "-c", 'trap "" INT; exec "$@"', "sh", exe, "-X", f"heapsize={heap}"]
         self._cmd += ["-m", "_vboard_boot", self.root]
         self.port = None
+        self.deaths: list[int] = []  # signals that killed the interpreter (it then reset)
         self._thread = self._proc = self._private = None
+        self._scratch = contextlib.ExitStack()
         self._fds = []
 
     def __enter__(self):
@@ -150,7 +172,7 @@ class VirtualBoard:
         if self._thread:
             raise VirtualBoardError("virtual board already started")
         try:
-            self._private = os.path.realpath(tempfile.mkdtemp(prefix="vboard-"))
+            self._private = os.path.realpath(self._scratch.enter_context(scratch("vboard")))
             for name, text in (("machine.py", MACHINE_PY), ("_vboard_boot.py", BOOT_PY)):
                 with open(os.path.join(self._private, name), "w") as f:
                     f.write(text)
@@ -166,14 +188,13 @@ class VirtualBoard:
             os.set_blocking(self._child_fd, False)
             self._host_open, self._to_host, self._stopping = False, bytearray(), False
             self._ready, self._failure = threading.Event(), None
-            self._spawn(raw=False, cause=PWRON_RESET)
         except OSError as e:
             self.stop()
             raise VirtualBoardError(f"cannot start the virtual board: {e}") from e
         self._thread = threading.Thread(target=self._bridge, name="vboard", daemon=True)
         self._thread.start()
-        if not self._ready.wait(10) or self._failure:
-            failure = self._failure or "MicroPython did not boot within 10 s"
+        if not self._ready.wait(BOOT_DEADLINE) or self._failure:
+            failure = self._failure or f"MicroPython did not boot within {BOOT_DEADLINE} s"
             self.stop()
             raise VirtualBoardError(failure)
         return self.port
@@ -183,16 +204,15 @@ class VirtualBoard:
         if self._thread:
             self._stopping = True
             os.write(self._wake_w, b"\0")
-            self._thread.join()
+            self._thread.join(STOP_DEADLINE)
             self._thread = None
         if self._proc:
             self._reap()
         for fd in self._fds:
             os.close(fd)
         self._fds = []
-        if self._private:
-            shutil.rmtree(self._private, ignore_errors=True)
-            self._private = None
+        self._scratch.close()
+        self._private = None
 
     def _spawn(self, raw, cause):
         """Start the interpreter; a raw-REPL reset queues Ctrl-A so it resumes the raw REPL."""
@@ -208,6 +228,8 @@ class VirtualBoard:
             stderr=self._child_tty,
             cwd=self._private,
             start_new_session=True,
+            umask=0o077,
+            preexec_fn=_die_with_parent,
         )
         self._pidfd = os.pidfd_open(self._proc.pid)
 
@@ -221,7 +243,14 @@ class VirtualBoard:
         return code
 
     def _bridge(self):
-        """Copy bytes between the ptys until stop(), restarting the interpreter when it exits."""
+        """Start the interpreter, then copy bytes between the ptys until stop(), restarting it
+        when it exits. Every interpreter is this thread's child: it dies when the thread does."""
+        try:
+            self._spawn(raw=False, cause=PWRON_RESET)
+        except OSError as e:
+            self._failure = f"cannot start MicroPython: {e}"
+            self._ready.set()
+            return
         while self._proc and not self._stopping:
             if not self._host_open:
                 self._host_open = not _hung_up(self._host_fd)
@@ -349,6 +378,8 @@ class VirtualBoard:
         if self._booting and self._raw:
             self._emit(self._held)  # boot.py output of a raw-REPL reset cut short
         code = self._reap()
+        if code < 0:
+            self.deaths.append(-code)
         if not self._ready.is_set() and code not in (0, HARD_RESET_EXIT):
             output = " ".join(self._held.decode(errors="replace").split())
             self._failure = f"MicroPython exited with status {code}: {output}"
@@ -358,6 +389,14 @@ class VirtualBoard:
         if not hard:
             self._emit(b"MPY: soft reboot\r\n")
         self._spawn(raw=self._raw and not hard, cause=HARD_RESET if hard else self._cause)
+
+
+_prctl = ctypes.CDLL(None, use_errno=True).prctl  # resolved before any fork
+
+
+def _die_with_parent():
+    """In the child, before exec: SIGKILL when the bridge thread (its parent) ends."""
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 def _hung_up(fd):
@@ -380,7 +419,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m veil.sim.vboard", description=main.__doc__)
     parser.add_argument("root", help="folder that is the board's filesystem")
     parser.add_argument("--micropython", help="MicroPython Unix port command")
-    parser.add_argument("--heap", default="2m", help="MicroPython heap size (default 2m)")
+    parser.add_argument("--heap", help="MicroPython heap size (default: boards/virtual.toml's)")
     args = parser.parse_args(argv)
     done = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -16,8 +16,9 @@ from .sqlite import SqliteStore
 __all__ = ["PgStore", "RecordColumns", "RecordStore", "SqliteStore", "open_store"]
 
 
-def open_store(target: str | Path, *, create: bool = True) -> RecordStore:
-    """A PostgreSQL store for a `postgresql://` URL, else the SQLite file at `target`."""
+def open_store(target: str | Path, *, create: bool = True, timeout: float = 30) -> RecordStore:
+    """A PostgreSQL store for a `postgresql://` URL, else the SQLite file at `target`, whose
+    writes wait up to `timeout` seconds for another process's lock."""
     if str(target).startswith(("postgresql://", "postgres://")):
         return PgStore(str(target), create=create)
-    return SqliteStore(target, create=create)
+    return SqliteStore(target, create=create, timeout=timeout)

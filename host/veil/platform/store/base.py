@@ -1,10 +1,15 @@
-"""What every store backend shares: the interface ingest writes to and decode reads from, and
-the row a record is stored as. No keys.
+"""What every store backend shares: the interface ingest writes to and decode reads from, the
+row a record is stored as, and the error a store that cannot be written *now* raises. No keys.
 
-Identical records (QoS 1 redelivery, a feed ingested twice) are stored once; a record that
-differs in any field is kept, so that the owner can see tampering. Writes are batched in
-transactions: a crash leaves whole batches, never a half-written row, and never touches what
-was stored before.
+A record is stored once per slot and tag, `(dev, ep, boot, seq, trk, tag)`: the tag is an HMAC
+over the record's canonical content (docs/protocol.md 4), so every encoding of one record
+(`25` or `25.0`, keys in any order, a value that rounds to the same scaled integer, a QoS 1
+redelivery, a feed ingested twice) has the same slot and tag and is one row, the first that
+came. A record that differs in content has another tag: a board that restarted at boot 0 with
+other readings, a forgery; both are kept for the owner to judge. (A copy of a genuine tag
+with other content cannot be genuine, so dropping it loses nothing the owner could verify.)
+Writes are batched in transactions: a crash leaves whole batches, never a half-written row,
+and never touches what was stored before.
 """
 
 from __future__ import annotations
@@ -22,13 +27,23 @@ from ...feed import Rejected
 from ...protocol import Record
 
 RAW_KEEP = 4096  # bytes of a quarantined message that are kept
+SCHEMA_VERSION = 2  # 1: unique on (slot, tag, val text); 2: unique on (slot, tag)
+UNIQUE = "dev, ep, boot, seq, trk, tag"
+
+
+class StoreUnavailable(VeilError):
+    """The store cannot take a write now (locked, restarting, unreachable): nothing of the
+    batch was written, and the same batch may be tried again."""
 
 
 class RecordStore(Protocol):
     """What ingest writes to and decode reads from."""
 
+    upgraded: str | None  # what opening it changed in an older store, to tell the user
+
     def add(self, records: Iterable[Record], rejected: Iterable[Rejected] = ()) -> int:
-        """Store a batch atomically; returns how many records were new."""
+        """Store a batch atomically; returns how many records were new. StoreUnavailable
+        when it could not be written now."""
 
     def items(self) -> Iterator[tuple[str, Record]]:
         """(origin, record) pairs in arrival order."""
@@ -114,6 +129,24 @@ def rows(records: Iterable[Record], now: float) -> list[tuple]:
     ]
 
 
+def quarantine_rows(rejected: Iterable[Rejected], now: float) -> list[tuple]:
+    """(received, origin, reason, raw) of quarantined messages. Origins can carry what no
+    store takes as text (a file name's undecodable bytes): those are escaped."""
+    return [(now, _text(x.origin), _text(x.reason), x.raw[:RAW_KEEP]) for x in rejected]
+
+
+def _text(s: str) -> str:
+    return s.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def folded(before: int, after: int, name: str) -> str:
+    """The line that tells the user an older store was upgraded."""
+    return (
+        f"{name}: store upgraded to schema {SCHEMA_VERSION} (one row per record slot and tag); "
+        f"{before - after} re-encoded copies of stored records removed"
+    )
+
+
 val_text = json.JSONEncoder(separators=(",", ":")).encode
-"""A record's values as compact JSON: identical records give identical text (stored once).
-One encoder for every call: `json.dumps` with options builds a new one each time."""
+"""A record's values as compact JSON. One encoder for every call: `json.dumps` with options
+builds a new one each time."""

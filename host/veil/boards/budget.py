@@ -1,0 +1,66 @@
+"""Does a device fit its board's heap? Checked on the laptop before anything is written.
+
+`needed()` estimates the most heap the firmware holds on a 32-bit MicroPython (an ESP32)
+while it boots, when the parsed decoy profile, the code and the device being built are alive
+at once; running, it holds less (docs/boards.md, "Heap"). The figures are fitted to
+bench/bench_tick.py's 32-bit measurements (bench/mp32) over 1 to 8 channels and k = 2 to 8,
+rounded up, and overestimate the measured peak by 1 to 3 % (2026-12-02, decoys v2: tables in
+decoy.bin). When the decoy profile's format or the firmware changes, measure again and update
+them here.
+"""
+
+from __future__ import annotations
+
+from ..errors import VeilError
+from ..privacy.profile import board_files
+from .boardfile import BoardFile, known, load
+
+CODE = 37_000  # the firmware's modules as .mpy (a network sink's too), config, state, what all have
+PER_PROFILE_BYTE = 2.2  # the parsed profile, per byte of profile.json
+PER_TABLE_BYTE = 1.0  # the decoy tables, read from decoy.bin into one buffer a channel
+PER_CHANNEL = 2_900  # a channel's floor, walks, encoder and driver state
+PER_TRACK = 2_300  # a track's keystreams, values and walks
+
+
+class BudgetError(VeilError):
+    """The device would not fit its board's heap."""
+
+
+def board_bytes(config: dict, profile: dict) -> tuple[int, int]:
+    """The sizes of profile.json and decoy.bin as provisioning writes them."""
+    doc, tables = board_files(profile, [c["name"] for c in config["channels"]])
+    return len(doc), len(tables)
+
+
+def needed(config: dict, profile: dict) -> int:
+    """The heap (bytes, 32-bit) the device of `config` with decoy `profile` needs at most."""
+    channels = len(config["channels"])
+    k = config["k"]
+    doc, tables = board_bytes(config, profile)
+    parsed = PER_PROFILE_BYTE * doc + PER_TABLE_BYTE * tables
+    return int(CODE + parsed + PER_CHANNEL * channels + PER_TRACK * k)
+
+
+def budget(board: BoardFile | None) -> tuple[int, str]:
+    """The heap the firmware may use and whose it is: a real board's own; for the virtual
+    board or none, the smallest real board's (the virtual board stands for it)."""
+    if board is not None and board.chip != "unix":
+        return board.heap, f"board {board.name}"
+    real = [load(name) for name in known() if name != "virtual"]
+    heap = min(b.heap for b in real)
+    names = ", ".join(b.name for b in real if b.heap == heap)
+    return heap, f"the smallest board ({names})"
+
+
+def check(config: dict, profile: dict, board: BoardFile | None = None) -> int:
+    """Refuse a device that would not fit (BudgetError, one line); returns what it needs."""
+    need = needed(config, profile)
+    heap, name = budget(board)
+    if need > heap:
+        what = f"{len(config['channels'])} channels, k = {config['k']}"
+        raise BudgetError(
+            f"device {config['device']} needs about {need:,} bytes of heap ({what}, a "
+            f"{sum(board_bytes(config, profile)):,}-byte decoy profile), more than the "
+            f"{heap:,} bytes of {name}: use fewer channels (--channel) or a smaller k"
+        )
+    return need
