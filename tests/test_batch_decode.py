@@ -46,7 +46,8 @@ T0 = 1_700_000_000 - 1_700_000_000 % 86400 + 2 * 3600 - 600  # 01:50 UTC, 03:50 
 def _lines(keys: HomeKeys) -> list[bytes]:
     """Two devices' genuine feeds interleaved: `hall` over two boots across a re-deal, with
     stand-ins and drop reports on some real records, then a third boot whose clock went back
-    to boot 0's first times (repeated_time); `yard` one boot."""
+    to boot 0's first times (repeated_time); `yard` one boot, then, its state lost, boot 0
+    from seq 0 again with other readings (reused_slot)."""
     out = []
     yard = 0
     for boot, first, ticks in ((0, 0, 30), (1, 64, 20), (2, 148, 4)):
@@ -65,6 +66,12 @@ def _lines(keys: HomeKeys) -> list[bytes]:
                     )
                     out.append(line)
                 yard += 1
+    for seq in range(3):
+        for trk in range(OTHER.k):
+            line = encode_line(
+                OTHER, keys, boot=0, seq=seq, trk=trk, ts=T0 + 9000 + seq, values=(7,)
+            )
+            out.append(line)
     return [ln + b"\n" for ln in out]
 
 
@@ -106,6 +113,13 @@ JUNK = [
     b'"tag":"0000000000000000000000000000000G"}\n',
     b'{"v":2,"dev":"hall","ep":7,"boot":0,"seq":1,"trk":0,"ts":1,"val":{"t":214748364.7,'
     b'"n":2},"tag":"00000000000000000000000000000000"}\n',
+    b"[" * 2000 + b"]" * 2000 + b"\n",  # RecursionError in Python's json
+    b'{"v":' + b"[" * 1500 + b"]" * 1500 + b"}\n",
+    b'{"v":2,"dev":"hall","ep":7,"boot":0,"seq":' + b"9" * 5000 + b',"trk":0}\n',  # too long
+    b'{"v":2,"dev":"hall","ep":7,"boot":0,"seq":' + b"9" * 4400 + b"}\n",  # beyond int()
+    b'{"v":2,"dev":"hall","ep":7,"boot":0,"seq":1,"trk":0,"ts":1,"val":{"t":1,"n":1'
+    + b"0" * 400
+    + b'},"tag":"00000000000000000000000000000000"}\n',
     # beyond 32 bits once scaled, and channels not the device's: malformed for `hall`
     b'{"v":2,"dev":"hall","ep":7,"boot":0,"seq":1,"trk":0,"ts":1,"val":{"t":214748365,'
     b'"n":2},"tag":"00000000000000000000000000000000"}\n',
@@ -216,7 +230,8 @@ def test_a_malformed_line_is_reported_alone_and_its_batch_is_decoded(feed, tmp_p
     _readings, report = same_as_reference(keys, specs, path)
     assert report.total("malformed") == 1
     assert report.examples["malformed"][0].startswith("f.jsonl:41: bad JSON")
-    assert report.total("verified_real") + report.total("verified_fake") == len(lines)
+    verified = report.total("verified_real") + report.total("verified_fake")
+    assert verified == len(lines) - report.total("reused_slot")
     assert report.clean is False and not report.total("altered") and not report.total("missing")
 
 
@@ -235,6 +250,7 @@ def test_repeated_times_and_values_no_record_can_have_are_found_as_the_reference
         assert report.examples["repeated_time"][0].startswith("hall boot 2 seq 148 at ")
         assert report.examples["repeated_time"][0].endswith(", as boot 0 seq 0")
         assert [report.devices[d].counts["malformed"] for d in ("hall", "yard")] == [2, 1]
+        assert report.devices["yard"].counts["reused_slot"] == 3 * OTHER.k
         assert report.examples["malformed"][0] == (
             "f.jsonl:10: seq 1 track 0: a value of device hall is beyond 32 bits"
         )
