@@ -20,8 +20,7 @@ from typing import Annotated, Literal
 import msgspec
 import numpy as np
 
-from ..errors import VeilError
-from ..feed import MAX_LINE, Rejected, parse_message
+from ..feed import MAX_LINE, Rejected, empty_feed, open_feed, parse_message
 from ..platform.store import RecordColumns
 from ..progress import Progress
 from ..protocol import (
@@ -337,21 +336,15 @@ def feed_batches(layouts: Layouts, path: str | Path) -> Iterator[Batch]:
     """The batches of a feed file, a chunk of it each: what veil.feed.read_feed yields, line
     for line (and refuses: a folder, a file with no line at all)."""
     path = Path(path)
-    if path.is_dir():
-        raise VeilError(f"{path} is a folder, not a feed file (give the files in it)")
-    try:
-        f = path.open("rb")
-    except OSError as e:
-        raise VeilError(f"cannot read feed {path}: {e.strerror}") from None
     seen = 0
-    with f:
+    with open_feed(path) as f:
         for chunk in _chunks(f):
             batch = _chunk_batch(layouts, *chunk, f"{path.name}:")
             if batch.n:
                 seen += batch.n
                 yield batch
     if not seen:
-        raise VeilError(f"{path} is empty: it holds no records")
+        raise empty_feed(path)
 
 
 def _chunks(f):

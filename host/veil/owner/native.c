@@ -286,6 +286,21 @@ static int read_schema(const uint8_t *s, size_t len, Device *devs) {
     return n;
 }
 
+/* The devices of a schema in a new array (the caller frees it) and their number in *ndev;
+   NULL when it is bad, has a device of more channels than `width`, or no memory is left. */
+static Device *load_schema(const uint8_t *schema, size_t schema_len, size_t width, int *ndev) {
+    Device *devs = malloc(sizeof(Device) * MAX_DEV);
+    int n = devs ? read_schema(schema, schema_len, devs) : -1;
+    for (int d = 0; d < n; d++)
+        if ((size_t)devs[d].nch > width) n = -1;
+    if (n < 0) {
+        free(devs);
+        return NULL;
+    }
+    *ndev = n;
+    return devs;
+}
+
 /* n lines of `buf` (line i at starts[i], lens[i] bytes, newline excluded): status[i] PARSED
    with dev[i] (an index into schema), fields[i*6..] (v, ep, boot, seq, trk, ts),
    values[i*width..] (n of each channel) and fit[i] (every n fits 32 bits), tags[i*16..];
@@ -295,14 +310,9 @@ int veil_parse_lines(const uint8_t *buf, const int64_t *starts, const int64_t *l
                      const uint8_t *schema, size_t schema_len, size_t width, int8_t *status,
                      int16_t *dev, int64_t *fields, int64_t *values, uint8_t *fit,
                      uint8_t *tags) {
-    Device *devs = malloc(sizeof(Device) * MAX_DEV);
-    int ndev = devs ? read_schema(schema, schema_len, devs) : -1;
-    for (int d = 0; d < ndev; d++)
-        if ((size_t)devs[d].nch > width) ndev = -1;
-    if (ndev < 0) {
-        free(devs);
-        return -1;
-    }
+    int ndev;
+    Device *devs = load_schema(schema, schema_len, width, &ndev);
+    if (!devs) return -1;
     for (size_t i = 0; i < n; i++) {
         const uint8_t *p = buf + starts[i];
         status[i] = (int8_t)parse_line(p, p + lens[i], devs, ndev, &dev[i], fields + 6 * i,
@@ -319,14 +329,9 @@ int veil_parse_lines(const uint8_t *buf, const int64_t *starts, const int64_t *l
 int veil_parse_vals(const uint8_t *buf, const int64_t *starts, const int64_t *lens, size_t n,
                     const uint8_t *schema, size_t schema_len, const int16_t *dev, size_t width,
                     int8_t *status, int64_t *values, uint8_t *fit) {
-    Device *devs = malloc(sizeof(Device) * MAX_DEV);
-    int ndev = devs ? read_schema(schema, schema_len, devs) : -1;
-    for (int d = 0; d < ndev; d++)
-        if ((size_t)devs[d].nch > width) ndev = -1;
-    if (ndev < 0) {
-        free(devs);
-        return -1;
-    }
+    int ndev;
+    Device *devs = load_schema(schema, schema_len, width, &ndev);
+    if (!devs) return -1;
     for (size_t i = 0; i < n; i++) {
         const uint8_t *p = buf + starts[i], *end = p + lens[i];
         int64_t *v = values + width * i;
