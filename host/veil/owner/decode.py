@@ -280,10 +280,18 @@ class _Device:
     malformed: list[tuple[int, int, int, str]] = field(default_factory=list)  # (g, seq, trk, why)
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        ok = np.concatenate(self.ok) if self.ok else np.zeros(0, dtype=_OK)
-        failed = np.concatenate(self.failed) if self.failed else np.zeros(0, dtype=_FAILED)
-        values = np.concatenate(self.values) if self.values else None
+        """The batches' arrays joined, each list then holding the joined array alone (so that
+        the parts are not held twice, and a later finish() joins only what came since)."""
+        ok = _joined(self.ok) if self.ok else np.zeros(0, dtype=_OK)
+        failed = _joined(self.failed) if self.failed else np.zeros(0, dtype=_FAILED)
+        values = _joined(self.values) if self.values else None
         return ok, values, failed
+
+
+def _joined(parts: list[np.ndarray]) -> np.ndarray:
+    if len(parts) > 1:
+        parts[:] = [np.concatenate(parts)]
+    return parts[0]
 
 
 @dataclass
@@ -815,39 +823,44 @@ def write_csv(path: str | Path, readings: list[Reading], specs: dict[str, Device
 def write_columns_csv(
     path: str | Path, readings: list[ReadingColumns], specs: dict[str, DeviceSpec]
 ) -> int:
-    """write_csv() of readings given as arrays, a device's column formatted at once: the same
-    bytes csv.writer writes (no cell here needs quoting)."""
+    """write_csv() of readings given as arrays, BATCH rows of a device's column formatted at
+    once (so that the texts in memory are a batch's): the same bytes csv.writer writes (no
+    cell here needs quoting)."""
     header = csv_header(specs)
     n = 0
     with Path(path).open("w", newline="") as f:
         csv.writer(f).writerow(header)
         for rc in readings:
-            spec = specs[rc.dev]
-            at = {c.name: j for j, c in enumerate(spec.channels)}
-            times = np.datetime_as_string(rc.ts.astype("datetime64[s]"), unit="s").tolist()
-            empty = [""] * len(times)
-            cols = [[rc.dev] * len(times), list(map(str, rc.boot.tolist()))]
-            cols += [list(map(str, rc.seq.tolist())), [t + "Z" for t in times]]
-            for name in header[4:-1]:
-                if name not in at:
-                    cols.append(empty)
-                    continue
-                dec = spec.channels[at[name]].dec
-                x = rc.values[:, at[name]]
-                cols.append(
-                    list(map(f"%.{dec}f".__mod__, (x / 10**dec).tolist()))
-                    if dec
-                    else list(map(str, x.tolist()))
-                )
-            cols.append(empty)
-            rows = list(map(",".join, zip(*cols, strict=True)))
-            for i in np.flatnonzero(rc.mask).tolist():  # stand-ins: their cells are empty
-                values = tuple(rc.values[i].tolist())
-                r = Reading(
-                    rc.dev, int(rc.boot[i]), int(rc.seq[i]), int(rc.ts[i]), values, int(rc.mask[i])
-                )
-                rows[i] = ",".join(map(str, csv_row(r, spec, header)))
-            if rows:
+            for a in range(0, len(rc.seq), BATCH):
+                rows = _csv_rows(rc, a, min(a + BATCH, len(rc.seq)), specs[rc.dev], header)
                 f.write("\r\n".join(rows) + "\r\n")
-            n += len(rows)
+                n += len(rows)
     return n
+
+
+def _csv_rows(rc: ReadingColumns, a: int, b: int, spec: DeviceSpec, header: list[str]) -> list:
+    """The CSV lines of readings a..b-1 of a device, formatted a column at a time."""
+    at = {c.name: j for j, c in enumerate(spec.channels)}
+    times = np.datetime_as_string(rc.ts[a:b].astype("datetime64[s]"), unit="s").tolist()
+    empty = [""] * len(times)
+    cols = [[rc.dev] * len(times), list(map(str, rc.boot[a:b].tolist()))]
+    cols += [list(map(str, rc.seq[a:b].tolist())), [t + "Z" for t in times]]
+    for name in header[4:-1]:
+        if name not in at:
+            cols.append(empty)
+            continue
+        dec = spec.channels[at[name]].dec
+        x = rc.values[a:b, at[name]]
+        cols.append(
+            list(map(f"%.{dec}f".__mod__, (x / 10**dec).tolist()))
+            if dec
+            else list(map(str, x.tolist()))
+        )
+    cols.append(empty)
+    rows = list(map(",".join, zip(*cols, strict=True)))
+    for i in np.flatnonzero(rc.mask[a:b]).tolist():  # stand-ins: their cells are empty
+        j = a + i
+        values = tuple(rc.values[j].tolist())
+        r = Reading(rc.dev, int(rc.boot[j]), int(rc.seq[j]), int(rc.ts[j]), values, int(rc.mask[j]))
+        rows[i] = ",".join(map(str, csv_row(r, spec, header)))
+    return rows
