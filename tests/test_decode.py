@@ -8,17 +8,19 @@ import random
 import pytest
 from click.testing import CliRunner
 
+from reference_decode import same_as_reference
 from veil.cli import cli
-from veil.feed import read_feed
-from veil.owner.decode import WrongKeyError, decode
+from veil.owner.decode import WrongKeyError
 from veil.owner.home import Home
 from veil.protocol import Channel, DeviceSpec, encode_line
 
 
 def _decode(home, lines, tmp_path):
+    """The batch decoder's readings and report on a feed file, after checking both against
+    the reference decoder's on the same file (tests/reference_decode.py)."""
     feed = tmp_path / "feed.jsonl"
     feed.write_bytes(b"".join(lines))
-    return decode(home.keys(), home.devices(), read_feed(feed))
+    return same_as_reference(home.keys(), home.devices(), feed)
 
 
 def _is_real(home, spec, rec):
@@ -309,25 +311,29 @@ def test_reordered_counts_every_verified_record(home, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "change",
+    ("change", "why"),
     [
-        {"val": {"u": 20.0}},  # a channel the device does not have
-        {"val": {"t": 20.0, "u": 1}},  # one too many
-        {"val": {"t": 300000000.5}},  # beyond 32 bits at one decimal
+        ({"val": {"u": 20.0}}, "channel t missing"),  # a channel the device does not have
+        ({"val": {"t": 20.0, "u": 1}}, "2 values, device d1 has 1"),  # one too many
+        ({"val": {"t": 300000000.5}}, "a value of device d1 is beyond 32 bits"),  # at 1 decimal
     ],
     ids=["renamed", "extra", "beyond-32-bits"],
 )
-def test_a_val_that_fits_no_record_of_the_device_is_altered(home, tmp_path, change):
-    """Docs/protocol.md 6: a record of a known device and track whose values cannot be its
-    own does not verify, and is classified by its slot like any record that does not."""
+def test_a_val_that_fits_no_record_of_the_device_is_malformed_for_it(home, tmp_path, change, why):
+    """A record of a known device and track whose values cannot be its own cannot verify: it
+    is malformed for that device, saying why, wherever its slot lies; the slot it leaves
+    empty is missing like any other."""
     lines = _boots(home, [(0, 0, 20)])
     bad = [*lines]
     bad[21] = (json.dumps(dict(json.loads(lines[21]), **change)) + "\n").encode()
     _readings, report = _decode(home, bad, tmp_path)
-    assert report.total("altered") == 1 and report.total("malformed") == 0
+    assert report.devices["d1"].counts["malformed"] == 1 and report.total("altered") == 0
+    assert report.examples["malformed"] == [f"feed.jsonl:22: seq 5 track 1: {why}"]
+    assert report.total("missing") + report.total("missing_fake") == 1
     beyond = dict(json.loads(lines[21]), seq=10**6, **change)
     _readings, report = _decode(home, [*lines, (json.dumps(beyond) + "\n").encode()], tmp_path)
-    assert report.total("injected") == 1 and report.clean is False
+    assert report.devices["d1"].counts["malformed"] == 1 and report.total("injected") == 0
+    assert report.clean is False
 
 
 def test_drops_across_a_reboot_are_explained(home, tmp_path):

@@ -165,3 +165,28 @@ def test_an_older_store_is_upgraded_when_written_and_read_as_it_is(genuine, targ
         assert s.add(extra) == 0
     with open_store(target) as s:
         assert s.upgraded is None and s.counts() == (8, 0)
+
+
+def test_decode_reads_an_older_store_in_columns_as_it_is(genuine, target):
+    """Opened to be read (as decode opens it), a store from before protocol v2 has no version
+    column: its rows come out in columns as v1, as records() gives them, changing nothing."""
+    _home, _spec, lines = genuine
+    recs = [parse_message(x.strip()) for x in lines[:8]]
+    rows = [
+        (r.dev, r.ep, r.boot, r.seq, r.trk, r.ts, json.dumps(r.val, separators=(",", ":")), r.tag)
+        for r in recs
+    ]
+    _schema_1_store(target, rows)
+    with open_store(target, create=False) as s:
+        cols = list(s.columns(3))
+        assert s.upgraded is None and s.counts() == (8, 0)
+    assert [len(c.dev) for c in cols] == [3, 3, 2]
+    assert [c.first for c in cols] == [1, 4, 7]
+    got = [
+        (d, int(q), t, int(v))
+        for c in cols
+        for d, q, t, v in zip(c.dev, c.seq, c.tag, c.v, strict=True)
+    ]
+    assert got == [(r.dev, r.seq, r.tag, 1) for r in recs]
+    with open_store(target, create=False) as s:
+        assert list(s.records()) == [dataclasses.replace(r, v=1) for r in recs]

@@ -10,6 +10,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from .errors import VeilError
 from .protocol import MalformedRecord, Record, check_shape
@@ -48,23 +49,33 @@ def parse_message(raw: bytes) -> Record:
     return check_shape(obj)
 
 
+def open_feed(path: Path) -> BinaryIO:
+    """A feed file opened to be read (binary), or VeilError saying why it cannot be (the
+    line readers of feed files, here and veil.owner.columns, start here)."""
+    if path.is_dir():
+        raise VeilError(f"{path} is a folder, not a feed file (give the files in it)")
+    try:
+        return path.open("rb")
+    except OSError as e:
+        raise VeilError(f"cannot read feed {path}: {e.strerror}") from None
+
+
+def empty_feed(path: Path) -> VeilError:
+    """The error of a feed file with no line at all (nothing to read is never what was meant)."""
+    return VeilError(f"{path} is empty: it holds no records")
+
+
 def read_feed(path: str | Path) -> Iterator[tuple[str, Record | Rejected]]:
     """Yield (origin, Record or Rejected) for every non-blank line of a feed file; a file
     with no line at all is an error (nothing to read is never what was meant)."""
     path = Path(path)
-    if path.is_dir():
-        raise VeilError(f"{path} is a folder, not a feed file (give the files in it)")
-    try:
-        f = path.open("rb")
-    except OSError as e:
-        raise VeilError(f"cannot read feed {path}: {e.strerror}") from None
-    with f:
+    with open_feed(path) as f:
         lineno = seen = 0
         while True:
             raw = f.readline(MAX_LINE + 1)
             if not raw:
                 if not seen:
-                    raise VeilError(f"{path} is empty: it holds no records")
+                    raise empty_feed(path)
                 return
             lineno += 1
             origin = f"{path.name}:{lineno}"

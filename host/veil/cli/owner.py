@@ -255,6 +255,8 @@ def _recover(home, csv_out, feeds, store_path, cse, origin, report_out, as_json,
     report = got.report
     if not as_json:
         click.echo(report_table(report), err=quiet)
+        checked = f"every record's tag checked, real and fake; decoded by {report.verifier}"
+        click.echo(checked, err=quiet)
         click.echo(f"{got.readings} real readings -> {csv_out}", err=quiet)
     _write_report(report, report_out)
     if as_json:

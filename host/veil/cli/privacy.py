@@ -25,6 +25,16 @@ def _items(feeds, store_path):
     return items
 
 
+def _batches(home, feeds, store_path):
+    """The feed as batches of columns for the owner's batch decode (veil.owner.sources)."""
+    from ..owner.sources import read_batches
+
+    if bool(feeds) == bool(store_path):
+        raise click.UsageError("give feed files or --store, not both and not neither")
+    batches, _absent = read_batches(home.require_devices(), feeds=feeds, store=store_path)
+    return batches
+
+
 def _column(spec: str, what: str, counts: bool = False):
     """FILE:COLUMN -> (times, values) of that column of a CSV (time column as `veil sim`);
     with `counts`, the column must hold counts (of people: whole numbers, 0 or more)."""
@@ -103,7 +113,7 @@ def profile_fit(feeds, store_path, home_dir, labels, no_check):
     label_times = values = None
     if labels:
         label_times, values = _column(labels, "labels", counts=True)
-    items = _items(feeds, store_path)
+    items = _batches(home, feeds, store_path)
     if no_check:
         fitted = fit_unchecked(home, items, label_times=label_times, labels=values)
         for dev, n in fitted.items():

@@ -2,13 +2,13 @@
 the verification report up to date.
 
 The owner subscribes to every device's topic (`PREFIX/#`), never to one track: the broker
-sees the same subscription whichever track is real. Records go through the same incremental
-Decoder as a stored feed, so what the live view shows is what `veil decode --store` would.
+sees the same subscription whichever track is real. Records go through the same batch Decoder
+as a stored feed, each poll's messages as one batch, so what the live view shows is what
+`veil decode --store` would.
 """
 
 from __future__ import annotations
 
-import copy
 import csv
 import json
 import threading
@@ -28,11 +28,6 @@ WRONG_KEY_AFTER = 64  # records that fail with none verified before giving up
 
 class NothingReadError(VeilError):
     """A live decode that could read nothing: the message says why."""
-
-
-def snapshot(dec: Decoder) -> Report:
-    """The report as if the feed ended now (the decoder itself goes on)."""
-    return copy.deepcopy(dec).finish()
 
 
 def follow(
@@ -88,13 +83,14 @@ def follow(
             while not stop.is_set():
                 client.loop(0.1)
                 now = time.monotonic()
-                for n, (topic, payload) in enumerate(inbox):
-                    dec.add(f"{topic} #{n}", classify(broker, topic, payload))
+                got = dec.add_items(
+                    [(f"{t} #{n}", classify(broker, t, p)) for n, (t, p) in enumerate(inbox)]
+                )
                 if inbox:
                     last_msg = now
                     received += len(inbox)
                     inbox.clear()
-                for key, r in dec.readings.items():
+                for key, r in got:
                     if key in seen:
                         continue
                     seen.add(key)
@@ -111,7 +107,7 @@ def follow(
                         f"none of {dec.unverified} records verifies with this home key"
                     )
                 if report_out and now - refreshed >= REPORT_EVERY:
-                    _write_report(report_out, snapshot(dec))
+                    _write_report(report_out, dec.finish())
                     refreshed = now
                 if limit is not None and shown >= limit:
                     break

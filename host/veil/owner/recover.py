@@ -3,16 +3,16 @@ verified, and written as CSV."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import VeilError
-from ..feed import Rejected
-from ..progress import Progress, lines_in, quiet, tally
-from .decode import Report, WrongKeyError, decode, write_csv
+from ..progress import Progress, lines_in, quiet
+from .columns import Batch, tallied
+from .decode import Report, WrongKeyError, decode_columns, write_columns_csv
 from .home import Home
-from .sources import Items, read_items
+from .sources import read_batches
 
 
 class WrongHomeError(VeilError):
@@ -43,14 +43,12 @@ def recover(
     folder: that is said, rather than reported as injected records. The records read are
     counted into `progress` as "decode" (veil.progress)."""
     keys, specs = home.for_records()
-    items, absent = read_items(
-        feeds=feeds, store=store, cse=cse, origin=origin, devices=list(specs)
-    )
+    batches, absent = read_batches(specs, feeds=feeds, store=store, cse=cse, origin=origin)
     total = sum(lines_in(f) or 0 for f in feeds) if feeds else None
-    items = tally(items, progress, "decode", total)
     strangers: set[str] = set()
     try:
-        readings, report = decode(keys, specs, _noting_strangers(items, specs, strangers))
+        batches = tallied(_noting_strangers(batches, strangers), progress, "decode", total)
+        readings, report = decode_columns(keys, specs, batches)
     except WrongKeyError as e:
         raise WrongKeyError(f"{e} (is {home.path} the right --home folder?)") from None
     verified = report.total("verified_real") + report.total("verified_fake")
@@ -59,14 +57,14 @@ def recover(
             f"the records are from {names(strangers)}, not from devices of {home.path} (it "
             f"has {names(specs)}): give the --home folder of the home that made them"
         )
-    return Recovered(write_csv(csv_out, readings, specs), report, absent, sorted(strangers))
+    got = write_columns_csv(csv_out, readings, specs)
+    return Recovered(got, report, absent, sorted(strangers))
 
 
-def _noting_strangers(items: Items, specs: dict, strangers: set[str]) -> Items:
-    for origin, item in items:
-        if not isinstance(item, Rejected) and item.dev not in specs:
-            strangers.add(item.dev)
-        yield origin, item
+def _noting_strangers(batches: Iterable[Batch], strangers: set[str]) -> Iterator[Batch]:
+    for batch in batches:
+        strangers |= batch.strangers
+        yield batch
 
 
 def names(devices: Iterable[str]) -> str:

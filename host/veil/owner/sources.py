@@ -1,5 +1,6 @@
 """Where the owner's jobs (decode, profile fit, audit) read a disguised feed from: feed files,
-a platform's store, or a oneM2M CSE. One of them, as (origin, Record or Rejected) pairs."""
+a platform's store, or a oneM2M CSE. One of them, as (origin, Record or Rejected) pairs, or
+as batches of columns for the batch decoder (read_batches)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from ..errors import VeilError
 from ..feed import Rejected, read_feed
 from ..platform.onem2m import read_devices
 from ..platform.store import open_store
-from ..protocol import Record
+from ..protocol import DeviceSpec, Record
+from .columns import BATCH, Batch, Layouts, feed_batches, record_batches, store_batches
 
 Items = Iterator[tuple[str, Record | Rejected]]
 
@@ -44,3 +46,32 @@ def _store_items(target: str | Path) -> Items:
             yield from store.items()
 
     return items()
+
+
+def read_batches(
+    specs: dict[str, DeviceSpec],
+    *,
+    feeds: Iterable[str | Path] = (),
+    store: str | Path | None = None,
+    cse: str | None = None,
+    origin: str | None = None,
+) -> tuple[Iterator[Batch], list[str]]:
+    """read_items() as batches of columns for the batch decoder: feed files and stores are
+    read as columns, a CSE's records (few, over HTTP) as they come."""
+    layouts = Layouts(specs)
+    if store:
+        return _store_batches(layouts, store), []
+    if cse:
+        items, absent = read_items(cse=cse, origin=origin, devices=list(specs))
+        return record_batches(layouts, items), absent
+    return chain.from_iterable(feed_batches(layouts, f) for f in feeds), []
+
+
+def _store_batches(layouts: Layouts, target: str | Path) -> Iterator[Batch]:
+    store = open_store(target, create=False)  # a missing store fails now, not at the first read
+
+    def batches():
+        with store:
+            yield from store_batches(layouts, store.columns(BATCH))
+
+    return batches()

@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import dataset
+from ..owner.columns import BATCH, Layouts, store_batches, tallied
 from ..owner.decode import Reading, Report, decode, write_csv
 from ..owner.home import Home
 from ..platform.ingest import IngestResult, ingest_file
 from ..platform.store.sqlite import SqliteStore
 from ..privacy.profile import fit_series
-from ..progress import Progress, lines_in, quiet, tally
+from ..progress import Progress, lines_in, quiet
 from .replay import simulate
 from .views import two_views
 
@@ -105,8 +106,9 @@ def run_demo(
     specs = home.devices()
     with SqliteStore(db) as store:
         ingested = ingest_file(store, feed, progress=progress)
-        items = tally(store.items(), progress, "decode", lines_in(feed))
-        readings, report = decode(home.keys(), specs, items)
+        batches = store_batches(Layouts(specs), store.columns(BATCH))
+        batches = tallied(batches, progress, "decode", lines_in(feed))
+        readings, report = decode(home.keys(), specs, batches)
         progress("plot")
         two_views(out / "views.png", specs[DEVICE], platform=store.records(), readings=readings)
     write_csv(out / "real.csv", readings, specs)

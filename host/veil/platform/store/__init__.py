@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .base import RecordStore
+from .base import RecordColumns, RecordStore
 from .postgres import PgStore
 from .sqlite import SqliteStore
+
+__all__ = ["PgStore", "RecordColumns", "RecordStore", "SqliteStore", "open_store"]
 
 
 def open_store(target: str | Path, *, create: bool = True, timeout: float = 30) -> RecordStore:

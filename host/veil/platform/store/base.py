@@ -15,8 +15,12 @@ and never touches what was stored before.
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Protocol
+
+import numpy as np
 
 from ...errors import VeilError
 from ...feed import Rejected
@@ -46,6 +50,10 @@ class RecordStore(Protocol):
 
     def records(self) -> Iterator[Record]: ...
 
+    def columns(self, size: int) -> Iterator[RecordColumns]:
+        """The records in arrival order, `size` at a time, as columns (the owner's batch
+        decode)."""
+
     def counts(self) -> tuple[int, int]:
         """(records, quarantined)."""
 
@@ -57,6 +65,62 @@ class RecordStore(Protocol):
     def __enter__(self) -> RecordStore: ...
 
     def __exit__(self, *exc) -> None: ...
+
+
+@dataclass
+class RecordColumns:
+    """Stored records as columns, as stored (nothing checked): `first` is the arrival number
+    (from 1) of the first, as items() numbers them after `prefix`."""
+
+    prefix: str
+    first: int
+    dev: list
+    ep: np.ndarray
+    boot: np.ndarray
+    seq: np.ndarray
+    trk: np.ndarray
+    ts: np.ndarray
+    v: np.ndarray
+    val: list
+    tag: list
+
+
+def table_columns(prefix: str, first: int, texts, rows: bool = False) -> RecordColumns | None:
+    """RecordColumns from a batch's columns (id, ep, boot, seq, trk, ts, v, dev, val, tag):
+    each one text (numbers joined by commas, texts by newlines), then None if one does not
+    split back into as many rows as ids; or, with `rows`, a sequence per column (as rows were
+    read), then VeilError when an integer field holds something else."""
+    if not rows:
+        if texts[0] is None:
+            return RecordColumns(prefix, first, [], *[np.zeros(0, np.int64)] * 6, [], [])
+        ids = _ints(texts[0])
+        if not len(ids) or (np.diff(ids) <= 0).any():
+            return None
+        ints = [_ints(t) for t in texts[1:7]]
+        if any(len(a) != len(ids) for a in ints):
+            return None
+        strs = [t.split("\n") for t in texts[7:]]
+        if any(len(s) != len(ids) for s in strs):
+            return None
+        return RecordColumns(prefix, first, strs[0], *ints, strs[1], strs[2])
+    if not texts:
+        return RecordColumns(prefix, first, [], *[np.zeros(0, np.int64)] * 6, [], [])
+    try:
+        ints = [np.array(c, dtype=np.int64) for c in texts[1:7]]
+    except (TypeError, ValueError, OverflowError):
+        raise VeilError(f"store {prefix}: a record has a field that is not an integer") from None
+    return RecordColumns(prefix, first, list(texts[7]), *ints, list(texts[8]), list(texts[9]))
+
+
+def _ints(text: str) -> np.ndarray:
+    """The integers of a comma-separated text; an empty array where one is not an integer
+    (NumPy stops or fails there; either way the count no longer matches)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:
+            return np.fromstring(text, dtype=np.int64, sep=",")
+        except ValueError:
+            return np.zeros(0, dtype=np.int64)
 
 
 def rows(records: Iterable[Record], now: float) -> list[tuple]:

@@ -16,7 +16,16 @@ from collections.abc import Iterable, Iterator
 from ...errors import VeilError
 from ...feed import Rejected
 from ...protocol import Record
-from .base import SCHEMA_VERSION, UNIQUE, StoreUnavailable, folded, quarantine_rows, rows
+from .base import (
+    SCHEMA_VERSION,
+    UNIQUE,
+    RecordColumns,
+    StoreUnavailable,
+    folded,
+    quarantine_rows,
+    rows,
+    table_columns,
+)
 
 MARK = f"veil store schema {SCHEMA_VERSION}"  # the records table's comment
 SCHEMA = f"""
@@ -141,10 +150,38 @@ class PgStore:
         return added
 
     def records(self) -> Iterator[Record]:
+        columns = _COLUMNS.removesuffix("v") + self._version()  # v is the last column
         with self._connection().cursor(name="veil_records") as cur:
-            cur.execute(f"SELECT {_COLUMNS} FROM records ORDER BY id")
+            cur.execute(f"SELECT {columns} FROM records ORDER BY id")
             for dev, ep, boot, seq, trk, ts, val, tag, _received, v in cur:
                 yield Record(dev, ep, boot, seq, trk, ts, json.loads(val), tag, v)
+
+    def _version(self) -> str:
+        """The records' version column, or 1 in a store from before protocol v2 opened only to
+        be read (it has no such column)."""
+        found = self._connection().execute(
+            "SELECT 1 FROM information_schema.columns"
+            " WHERE table_name = 'records' AND column_name = 'v'"
+        )
+        return "v" if found.fetchone() else "1"
+
+    def columns(self, size: int) -> Iterator[RecordColumns]:
+        """Every stored record in arrival order, as columns of `size` records."""
+        first = 1
+        v = self._version()
+        db = self._connection()
+        with db.cursor(name="veil_columns") as cur:
+            cur.itersize = size
+            cur.execute(
+                f"SELECT id, ep, boot, seq, trk, ts, {v}, dev, val, tag FROM records ORDER BY id"
+            )
+            while batch := cur.fetchmany(size):
+                got = table_columns(
+                    f"{self.name} #", first, list(zip(*batch, strict=True)), rows=True
+                )
+                first += len(got.dev)
+                yield got
+        db.commit()
 
     def items(self) -> Iterator[tuple[str, Record]]:
         for n, rec in enumerate(self.records(), start=1):
