@@ -90,3 +90,30 @@ def test_labels_must_cover_the_history_and_count_people(tmp_path):
         p = veil("profile", "fit", "co2.jsonl", "--home", "h", "--no-check", "--labels", labels,
                  cwd=tmp_path, check=False)  # fmt: skip
         assert p.returncode == 1 and why in p.stderr and p.stderr.count("\n") == 1, p.stderr
+
+
+def test_a_model_that_would_not_fit_the_board_is_not_rehearsed(tmp_path):
+    """A device of twelve channels at k = 4 needs more heap than the smallest board has:
+    every candidate is skipped for it, saying why, and the fit ends in one clear error."""
+    from veil import dataset
+    from veil.owner.decode import Reading
+    from veil.owner.home import Home
+    from veil.privacy.profile import ProfileError
+    from veil.protocol import DeviceSpec
+    from veil.sim.rehearse import choose_profiles
+
+    series = dataset.load(ROOM)
+    spec = DeviceSpec("wide", 4, 0, tuple(series.channels))
+    home = Home(tmp_path / "h")
+    home.keygen()
+    home.save_device(spec)
+    readings = [
+        Reading("wide", 0, n, ts, tuple(row), 0)
+        for n, (ts, row) in enumerate(zip(series.times, series.rows, strict=True))
+    ]
+    said = []
+    with pytest.raises(ProfileError, match="no decoy model of wide fits the smallest board"):
+        choose_profiles(home, {"wide": spec}, readings, progress=said.append)
+    skipped = [x for x in said if x.startswith("  wide: skipped, device wide needs about")]
+    assert len(skipped) == 4, said  # each candidate
+    assert not (tmp_path / "h" / "profiles" / "wide.json").exists()

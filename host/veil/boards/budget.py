@@ -18,7 +18,10 @@ from .boardfile import BoardFile, known, load
 CODE = 37_000  # the firmware's modules as .mpy (a network sink's too), config, state, what all have
 PER_PROFILE_BYTE = 2.2  # the parsed profile, per byte of profile.json
 PER_TABLE_BYTE = 1.0  # the decoy tables, read from decoy.bin into one buffer a channel
-PER_CHANNEL = 2_900  # a channel's floor, walks, encoder and driver state
+PER_CHANNEL = 2_036  # a channel's walks, encoder and driver state, its floor but the hours
+# an hour of a walked channel's floor: its ring and the snapshot's two copies (4 bytes each);
+# with the default 72-hour floor a channel takes what it was measured at, 2,900 bytes
+PER_FLOOR_HOUR = 12
 PER_TRACK = 2_300  # a track's keystreams, values and walks
 
 
@@ -38,7 +41,9 @@ def needed(config: dict, profile: dict) -> int:
     k = config["k"]
     doc, tables = board_bytes(config, profile)
     parsed = PER_PROFILE_BYTE * doc + PER_TABLE_BYTE * tables
-    return int(CODE + parsed + PER_CHANNEL * channels + PER_TRACK * k)
+    models = [profile["channels"].get(c["name"], {}) for c in config["channels"]]
+    hours = sum(m["floor"][0] for m in models if "floor" in m and not m.get("shared"))
+    return int(CODE + parsed + PER_CHANNEL * channels + PER_FLOOR_HOUR * hours + PER_TRACK * k)
 
 
 def budget(board: BoardFile | None) -> tuple[int, str]:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..boards import budget
 from ..boards.provision import board_config, stage
 from ..dataset import Series
 from ..errors import VeilError
@@ -28,7 +29,7 @@ from ..privacy.audit import AuditReport, Series1D, run_audit
 from ..privacy.profile import ProfileError, fit_home
 from ..privacy.walk import WalkOptions
 from ..protocol import DeviceSpec
-from .replay import run_folder
+from .replay import SimError, run_folder
 
 HELD_BACK = 0.4  # share of the history (by time) the profiles are checked on
 MIN_HELD_DAYS = 0.5
@@ -143,6 +144,17 @@ def split(readings: Sequence[Reading], held: float = HELD_BACK) -> tuple[int, fl
     return cut, days
 
 
+def _fits_board(spec: DeviceSpec, profile: dict, say: Callable[[str], None]) -> bool:
+    """Whether provisioning would take the device with this profile (boards.budget); a
+    candidate that would not fit is not rehearsed for it, and the fit says so."""
+    try:
+        budget.check(board_config(spec), profile)
+    except budget.BudgetError as e:
+        say(f"  {spec.device}: skipped, {e}")
+        return False
+    return True
+
+
 def rehearse(
     home: Home,
     specs: dict[str, DeviceSpec],
@@ -252,11 +264,23 @@ def choose_profiles(
             t0 = time.monotonic()
             say(f"candidate {n}/{len(candidates)}: {describe(opts)}")
             profiles = _fit(early, specs, label_times, labels, {d: opts for d in specs})
-            got = rehearse(home, specs, profiles, held, Path(tmp) / f"c{n}")
-            for d, s in specs.items():
+            fits = {d: s for d, s in specs.items() if _fits_board(s, profiles[d], say)}
+            if not fits:
+                continue
+            try:
+                got = rehearse(home, fits, profiles, held, Path(tmp) / f"c{n}")
+            except SimError as e:  # e.g. out of the board's heap at boot: not a model to push
+                say(f"  skipped: {e}")
+                continue
+            for d, s in fits.items():
                 scores[d].append((score(got, home, s, lab), opts))
-            worst = max(sc.discriminative for sc, o in (v[-1] for v in scores.values()))
+            worst = max(scores[d][-1][0].discriminative for d in fits)
             say(f"  worst discriminative score {worst:.3f} ({time.monotonic() - t0:.0f} s)")
+        if none := sorted(d for d, v in scores.items() if not v):
+            raise ProfileError(
+                f"no decoy model of {', '.join(none)} fits the smallest board's heap: "
+                "give the device fewer channels"
+            )
         chosen = {d: min(v, key=lambda so: so[0].objective()) for d, v in scores.items()}
         say("auditing the chosen profiles on the held-back history")
         profiles = _fit(early, specs, label_times, labels, {d: o for d, (_s, o) in chosen.items()})

@@ -221,8 +221,9 @@ def run_folder(root: Path, timeout: float = 3600) -> str:
         )
     except subprocess.TimeoutExpired:
         raise SimError(f"the firmware did not finish within {timeout:.0f} s") from None
-    if p.returncode:
-        raise SimError(f"firmware crashed: {(p.stderr.strip().splitlines() or ['?'])[-1]}")
+    if p.returncode:  # the firmware's own crash line is in its log, the interpreter's on stderr
+        said = (p.stderr.strip() or p.stdout.strip()).splitlines()
+        raise SimError(f"firmware crashed (exit {p.returncode}): {said[-1] if said else '?'}")
     if m := _ERROR.search(p.stdout):
         raise SimError(f"firmware stopped: {m.group(1)}")
     return p.stdout
