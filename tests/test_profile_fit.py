@@ -100,7 +100,7 @@ def test_a_model_that_would_not_fit_the_board_is_not_rehearsed(tmp_path):
     from veil.owner.home import Home
     from veil.privacy.profile import ProfileError
     from veil.protocol import DeviceSpec
-    from veil.sim.rehearse import choose_profiles
+    from veil.sim.rehearse import CANDIDATES, choose_profiles
 
     series = dataset.load(ROOM)
     spec = DeviceSpec("wide", 4, 0, tuple(series.channels))
@@ -115,5 +115,5 @@ def test_a_model_that_would_not_fit_the_board_is_not_rehearsed(tmp_path):
     with pytest.raises(ProfileError, match="no decoy model of wide fits the smallest board"):
         choose_profiles(home, {"wide": spec}, readings, progress=said.append)
     skipped = [x for x in said if x.startswith("  wide: skipped, device wide needs about")]
-    assert len(skipped) == 4, said  # each candidate
+    assert len(skipped) == len(CANDIDATES), said  # each candidate
     assert not (tmp_path / "h" / "profiles" / "wide.json").exists()

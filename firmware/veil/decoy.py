@@ -218,8 +218,9 @@ class Channel:
             run = 4 + 3 * (still >> 7) + (0 if n <= 1 else 1 if n <= 5 else 2)
         ctx = ((state * self.bands + self.band(hour)) * (len(edges) + 1) + lv) * RUNS + run
         x = self._draw(self.tab[ctx], u)
-        if self.gain != 256 and not -HALF <= x < HALF:  # a draw of "no step" keeps meaning it
-            x = (x * self.gain + 128) >> 8
+        if self.gain != 256:  # the step the draw means, times the gain; its jitter kept,
+            s = (x + HALF) // FRAC  # so rounding makes s x gain on average (0 stays 0)
+            x += (s * FRAC * (self.gain - 256) + 128) >> 8
         x += (self.phi * prev * FRAC) >> 8
         d = (x + FRAC // 2) // FRAC
         if not self.ylo <= y + d <= self.yhi:  # off the heights it may take: bounce back

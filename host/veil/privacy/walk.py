@@ -39,7 +39,7 @@ class WalkOptions:
     floor_tau_h: float = 16.0  # and follows it with this time constant
     bands: int = 4  # hour-of-day bands
     levels: int = 6  # height classes above the floor
-    ar: bool = True  # steps carry a share of the last step
+    ar: bool = True  # steps carry a share of the last step (on top of the run contexts)
     adapt_days: float = 3.0  # climate sensors: how much fakes move follows the real, over days
 
     def to_json(self) -> dict:

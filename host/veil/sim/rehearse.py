@@ -36,6 +36,7 @@ MIN_HELD_DAYS = 0.5
 MIN_HELD_READINGS = 200
 CANDIDATES = (
     WalkOptions(),
+    WalkOptions(ar=False),  # the run contexts alone carry the momentum (humidity: less excess)
     WalkOptions(bands=1),
     WalkOptions(floor_hours=24),
     WalkOptions(floor_hours=168),
