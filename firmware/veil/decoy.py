@@ -258,7 +258,6 @@ class Decoys:
         ]
         n = len(self.ch)
         self.idx = [array.array("i", [0] * k) for _ in range(n)]  # each walk's grid index
-        self.y = [array.array("i", [0] * k) for _ in range(n)]  # its height above the floor
         self.prev = [array.array("h", [0] * k) for _ in range(n)]  # its last step
         # ticks since it last moved (to 127), and whether that move was up (bit 7)
         self.still = [bytearray(k) for _ in range(n)]
@@ -268,7 +267,7 @@ class Decoys:
         self.sod = 0  # seconds since that day began
         self._hours = 0
         self._fail = 0  # the real track's failed channels this tick
-        size = 14 + sum(28 + 4 * len(ch.floor.ring) if ch else 0 for ch in self.ch) + n * k * 11
+        size = 14 + sum(28 + 4 * len(ch.floor.ring) if ch else 0 for ch in self.ch) + n * k * 7
         self._slots = Slots("decoy", size)
         self._snap = bytearray(size)
 
@@ -292,7 +291,6 @@ class Decoys:
         elif st[t] & 127 < 127:
             st[t] += 1
         self.idx[c][t] = i
-        self.y[c][t] = i - self.base[c]
 
     def _advance(self, t, seq, state, values, mask, real_values):
         """Step track t's channels in `mask` and write their new values into `values`; with
@@ -393,7 +391,6 @@ class Decoys:
                     i = self.base[c] + ch.typical(states[self.placement[t]], hour, ks.u16(c & 7))
                     i = ch.imin if i < ch.imin else ch.imax if i > ch.imax else i
                 self.idx[c][t] = i
-                self.y[c][t] = i - self.base[c]
 
     def save(self, seq, day, sec):
         """Snapshot every walk and floor, so a reboot can carry the fakes on seamlessly."""
@@ -411,9 +408,8 @@ class Decoys:
                     struct.pack_into(">i", b, p, f.ring[j])
                     p += 4
             for t in range(len(self.placement)):
-                walk = (self.idx[c][t], self.y[c][t], self.prev[c][t], self.still[c][t])
-                struct.pack_into(">iihB", b, p, *walk)
-                p += 11
+                struct.pack_into(">ihB", b, p, self.idx[c][t], self.prev[c][t], self.still[c][t])
+                p += 7
         self._slots.store(b)
 
     def restore(self, seq, period_s, real):
@@ -439,9 +435,9 @@ class Decoys:
                     f.ring[j] = struct.unpack_from(">i", snap, p)[0]
                     p += 4
             for t in range(len(self.placement)):
-                i, y, d, s = struct.unpack_from(">iihB", snap, p)
-                self.idx[c][t], self.y[c][t], self.prev[c][t], self.still[c][t] = i, y, d, s
-                p += 11
+                i, d, s = struct.unpack_from(">ihB", snap, p)
+                self.idx[c][t], self.prev[c][t], self.still[c][t] = i, d, s
+                p += 7
         scratch = [0] * len(self.ch)
         while True:
             at += 1

@@ -95,6 +95,11 @@ class ChannelData:
     kind: str = "other"
 
 
+def channel_data(name: str, dec: int, values: list[int | None]) -> ChannelData:
+    """A channel's readings with the kind its name and readings give (kind_of)."""
+    return ChannelData(name, dec, values, kind_of(name, dec, values))
+
+
 # ---------------------------------------------------------------- value grid
 
 
@@ -344,9 +349,8 @@ def fit_profile(
 def fit_series(series: Series, states: Sequence[int] | None = None, **kw) -> dict:
     """A profile from a replayable data set, channel kinds guessed from their names."""
     chans = [
-        ChannelData(c.name, c.dec, col, kind_of(c.name, c.dec, col))
+        channel_data(c.name, c.dec, [row[i] for row in series.rows])
         for i, c in enumerate(series.channels)
-        for col in [[row[i] for row in series.rows]]
     ]
     return fit_profile(series.times, chans, states=states, **kw)
 
@@ -376,9 +380,8 @@ def fit_home(
             continue
         t = np.array([r.ts for r in mine], dtype=np.int64)
         chans = [
-            ChannelData(c.name, c.dec, col, kind_of(c.name, c.dec, col))
+            channel_data(c.name, c.dec, [None if r.mask >> i & 1 else r.values[i] for r in mine])
             for i, c in enumerate(spec.channels)
-            for col in [[None if r.mask >> i & 1 else r.values[i] for r in mine]]
         ]
         series[dev] = (t, chans)
     if not series:
