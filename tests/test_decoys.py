@@ -142,3 +142,46 @@ def test_a_switch_holds_its_state_as_the_real_one_does(home, tmp_path):
         assert 0 < np.abs(np.diff(x)).sum() <= switches * 3, np.abs(np.diff(x)).sum()
     spells = np.concatenate([open_spells(x) for x in tracks[:, :, 0]])  # fakes and the real
     assert spell / 3 <= spells.mean() <= spell * 3, (spells, spell)
+
+
+def _room_days(days: int, swing: float, seed: int) -> list[int]:
+    """A room's temperature in 1/10 degC every 10 minutes: 20 degC plus a daily swing peaking
+    at 15:00 (the sun), slow weather and sensor noise."""
+    rng = np.random.default_rng(seed)
+    n = days * 144
+    hours = np.arange(n) / 6 % 24
+    weather = np.cumsum(rng.normal(0, 0.02, n))
+    temp = 20 + swing * np.cos((hours - 15) / 24 * 2 * np.pi) + weather - weather.mean()
+    return np.round((temp + rng.normal(0, 0.05, n)) * 10).astype(int).tolist()
+
+
+def test_a_climate_fake_follows_the_day_the_room_has_now(home, tmp_path):
+    """A room fitted in a season with a small daily swing and then warmed by the sun each
+    afternoon: within weeks the fakes' average day has the real room's new swing and timing
+    (before, they kept the fitted season's day, and the real track was the only one with a
+    sunny afternoon). Nor do they move much more than the real room while doing so."""
+    t0 = 1_700_000_000 - 1_700_000_000 % 86400
+    ch = Channel("T_living", 1, 0, 400)
+    fitted = _room_days(14, swing=0.3, seed=1)
+    series = dataset.Series([t0 + 600 * i for i in range(len(fitted))], [ch], [[v] for v in fitted])
+    profile = fit_series(series)
+    assert profile["channels"]["T_living"]["kind"] == "temperature"
+    now = _room_days(42, swing=2.0, seed=2)
+    start = series.times[-1] + 600
+    replay = dataset.Series([start + 600 * i for i in range(len(now))], [ch], [[v] for v in now])
+    run_firmware(home, tmp_path / "b", replay, device="room", profile=profile)
+    tracks, _ = _tracks((tmp_path / "b" / "feed.jsonl").read_bytes().splitlines(), 4)
+    last = slice(-14 * 144, None)  # the last two weeks
+
+    def day(x):
+        """The mean of each hour of the day, less the day's mean."""
+        by_hour = np.asarray(x)[last].reshape(-1, 24, 6).mean(axis=(0, 2))
+        return by_hour - by_hour.mean()
+
+    real = day(np.array(now) / 10)
+    moves = np.abs(np.diff(np.array(now)[last] / 10)).mean()
+    for x in tracks[:, :, 0]:  # the real readings are on one track some days: all four judged
+        fake = day(x)
+        assert np.corrcoef(fake, real)[0, 1] > 0.8, (fake, real)
+        assert 0.5 < np.ptp(fake) / np.ptp(real) < 1.5, (fake, real)
+        assert np.abs(np.diff(x[last])).mean() < 2 * moves

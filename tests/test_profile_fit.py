@@ -4,9 +4,13 @@ shown, and a profile that misses the targets reaches a board only when the owner
 
 import json
 
+import numpy as np
 import pytest
 
 from test_sim import veil
+from veil.privacy.audit.tracks import DeviceTracks
+from veil.protocol import Channel, DeviceSpec
+from veil.sim.rehearse import calibrate
 
 from conftest import ROOM
 
@@ -117,3 +121,27 @@ def test_a_model_that_would_not_fit_the_board_is_not_rehearsed(tmp_path):
     skipped = [x for x in said if x.startswith("  wide: skipped, device wide needs about")]
     assert len(skipped) == len(CANDIDATES), said  # each candidate
     assert not (tmp_path / "h" / "profiles" / "wide.json").exists()
+
+
+def test_walks_whose_fakes_moved_too_much_on_their_history_are_scaled():
+    """The fit's own check on its history (sim.rehearse.calibrate): a slow walk whose fakes
+    moved twice as much as the real readings gets half the pace, one that moved as much
+    keeps its own, and a switch is never scaled (a scaled step would leave a light half on)."""
+    rng = np.random.default_rng(0)
+    n, k = 2000, 4
+    spec = DeviceSpec("d", k, 0, (Channel("T1", 1, 0, 400), Channel("RH1", 1, 0, 1000),
+                                  Channel("light", 0, 0, 500)), version=2)  # fmt: skip
+    real = np.repeat(np.arange(n // 500) % k, 500)  # re-dealt every 500 ticks
+    values = np.zeros((k, n, 3))
+    for t in range(k):
+        fake = real != t
+        values[t, :, 0] = np.cumsum(rng.choice([-1, 0, 1], n) * np.where(fake, 2, 1))
+        values[t, :, 1] = np.cumsum(rng.choice([-1, 0, 1], n))
+        values[t, :, 2] = np.cumsum(rng.choice([-1, 0, 1], n) * np.where(fake, 3, 1))
+    models = {"T1": {"kind": "temperature"}, "RH1": {"kind": "humidity"},
+              "light": {"kind": "light"}}  # fmt: skip
+    profiles = {"d": {"channels": models}}
+    calibrate(profiles, {"d": DeviceTracks(spec, np.arange(n) * 60, values, real, [0, 1, 2, 3])})
+    assert 118 <= models["T1"]["scale"] <= 138  # half the pace, give or take the noise
+    assert 236 <= models["RH1"]["scale"] <= 276
+    assert "scale" not in models["light"]

@@ -44,6 +44,7 @@ def door_from_motion(times: np.ndarray, motion: np.ndarray) -> list[int]:
 
 def model(ch: prof.ChannelData, times, states, period):
     m = prof.fit_channel(ch, times, states, period)
+    m.pop("meet")  # a default profile keeps the default bridge
     m["period_s"] = period
     return m
 

@@ -11,7 +11,10 @@ Each channel's reading is a shared slow **floor** plus a per-track **walk** abov
   the household's state (away, awake, asleep), the hour band, how high the walk sits above
   the floor and how it last moved (a step down or up, small or big, or still for so long).
   The tables are fitted on the home's own history (host/veil/privacy/profile.py), so fakes
-  have the real sensor's grid, repeats, jitter, switching steps, tails and autocorrelation.
+  have the real sensor's grid, repeats, jitter, switching steps, tails and autocorrelation;
+- a climate walk (temperature, humidity) also follows the real room's day as the seasons
+  change it: it moves as much more than the fitted day as the real day's hourly curve does
+  lately, and its steps are paced by how much the real readings jitter lately.
 
 The real household is re-dealt every day at 04:00 local time (docs/protocol.md): in the
 minutes before, every fake walk is drawn towards the real reading, so that whichever track
@@ -119,6 +122,16 @@ class Channel:
         self.edges = array.array("i", spec["edges"])
         self.big = spec["big"]
         self.phi = spec["phi"]
+        # a climate walk follows the real sensor's day: its mean height at each hour over the
+        # last days (a day weighs 1 / 2**follow), against the fit's day (`aim`), whose rhythm
+        # the quantile rows already draw: a fake moves as they say plus how much more (or
+        # less) the real day's curve moves now than the fit's
+        self.follow = spec.get("follow", 0)
+        self.aim = array.array("i", [a << 8 for a in spec["aim"]]) if self.follow else None
+        self.prof = array.array("i", self.aim) if self.follow else None
+        self.dm = 0  # how much more the real day's curve moved over this tick (x 256)
+        self.hsum = self.hn = 0  # the real heights this hour, summed, and how many
+        self.hcur = -1  # the hour of day (0-23) they belong to
         self.bands = spec["bands"]
         self.snap = spec["snap"]  # gaps a walk may close in one step before a re-deal
         self.start = array.array("i", spec["start"])
@@ -132,46 +145,62 @@ class Channel:
         self._p = nctx
         self._q = nctx + 2 * KNOTS * rows
         self.every = spec.get("every", 1)  # a model recorded at a longer period steps less often
-        # a climate sensor's fakes move as much as the real sensor has lately, and sit as high
-        # above the floor (seasons and heating change both): the real readings' mean |step|
-        # and mean height over days, against the fit's
-        adapt = spec.get("adapt", [0, 0, 0])
-        self.adapt, self.mad = adapt[0], adapt[1]  # shift, mean |step| x 65536
-        self.hmean = adapt[2] if len(adapt) > 2 else 0  # the fit's mean height x 256
-        self.vol = self.mad  # the real readings' mean |step| x 65536, lately
-        self.lev = self.hmean  # their mean height above the floor x 256, lately
-        self.win = 0  # the sum of |step| in the current window of 256 ticks
-        self.hwin = 0  # the sum of heights in it
+        # a climate sensor's fakes jitter as much as the real sensor has lately (seasons and
+        # heating change it): the real readings' mean |change of step| over days, against the
+        # fit's
+        adapt = spec.get("adapt", [0, 0])
+        self.adapt, self.mad = adapt[0], adapt[1]  # shift, mean |change of step| x 65536
+        self.vol = self.mad  # the real readings' mean |change of step| x 65536, lately
+        self.win = 0  # the sum of |change of step| x 256 in the current window of 256 ticks
         self.ticks = 0
-        self.gain = 256  # how far walks go (x 256): smaller steps below, bigger ones above
-        self.off = 0  # how far the fakes' floor sits above the real one (grid steps)
+        # how far walks go (x 256): smaller steps below, bigger ones above; `scale` is what
+        # the fit found its fakes needed on the history (host veil.sim.rehearse.calibrate)
+        self.scale = spec.get("scale", 256)
+        self.gain = self.scale
+        self.meant = 0  # the step the last draw meant
         for c in range(nctx):
             if self.tab[c] >= rows:
                 raise ValueError("decoy profile tables do not fit this firmware: refit it")
 
-    def note(self, d, h):
-        """The real reading moved by d grid steps to height h above the floor: update how much
-        it moves and how high it sits lately, as means over windows of 256 ticks followed
-        exponentially (exact in small integers)."""
+    def curve(self, sec, period):
+        """How much more the real day's curve moves than the fit's over the tick ending at
+        local second `sec` of the day (both as they stand now, so that a curve's hourly
+        update is not a step every fake takes at once)."""
+        p, a, before = self.prof, self.aim, sec - period
+        self.dm = _at(p, sec) - _at(p, before) - _at(a, sec) + _at(a, before)
+
+    def note(self, d, last, h, hour):
+        """The real reading moved by d grid steps (after `last`) to height h above the floor at
+        `hour` of the day: update how much its steps change lately (the jitter a draw scales,
+        not the slow moves of its day, which the curve follows), as means over windows of 256
+        ticks followed exponentially, and the day's curve from each hour's mean (exact in
+        small integers)."""
+        if self.follow:
+            if hour != self.hcur:
+                if self.hn:
+                    q = self.hsum // self.hn
+                    mean = (q << 8) + ((self.hsum - q * self.hn) << 8) // self.hn
+                    self.prof[self.hcur] += (mean - self.prof[self.hcur]) >> self.follow
+                self.hcur, self.hsum, self.hn = hour, 0, 0
+            self.hsum += h if -4096 < h < 4096 else (4095 if h > 0 else -4095)
+            self.hn += 1
         if self.adapt:
+            d -= last
             d = d if d >= 0 else -d
-            self.win += d if d < 1024 else 1023
-            self.hwin += h if -4096 < h < 4096 else (4095 if h > 0 else -4095)
+            self.win += (d if d < 1024 else 1023) << 8
             self.ticks += 1
             if self.ticks == 256:  # a window's mean x 65536 is its sum x 256, x 256 its sum
-                self.vol += ((self.win << 8) - self.vol) >> self.adapt
-                self.lev += (self.hwin - self.lev) >> self.adapt
-                self.win = self.hwin = self.ticks = 0
+                self.vol += (self.win - self.vol) >> self.adapt
+                self.win = self.ticks = 0
                 self.regain()
 
     def regain(self):
-        """How fast walks go (1/4 to 4) and how far their floor is raised, from how much the
-        real readings move and how high they sit lately."""
+        """How fast walks go (1/4 to 4), from how much the real readings jitter lately and
+        the fit's `scale`."""
         if self.adapt:
             g = self.vol // (self.mad >> 8)
+            g = (g if g < 4096 else 4096) * self.scale >> 8  # small ints on an ESP32
             self.gain = 64 if g < 64 else 1024 if g > 1024 else g
-            if self.hmean:
-                self.off = (self.lev - self.hmean + 128) >> 8
 
     def band(self, hour):
         return hour * self.bands // 24
@@ -218,13 +247,24 @@ class Channel:
             run = 4 + 3 * (still >> 7) + (0 if n <= 1 else 1 if n <= 5 else 2)
         ctx = ((state * self.bands + self.band(hour)) * (len(edges) + 1) + lv) * RUNS + run
         x = self._draw(self.tab[ctx], u)
+        # the step the walk means, as on the history (no pace, no curve): it is what the walk
+        # remembers as its last step, so a pace above 1 cannot feed itself through the
+        # contexts of big steps and the momentum
+        meant = (x + ((self.phi * prev * FRAC) >> 8) + FRAC // 2) // FRAC
         if self.gain != 256:  # the step the draw means, times the gain; its jitter kept,
             s = (x + HALF) // FRAC  # so rounding makes s x gain on average (0 stays 0)
             x += (s * FRAC * (self.gain - 256) + 128) >> 8
         x += (self.phi * prev * FRAC) >> 8
-        d = (x + FRAC // 2) // FRAC
+        if self.follow:  # the curve's extra move in 1/256 steps, added before rounding (the
+            dm = self.dm  # draw's jitter dithers it, so a small move still counts)
+            dm = -65535 if dm < -65535 else 65535 if dm > 65535 else dm
+            x = -65535 if x < -65535 else 65535 if x > 65535 else x
+            d = (x * 32 + dm + 128) >> 8
+        else:
+            d = (x + FRAC // 2) // FRAC
         if not self.ylo <= y + d <= self.yhi:  # off the heights it may take: bounce back
-            d = -d if self.ylo <= y - d <= self.yhi else 0
+            d, meant = (-d, -meant) if self.ylo <= y - d <= self.yhi else (0, 0)
+        self.meant = meant
         return d
 
 
@@ -267,7 +307,7 @@ class Decoys:
         self.sod = 0  # seconds since that day began
         self._hours = 0
         self._fail = 0  # the real track's failed channels this tick
-        size = 14 + sum(28 + 4 * len(ch.floor.ring) if ch else 0 for ch in self.ch) + n * k * 7
+        size = 14 + sum(_floor_bytes(ch) for ch in self.ch) + n * k * 7
         self._slots = Slots("decoy", size)
         self._snap = bytearray(size)
 
@@ -281,9 +321,16 @@ class Decoys:
     def _hour(self):
         return (self.sod // 3600 + 4) % 24
 
-    def _moved(self, c, t, i):
-        """Track t's channel c is now at grid index i: note its step, stillness and height."""
-        d = i - self.idx[c][t]
+    def _curves(self):
+        """Every climate walk's day's curve at this tick."""
+        sec = (self.sod + ANCHOR) % DAY
+        for ch in self.ch:
+            if ch and ch.follow:  # a walk stepping every so many ticks: over its step
+                ch.curve(sec, self._period * ch.every)
+
+    def _moved(self, c, t, i, d):
+        """Track t's channel c moved by d (as the walk remembers it) to grid index i: note its
+        step, stillness and height."""
         self.prev[c][t] = d if -32768 <= d <= 32767 else (32767 if d > 0 else -32768)
         st = self.still[c]
         if d:
@@ -318,7 +365,7 @@ class Decoys:
                         fresh = -1  # the pull may have drawn a block of its own
                     i += d
                     i = ch.imin if i < ch.imin else ch.imax if i > ch.imax else i
-                    self._moved(c, t, i)
+                    self._moved(c, t, i, ch.meant)
                 values[c] = ch.grid.value(self.idx[c][t])
 
     def _pull(self, c, t, y, real, left, seq):
@@ -344,6 +391,7 @@ class Decoys:
         `fail_mask`, for the reading taken at (day, sec) (veil.clock); the real track's other
         channels feed the floor and its own walk."""
         self._clock(day, sec)
+        self._curves()
         self._fail = fail_mask
         states = self.households.at(self.day, self.sod)
         walked = self.walked
@@ -351,7 +399,7 @@ class Decoys:
             ch = self.ch[c]
             if walked >> c & 1 and not fail_mask >> c & 1:
                 f = ch.floor.follow(self._hours, ch.grid.index(real_values[c]))
-                self.base[c] = f + ch.off
+                self.base[c] = f
         if self._fresh:
             self._fresh = False
             self._begin(seq, states, real, real_values, fail_mask)
@@ -359,8 +407,9 @@ class Decoys:
             if walked >> c & 1 and not fail_mask >> c & 1:
                 ch = self.ch[c]
                 i = ch.grid.index(real_values[c])
-                ch.note(i - self.idx[c][real], i - self.base[c] + ch.off)
-                self._moved(c, real, i)
+                d = i - self.idx[c][real]
+                ch.note(d, self.prev[c][real], i - self.base[c], self._hour())
+                self._moved(c, real, i, d)
         near = DAY - self.sod <= self._bridge
         for t in range(len(self.placement)):
             state = states[self.placement[t]]
@@ -401,12 +450,18 @@ class Decoys:
             ch = self.ch[c]
             if ch:
                 f = ch.floor
-                floor = (f.b, f.cur, f.hour, f.filled, self.base[c], ch.vol, ch.lev)
-                struct.pack_into(">iiiiiii", b, p, *floor)
-                p += 28
+                floor = (f.b, f.cur, f.hour, f.filled, self.base[c], ch.vol)
+                struct.pack_into(">iiiiii", b, p, *floor)
+                p += 24
                 for j in range(len(f.ring)):
                     struct.pack_into(">i", b, p, f.ring[j])
                     p += 4
+                if ch.follow:
+                    struct.pack_into(">iii", b, p, ch.hsum, ch.hn, ch.hcur)
+                    p += 12
+                    for j in range(24):
+                        struct.pack_into(">i", b, p, ch.prof[j])
+                        p += 4
             for t in range(len(self.placement)):
                 struct.pack_into(">ihB", b, p, self.idx[c][t], self.prev[c][t], self.still[c][t])
                 p += 7
@@ -426,14 +481,20 @@ class Decoys:
             ch = self.ch[c]
             if ch:
                 f = ch.floor
-                f.b, f.cur, f.hour, f.filled, self.base[c], ch.vol, ch.lev = struct.unpack_from(
-                    ">iiiiiii", snap, p
+                f.b, f.cur, f.hour, f.filled, self.base[c], ch.vol = struct.unpack_from(
+                    ">iiiiii", snap, p
                 )
                 ch.regain()
-                p += 28
+                p += 24
                 for j in range(len(f.ring)):
                     f.ring[j] = struct.unpack_from(">i", snap, p)[0]
                     p += 4
+                if ch.follow:
+                    ch.hsum, ch.hn, ch.hcur = struct.unpack_from(">iii", snap, p)
+                    p += 12
+                    for j in range(24):
+                        ch.prof[j] = struct.unpack_from(">i", snap, p)[0]
+                        p += 4
             for t in range(len(self.placement)):
                 i, d, s = struct.unpack_from(">ihB", snap, p)
                 self.idx[c][t], self.prev[c][t], self.still[c][t] = i, d, s
@@ -446,10 +507,27 @@ class Decoys:
             if at >= seq:
                 break
             self._clock(day, sec)
+            self._curves()
             states = self.households.at(self.day, self.sod)
             for t in range(len(self.placement)):
                 if t != real:
                     self._advance(t, at, states[self.placement[t]], scratch, self.walked, None)
+
+
+def _at(curve, sec):
+    """A day's curve (24 hourly means x 256) at local second `sec`: each hour's mean at its
+    middle, linear between."""
+    s = (sec - 1800) % 86400
+    h = s // 3600
+    f = (s - h * 3600) >> 4  # 0..224
+    return (curve[h] * (225 - f) + curve[h + 1 if h < 23 else 0] * f) // 225
+
+
+def _floor_bytes(ch):
+    """What a channel's floor (and day's curve) takes in a snapshot."""
+    if not ch:
+        return 0
+    return 24 + 4 * len(ch.floor.ring) + (12 + 4 * 24 if ch.follow else 0)
 
 
 def _later(a, b):

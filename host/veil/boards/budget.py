@@ -15,7 +15,7 @@ from ..errors import VeilError
 from ..privacy.profile import board_files
 from .boardfile import BoardFile, known, load
 
-CODE = 37_000  # the firmware's modules as .mpy (a network sink's too), config, state, what all have
+CODE = 38_000  # the firmware's modules as .mpy (a network sink's too), config, state, what all have
 PER_PROFILE_BYTE = 2.2  # the parsed profile, per byte of profile.json
 PER_TABLE_BYTE = 1.0  # the decoy tables, read from decoy.bin into one buffer a channel
 PER_CHANNEL = 2_036  # a channel's walks, encoder and driver state, its floor but the hours
@@ -23,6 +23,9 @@ PER_CHANNEL = 2_036  # a channel's walks, encoder and driver state, its floor bu
 # with the default 72-hour floor a channel takes what it was measured at, 2,900 bytes
 PER_FLOOR_HOUR = 12
 PER_TRACK = 2_300  # a track's keystreams, values and walks
+# a climate channel's day's curves (the fit's and the real day's, 24 ints each) and their
+# place in the snapshot's two copies
+PER_CURVE = 450
 
 
 class BudgetError(VeilError):
@@ -43,7 +46,15 @@ def needed(config: dict, profile: dict) -> int:
     parsed = PER_PROFILE_BYTE * doc + PER_TABLE_BYTE * tables
     models = [profile["channels"].get(c["name"], {}) for c in config["channels"]]
     hours = sum(m["floor"][0] for m in models if "floor" in m and not m.get("shared"))
-    return int(CODE + parsed + PER_CHANNEL * channels + PER_FLOOR_HOUR * hours + PER_TRACK * k)
+    curves = sum(1 for m in models if m.get("follow"))
+    return int(
+        CODE
+        + parsed
+        + PER_CHANNEL * channels
+        + PER_FLOOR_HOUR * hours
+        + PER_CURVE * curves
+        + PER_TRACK * k
+    )
 
 
 def budget(board: BoardFile | None) -> tuple[int, str]:

@@ -1,7 +1,7 @@
 """Decoy profiles: what a board needs to make fakes that look like this home, learned from the
 owner's own real readings (`veil profile fit`): a few KB of JSON per channel.
 
-    {"veil_profile": 2, "tz_offset_s": 0, "period_s": 30, "bridge_s": 1800,
+    {"veil_profile": 2, "tz_offset_s": 0, "period_s": 30, "bridge_s": 1800..21600,
      "occupancy": {"slot_s": 300,
                    "days": [4 x u16],           # P(empty day) by day type, previous day
                    "start": [4 x u16],          # state at 04:00 by day type (cumulative)
@@ -15,6 +15,10 @@ owner's own real readings (`veil profile fit`): a few KB of JSON per channel.
          "edges": [...], "big": n, "phi": x256, # height classes, big steps, momentum
          "bands": n, "snap": n,                 # hour bands; gaps closed at once before a re-deal
          "start": [3 * bands * 8],              # typical heights per state and band
+         "adapt": [shift, mad],                 # climate: the pace follows the real jitter
+         "follow": n, "aim": [24],              # climate: the day's curve followed (a day
+                                                #   weighs 2**-n), from the history's hours
+         "scale": x256,                         # steps scaled on the history (sim.rehearse)
          "index": b64, "P": b64, "Q": b64,      # context -> row; rows of 24 quantile knots
          "fit": {...}}}}                        # the options the fit chose
 
@@ -46,7 +50,8 @@ DAY_S = 86400
 NIGHT = range(0, 6)
 SMOOTH = 8.0  # pseudo-counts pulled from the parent cell (occupancy tables)
 MIN_HISTORY = 100  # readings needed to fit a profile
-BRIDGE_S = 1800  # fakes are drawn towards the real readings this long before a re-deal
+BRIDGE_S = 1800  # fakes are drawn towards the real readings at least this long before a re-deal
+BRIDGE_MAX_S = 6 * 3600  # and at most this long
 PUBLIC = ("pressure",)  # kinds the weather service publishes: every track carries the reading
 _KIND_HINTS = (
     ("co2", ("co2",)),
@@ -333,17 +338,27 @@ def fit_profile(
         occupancy = _default_occupancy()
     if st is None:
         st = np.full(len(t), AWAKE)
+    models = {
+        c.name: fit_channel(c, t, st, period_s, tz_offset_s, (options or {}).get(c.name))
+        for c in channels
+    }
+    meet = max((m.pop("meet", 0) for m in models.values()), default=0)
     return {
         "veil_profile": FORMAT,
         "tz_offset_s": tz_offset_s,
         "period_s": period_s,
-        "bridge_s": BRIDGE_S,
+        "bridge_s": bridge_seconds(meet, period_s),
         "occupancy": occupancy or fit_occupancy(t, st, tz_offset_s, _default_occupancy()),
-        "channels": {
-            c.name: fit_channel(c, t, st, period_s, tz_offset_s, (options or {}).get(c.name))
-            for c in channels
-        },
+        "channels": models,
     }
+
+
+def bridge_seconds(ticks: int, period_s: float) -> int:
+    """How long before a re-deal the fakes are drawn towards the real readings: long enough
+    for `ticks` of the slowest channel's usual steps (a 10-minute room sensor whose nights
+    differ by degrees needs hours; closing that in 30 minutes showed as a cliff on every fake
+    track at 04:00), at least BRIDGE_S and at most BRIDGE_MAX_S."""
+    return int(min(max(ticks * period_s, BRIDGE_S), BRIDGE_MAX_S))
 
 
 def fit_series(series: Series, states: Sequence[int] | None = None, **kw) -> dict:
@@ -544,6 +559,7 @@ def check(doc: dict, what: str = "profile") -> None:
                 and len(ch["start"]) == 3 * ch["bands"] * 8
                 and len(ch["floor"]) == 2
                 and ch["floor"][0] >= 1
+                and (not ch.get("follow") or len(ch["aim"]) == 24)
             )
         except (KeyError, TypeError, ValueError):
             ok = False

@@ -3,10 +3,11 @@ real readings, in the exact integer arithmetic of firmware/veil/decoy.py (its co
 
 A fake walk steps once a tick by `round(phi * last step + innovation)` grid steps, the
 innovation drawn from a quantile row chosen by the context (household state, hour band, height
-above the floor, how the walk last moved). Rows are the jittered empirical distributions of the
-real steps in each context, smoothed towards coarser contexts, stored as 24 knots of the
-quantile function (probability in 1/65536, value in 1/8 grid steps) and shared between
-contexts that end up alike.
+above the floor, how the walk last moved); a climate walk also moves as the real day's curve
+(its mean height at each hour, followed over weeks) moves more than the history's. Rows are the
+jittered empirical distributions of the real steps in each context, smoothed towards coarser
+contexts, stored as 24 knots of the quantile function (probability in 1/65536, value in 1/8
+grid steps) and shared between contexts that end up alike.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class WalkOptions:
     levels: int = 6  # height classes above the floor
     ar: bool = True  # steps carry a share of the last step (on top of the run contexts)
     adapt_days: float = 3.0  # climate sensors: how much fakes move follows the real, over days
+    curve_days: float = 16.0  # and their day's curve follows the real day's, over weeks
 
     def to_json(self) -> dict:
         return {
@@ -50,6 +52,7 @@ class WalkOptions:
             "levels": self.levels,
             "ar": self.ar,
             "adapt_days": self.adapt_days,
+            "curve_days": self.curve_days,
         }
 
 
@@ -66,6 +69,23 @@ def hour_counts(times: np.ndarray, tz: int) -> np.ndarray:
 
 def local_hours(times: np.ndarray, tz: int) -> np.ndarray:
     return ((times + tz) % DAY_S) // 3600
+
+
+def day_curve(y: np.ndarray, ok: np.ndarray, hours: np.ndarray) -> np.ndarray:
+    """The real readings' mean height above the floor at each local hour (24 values; an hour
+    seen too seldom takes the mean of all): the day a climate walk follows."""
+    whole = float(y[ok].mean())
+    return np.array(
+        [
+            round(
+                float(y[ok & (hours == h)].mean())
+                if (ok & (hours == h)).sum() >= MIN_OWN
+                else whole
+            )
+            for h in range(24)
+        ],
+        dtype=np.int64,
+    )
 
 
 def floor_series(
@@ -280,29 +300,37 @@ def fit_walk(
     moved = np.abs(step[valid & (step != 0)])
     big = max(1, int(np.median(moved))) if len(moved) else 1
     prev = np.r_[0, step[:-1]] * np.r_[False, valid[:-1]]
+    yb = np.r_[y[0], y[:-1]]  # the height before each step
+    hours = local_hours(times, tz)
     both = valid & (prev != 0)
     phi = 0.0
     if opts.ar and both.any():
         phi = float((step[both] * prev[both]).sum() / max(float((prev[both] ** 2).sum()), 1.0))
     phi256 = round(min(max(phi, -0.9), 0.95) * 256)
-    mad = round(float(np.abs(step[valid]).mean()) * 65536) if valid.any() else 0
+    # a climate walk follows the day's curve (firmware Channel.curve), which on the history
+    # is the history's own: it adds no move of its own there
+    follow = kind in CLIMATE and opts.adapt_days > 0
+    aim = day_curve(y, ok, hours) if follow else np.zeros(24, dtype=np.int64)
+    # how much the real steps change (the pace follows it: the jitter a draw scales, not a
+    # season's slow moves, which the day's curve follows), x 65536
+    paired = valid & np.r_[False, valid[:-1]]
+    mad = round(float(np.abs(step - prev)[paired].mean()) * 65536) if paired.any() else 0
     adapt = [0, 0]
     if kind in CLIMATE and opts.adapt_days > 0 and mad >= 256:
-        # how much the real sensor moved and how high above the floor it sat, on average:
-        # the firmware follows both over windows of 256 ticks (Channel.note) and scales the
-        # fakes' steps and raises their floor by how the real readings differ lately
-        hmean = round(float(y[ok].mean()) * 256)
-        adapt = [max(1, floor_shift(opts.adapt_days * 24, period_s) - 8), mad, hmean]
+        # the firmware follows it over windows of 256 ticks (Channel.note) and scales the
+        # fakes' steps by how the real readings differ lately (their heights it follows
+        # through the day's curve)
+        adapt = [max(1, floor_shift(opts.adapt_days * 24, period_s) - 8), mad]
+    # what the quantile rows draw: the step but its momentum (firmware Channel.step)
     centre = step * FRAC - ((phi256 * prev * FRAC) >> 8)
 
-    yb = np.r_[y[0], y[:-1]]  # the height before each step
     edges = sorted(
         set(np.percentile(y[ok], np.linspace(0, 100, opts.levels + 1)[1:-1]).round().astype(int))
     )
     nlev = len(edges) + 1
     lev = np.searchsorted(np.asarray(edges), yb, side="left")
     runs = run_classes(step, valid, big)
-    band = local_hours(times, tz) * opts.bands // 24
+    band = hours * opts.bands // 24
 
     sizes = (3, opts.bands, nlev, RUNS)
     # a contact's level (open or shut) says most about its next step: an open cupboard
@@ -325,9 +353,24 @@ def fit_walk(
             start += np.percentile(pool, np.arange(1, 16, 2) * 6.25).round().astype(int).tolist()
     ylo, yhi = int(y[ok].min()), int(y[ok].max())
     span = yhi - ylo
-    if kind not in SWITCHING:  # slow signals drift beyond what the history saw
+    if kind in CLIMATE:  # a season may swing a room wider than its history (the sun)
+        ylo, yhi = ylo - span, yhi + span
+    elif kind not in SWITCHING:  # slow signals drift beyond what the history saw
         ylo, yhi = ylo - span // 8, yhi + span // 4
+    # a day weighs 1 / 2**follow in the curve: about 1 / curve_days (seasons, not a week's
+    # weather: each day's own deviation is in the steps already, and following it closely
+    # made fakes move 1.5 times as much as the real sensor on its own history)
+    days = max(1, round(math.log2(max(2.0, opts.curve_days))))
+    curve = {"follow": days, "aim": aim.tolist()} if follow else {}
+    # how many ticks fakes need to meet the real reading before a re-deal without a step
+    # bigger than the sensor's usual: the spread of its heights in the hour before 04:00
+    # over its mean |step| (profile.fit_profile sets the device's bridge from it)
+    night = ok & (hours == ANCHOR_S // 3600 - 1)
+    mean_step = float(np.abs(step[valid]).mean()) if valid.any() else 1.0
+    spread = float(y[night].std()) if night.sum() > 1 else 0.0
+    meet = math.ceil(1.13 * spread / max(mean_step, 1e-3))
     return {
+        **curve,
         "floor": [opts.floor_hours, shift],
         "y": [ylo, yhi],
         "edges": [int(e) for e in edges],
@@ -341,6 +384,7 @@ def fit_walk(
         "P": _b64(p_rows),
         "Q": _b64(q_rows),
         "fit": opts.to_json(),
+        "meet": meet,
     }
 
 

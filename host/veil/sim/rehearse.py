@@ -26,7 +26,8 @@ from ..feed import read_feed
 from ..owner.decode import Reading, decode
 from ..owner.home import Home
 from ..privacy.audit import AuditReport, Series1D, run_audit
-from ..privacy.profile import ProfileError, fit_home
+from ..privacy.audit.tracks import load_tracks
+from ..privacy.profile import SWITCHING, ProfileError, fit_home
 from ..privacy.walk import WalkOptions
 from ..protocol import DeviceSpec
 from .replay import SimError, run_folder
@@ -34,6 +35,7 @@ from .replay import SimError, run_folder
 HELD_BACK = 0.4  # share of the history (by time) the profiles are checked on
 MIN_HELD_DAYS = 0.5
 MIN_HELD_READINGS = 200
+CALIBRATION_READINGS = 4000  # the last readings of the fitting history the walks are scaled on
 CANDIDATES = (
     WalkOptions(),
     WalkOptions(ar=False),  # the run contexts alone carry the momentum (humidity: less excess)
@@ -156,6 +158,10 @@ def _fits_board(spec: DeviceSpec, profile: dict, say: Callable[[str], None]) -> 
     return True
 
 
+def budget_ok(spec: DeviceSpec, profile: dict) -> bool:
+    return _fits_board(spec, profile, lambda _m: None)
+
+
 def rehearse(
     home: Home,
     specs: dict[str, DeviceSpec],
@@ -264,7 +270,7 @@ def choose_profiles(
         for n, opts in enumerate(candidates, 1):
             t0 = time.monotonic()
             say(f"candidate {n}/{len(candidates)}: {describe(opts)}")
-            profiles = _fit(early, specs, label_times, labels, {d: opts for d in specs})
+            profiles = _fit(home, early, specs, label_times, labels, {d: opts for d in specs})
             fits = {d: s for d, s in specs.items() if _fits_board(s, profiles[d], say)}
             if not fits:
                 continue
@@ -284,10 +290,14 @@ def choose_profiles(
             )
         chosen = {d: min(v, key=lambda so: so[0].objective()) for d, v in scores.items()}
         say("auditing the chosen profiles on the held-back history")
-        profiles = _fit(early, specs, label_times, labels, {d: o for d, (_s, o) in chosen.items()})
+        profiles = _fit(
+            home, early, specs, label_times, labels, {d: o for d, (_s, o) in chosen.items()}
+        )
         got = rehearse(home, specs, profiles, held, Path(tmp) / "chosen")
         report = run_audit(got, home.keys(), specs, labels=lab)
-    final = _fit(readings, specs, label_times, labels, {d: o for d, (_s, o) in chosen.items()})
+    final = _fit(
+        home, readings, specs, label_times, labels, {d: o for d, (_s, o) in chosen.items()}
+    )
     stamp = time.strftime("%Y-%m-%d")
     out = {}
     for d, (sc, opts) in chosen.items():
@@ -305,7 +315,7 @@ def fit_unchecked(home: Home, items, *, label_times=None, labels=None) -> dict[s
     check_labels(readings, label_times)
     mine = by_device(readings)
     profiles = _fit(
-        readings, {d: s for d, s in specs.items() if d in mine}, label_times, labels, {}
+        home, readings, {d: s for d, s in specs.items() if d in mine}, label_times, labels, {}
     )
     for d, p in profiles.items():
         p["check"] = None
@@ -313,11 +323,50 @@ def fit_unchecked(home: Home, items, *, label_times=None, labels=None) -> dict[s
     return {d: len(mine[d]) for d in profiles}
 
 
-def _fit(readings, specs, label_times, labels, options) -> dict[str, dict]:
+def _fit(home, readings, specs, label_times, labels, options) -> dict[str, dict]:
+    """Fit every device's profile, then scale its walks on the history it was fitted on."""
     try:
-        return fit_home(readings, specs, label_times=label_times, labels=labels, options=options)
+        profiles = fit_home(
+            readings, specs, label_times=label_times, labels=labels, options=options
+        )
     except ValueError as e:
         raise ProfileError(f"cannot fit a profile: {e}") from None
+    mine = by_device(readings)
+    tail = {d: as_series(mine[d][-CALIBRATION_READINGS:], specs[d]) for d in profiles}
+    fits = {d: specs[d] for d in profiles if budget_ok(specs[d], profiles[d])}
+    if not fits:  # the rehearsal says why none is tried
+        return profiles
+    with tempfile.TemporaryDirectory(prefix="veil-calibrate-") as tmp:
+        try:
+            got = rehearse(home, fits, profiles, {d: tail[d] for d in fits}, Path(tmp))
+        except SimError:  # the rehearsal of this model will say so, and skip it
+            return profiles
+    calibrate(profiles, load_tracks(got, home.keys(), fits))
+    return profiles
+
+
+def calibrate(profiles: dict[str, dict], tracks: dict) -> None:
+    """Scale each slow walk's steps (a model's `scale`, x 256) by how much its fakes moved
+    against the real readings over the history the model was fitted on, which the firmware
+    has just disguised: the generator checks itself before anything reaches a board (on the
+    appliances house its fakes moved 1.2 to 3 times as much as the real rooms they were
+    fitted on: a momentum shared by merged contexts, the pace and the day's curve each
+    smear the share of repeated readings). Switches are left as they are: a scaled step
+    would leave a light half on."""
+    for dev, tr in tracks.items():
+        same = tr.real[1:] == tr.real[:-1]  # no re-deal between the two ticks
+        is_real = np.arange(tr.k)[:, None] == tr.real[None, 1:]
+        fake_at, real_at = ~is_real & same, is_real & same
+        if not (fake_at.any() and real_at.any()):
+            continue
+        for c, ch in enumerate(tr.spec.channels):
+            model = profiles[dev]["channels"][ch.name]
+            if model.get("shared") or model["kind"] in SWITCHING:
+                continue
+            moves = np.abs(np.diff(tr.values[:, :, c], axis=1))
+            fake, real = moves[fake_at].mean(), moves[real_at].mean()
+            if fake > 0 and real > 0:
+                model["scale"] = int(np.clip(round(256 * real / fake), 64, 1024))
 
 
 def _current(home: Home, device: str) -> dict | None:
