@@ -250,11 +250,12 @@ class Channel:
         # the step the walk means, as on the history (no pace, no curve): it is what the walk
         # remembers as its last step, so a pace above 1 cannot feed itself through the
         # contexts of big steps and the momentum
-        meant = (x + ((self.phi * prev * FRAC) >> 8) + FRAC // 2) // FRAC
+        mom = (self.phi * prev * FRAC) >> 8
+        meant = (x + mom + FRAC // 2) // FRAC
         if self.gain != 256:  # the step the draw means, times the gain; its jitter kept,
             s = (x + HALF) // FRAC  # so rounding makes s x gain on average (0 stays 0)
             x += (s * FRAC * (self.gain - 256) + 128) >> 8
-        x += (self.phi * prev * FRAC) >> 8
+        x += mom
         if self.follow:  # the curve's extra move in 1/256 steps, added before rounding (the
             dm = self.dm  # draw's jitter dithers it, so a small move still counts)
             dm = -65535 if dm < -65535 else 65535 if dm > 65535 else dm

@@ -158,10 +158,6 @@ def _fits_board(spec: DeviceSpec, profile: dict, say: Callable[[str], None]) -> 
     return True
 
 
-def budget_ok(spec: DeviceSpec, profile: dict) -> bool:
-    return _fits_board(spec, profile, lambda _m: None)
-
-
 def rehearse(
     home: Home,
     specs: dict[str, DeviceSpec],
@@ -333,7 +329,7 @@ def _fit(home, readings, specs, label_times, labels, options) -> dict[str, dict]
         raise ProfileError(f"cannot fit a profile: {e}") from None
     mine = by_device(readings)
     tail = {d: as_series(mine[d][-CALIBRATION_READINGS:], specs[d]) for d in profiles}
-    fits = {d: specs[d] for d in profiles if budget_ok(specs[d], profiles[d])}
+    fits = {d: specs[d] for d in profiles if _fits_board(specs[d], profiles[d], lambda _m: None)}
     if not fits:  # the rehearsal says why none is tried
         return profiles
     with tempfile.TemporaryDirectory(prefix="veil-calibrate-") as tmp:
