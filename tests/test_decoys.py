@@ -185,3 +185,42 @@ def test_a_climate_fake_follows_the_day_the_room_has_now(home, tmp_path):
         assert np.corrcoef(fake, real)[0, 1] > 0.8, (fake, real)
         assert 0.5 < np.ptp(fake) / np.ptp(real) < 1.5, (fake, real)
         assert np.abs(np.diff(x[last])).mean() < 2 * moves
+
+
+def _toggling_room(days: int, jitter: float, seed: int) -> list[int]:
+    """A steady room's temperature in 1/10 degC every 10 minutes, read half-way between two
+    grid values: the sensor toggles between them, the more often the more it jitters."""
+    rng = np.random.default_rng(seed)
+    n = days * 144
+    return np.round((20.05 + rng.normal(0, jitter, n)) * 10).astype(int).tolist()
+
+
+def test_a_calmer_room_calms_its_fakes_and_they_still_toggle(home, tmp_path):
+    """A room fitted while its sensor jittered, then calm: fakes move about as little as the
+    real sensor does now (their pace is fed back from how much they move against it), and
+    they do so as the sensor does, by toggling between two values less often, not by
+    creeping away (a slower pace skips ticks instead of shrinking steps)."""
+    t0 = 1_700_000_000 - 1_700_000_000 % 86400
+    ch = Channel("T_hall", 1, 0, 400)
+    fitted = _toggling_room(14, jitter=0.08, seed=1)
+    series = dataset.Series([t0 + 600 * i for i in range(len(fitted))], [ch], [[v] for v in fitted])
+    profile = fit_series(series)
+    now = _toggling_room(28, jitter=0.02, seed=2)
+    start = series.times[-1] + 600
+    replay = dataset.Series([start + 600 * i for i in range(len(now))], [ch], [[v] for v in now])
+    run_firmware(home, tmp_path / "b", replay, device="hall", profile=profile)
+    tracks, _ = _tracks((tmp_path / "b" / "feed.jsonl").read_bytes().splitlines(), 4)
+    last = slice(-14 * 144, None)  # the last two weeks
+
+    def pattern(x):
+        """Mean |step| and the share of steps that undo the step before (a toggle)."""
+        d = np.diff(np.asarray(x)[last])
+        nz = d[d != 0]
+        return np.abs(d).mean(), np.mean(nz[1:] * nz[:-1] < 0)
+
+    moves, toggles = pattern(np.array(now) / 10)
+    assert toggles > 0.9  # the room as built: nearly every move is undone
+    for x in tracks[:, :, 0]:  # the real readings are on one track some days: all four judged
+        m, t = pattern(x)
+        assert 0.6 < m / moves < 1.5, (m, moves)
+        assert t > 0.75, t

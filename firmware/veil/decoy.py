@@ -145,19 +145,16 @@ class Channel:
         self._p = nctx
         self._q = nctx + 2 * KNOTS * rows
         self.every = spec.get("every", 1)  # a model recorded at a longer period steps less often
-        # a climate sensor's fakes jitter as much as the real sensor has lately (seasons and
-        # heating change it): the real readings' mean |change of step| over days, against the
-        # fit's
-        adapt = spec.get("adapt", [0, 0])
-        self.adapt, self.mad = adapt[0], adapt[1]  # shift, mean |change of step| x 65536
-        self.vol = self.mad  # the real readings' mean |change of step| x 65536, lately
-        self.win = 0  # the sum of |change of step| x 256 in the current window of 256 ticks
-        self.ticks = 0
-        # how far walks go (x 256): smaller steps below, bigger ones above; `scale` is what
-        # the fit found its fakes needed on the history (host veil.sim.rehearse.calibrate)
-        self.scale = spec.get("scale", 256)
-        self.gain = self.scale
+        # how far walks go (x 256): smaller steps below, bigger ones above; at first what the
+        # fit found its fakes needed on the history (host veil.sim.rehearse.calibrate), then,
+        # for a climate sensor, whatever makes its fakes move as much as the real sensor has
+        # lately (seasons and heating change it), each 256 readings 1 / 2**pace of the way
+        self.gain = spec.get("scale", 256)
+        self.pace = spec.get("pace", 0)
+        self.win = self.ticks = 0  # the real readings' |step| summed, and how many, ...
+        self.fwin = self.fn = 0  # ... and the fakes', in the current window of 256 ticks
         self.meant = 0  # the step the last draw meant
+        self.skip = False  # whether the last draw skipped its tick
         for c in range(nctx):
             if self.tab[c] >= rows:
                 raise ValueError("decoy profile tables do not fit this firmware: refit it")
@@ -169,12 +166,10 @@ class Channel:
         p, a, before = self.prof, self.aim, sec - period
         self.dm = _at(p, sec) - _at(p, before) - _at(a, sec) + _at(a, before)
 
-    def note(self, d, last, h, hour):
-        """The real reading moved by d grid steps (after `last`) to height h above the floor at
-        `hour` of the day: update how much its steps change lately (the jitter a draw scales,
-        not the slow moves of its day, which the curve follows), as means over windows of 256
-        ticks followed exponentially, and the day's curve from each hour's mean (exact in
-        small integers)."""
+    def note(self, d, h, hour):
+        """The real reading moved by d grid steps to height h above the floor at `hour` of the
+        day: count the move for the pace, and follow the day's curve from each hour's mean
+        (exact in small integers)."""
         if self.follow:
             if hour != self.hcur:
                 if self.hn:
@@ -184,23 +179,33 @@ class Channel:
                 self.hcur, self.hsum, self.hn = hour, 0, 0
             self.hsum += h if -4096 < h < 4096 else (4095 if h > 0 else -4095)
             self.hn += 1
-        if self.adapt:
-            d -= last
+        if self.pace:
             d = d if d >= 0 else -d
-            self.win += (d if d < 1024 else 1023) << 8
+            self.win += d if d < 1024 else 1023
             self.ticks += 1
-            if self.ticks == 256:  # a window's mean x 65536 is its sum x 256, x 256 its sum
-                self.vol += (self.win - self.vol) >> self.adapt
-                self.win = self.ticks = 0
+            if self.ticks == 256:
                 self.regain()
 
+    def moved(self, d):
+        """A fake walk of this channel moved by d grid steps: count it for the pace."""
+        if self.pace:
+            d = d if d >= 0 else -d
+            self.fwin += d if d < 1024 else 1023
+            self.fn += 1
+
     def regain(self):
-        """How fast walks go (1/4 to 4), from how much the real readings jitter lately and
-        the fit's `scale`."""
-        if self.adapt:
-            g = self.vol // (self.mad >> 8)
-            g = (g if g < 4096 else 4096) * self.scale >> 8  # small ints on an ESP32
-            self.gain = 64 if g < 64 else 1024 if g > 1024 else g
+        """At the end of a window of 256 real readings, bring the gain (1/4 to 4) a share of
+        the way to where the fakes would have moved as much as the real readings did: the
+        pace is fed back from what the fakes do, so whatever the model misses of this
+        season (merged contexts, a calmer spring) the fakes still move as the room does."""
+        if self.fn:
+            real = (self.win << 8) // self.ticks  # mean |step| x 256, small ints on an ESP32
+            fake = (self.fwin << 8) // self.fn
+            r = (real << 8) // fake if fake else 4096
+            g = self.gain * (r if r < 4096 else 4096) >> 8
+            self.gain += (g - self.gain) >> self.pace
+            self.gain = 64 if self.gain < 64 else 1024 if self.gain > 1024 else self.gain
+        self.win = self.ticks = self.fwin = self.fn = 0
 
     def band(self, hour):
         return hour * self.bands // 24
@@ -246,13 +251,24 @@ class Channel:
             n = still & 127
             run = 4 + 3 * (still >> 7) + (0 if n <= 1 else 1 if n <= 5 else 2)
         ctx = ((state * self.bands + self.band(hour)) * (len(edges) + 1) + lv) * RUNS + run
+        # a slower pace skips ticks rather than shrinking steps, so that a sensor's up-down
+        # pairs and runs stay whole (shrunk, a toggle became a creep): the walk neither steps
+        # nor ages on a skipped tick; the skip is decided by a Weyl mix of the same draw
+        # (u x 40503 mod 2**16, in small ints), spread evenly over the rows' quantiles
+        self.skip = (
+            self.gain < 256
+            and ((u & 255) * 40503 + ((u >> 8) * 55 << 8)) & 0xFFFF >= self.gain << 8
+        )
+        if self.skip:
+            self.meant = 0
+            return (self.dm + 128) >> 8 if self.follow else 0
         x = self._draw(self.tab[ctx], u)
         # the step the walk means, as on the history (no pace, no curve): it is what the walk
         # remembers as its last step, so a pace above 1 cannot feed itself through the
         # contexts of big steps and the momentum
         mom = (self.phi * prev * FRAC) >> 8
         meant = (x + mom + FRAC // 2) // FRAC
-        if self.gain != 256:  # the step the draw means, times the gain; its jitter kept,
+        if self.gain > 256:  # the step the draw means, times the gain; its jitter kept,
             s = (x + HALF) // FRAC  # so rounding makes s x gain on average (0 stays 0)
             x += (s * FRAC * (self.gain - 256) + 128) >> 8
         x += mom
@@ -366,7 +382,11 @@ class Decoys:
                         fresh = -1  # the pull may have drawn a block of its own
                     i += d
                     i = ch.imin if i < ch.imin else ch.imax if i > ch.imax else i
-                    self._moved(c, t, i, ch.meant)
+                    ch.moved(i - self.idx[c][t])
+                    if ch.skip:
+                        self.idx[c][t] = i
+                    else:
+                        self._moved(c, t, i, ch.meant)
                 values[c] = ch.grid.value(self.idx[c][t])
 
     def _pull(self, c, t, y, real, left, seq):
@@ -409,7 +429,7 @@ class Decoys:
                 ch = self.ch[c]
                 i = ch.grid.index(real_values[c])
                 d = i - self.idx[c][real]
-                ch.note(d, self.prev[c][real], i - self.base[c], self._hour())
+                ch.note(d, i - self.base[c], self._hour())
                 self._moved(c, real, i, d)
         near = DAY - self.sod <= self._bridge
         for t in range(len(self.placement)):
@@ -451,7 +471,7 @@ class Decoys:
             ch = self.ch[c]
             if ch:
                 f = ch.floor
-                floor = (f.b, f.cur, f.hour, f.filled, self.base[c], ch.vol)
+                floor = (f.b, f.cur, f.hour, f.filled, self.base[c], ch.gain)
                 struct.pack_into(">iiiiii", b, p, *floor)
                 p += 24
                 for j in range(len(f.ring)):
@@ -482,10 +502,9 @@ class Decoys:
             ch = self.ch[c]
             if ch:
                 f = ch.floor
-                f.b, f.cur, f.hour, f.filled, self.base[c], ch.vol = struct.unpack_from(
+                f.b, f.cur, f.hour, f.filled, self.base[c], ch.gain = struct.unpack_from(
                     ">iiiiii", snap, p
                 )
-                ch.regain()
                 p += 24
                 for j in range(len(f.ring)):
                     f.ring[j] = struct.unpack_from(">i", snap, p)[0]
@@ -513,6 +532,9 @@ class Decoys:
             for t in range(len(self.placement)):
                 if t != real:
                     self._advance(t, at, states[self.placement[t]], scratch, self.walked, None)
+        for ch in self.ch:  # the pace counts the fakes' moves beside the real ones only
+            if ch:
+                ch.fwin = ch.fn = 0
 
 
 def _at(curve, sec):

@@ -15,7 +15,7 @@ owner's own real readings (`veil profile fit`): a few KB of JSON per channel.
          "edges": [...], "big": n, "phi": x256, # height classes, big steps, momentum
          "bands": n, "snap": n,                 # hour bands; gaps closed at once before a re-deal
          "start": [3 * bands * 8],              # typical heights per state and band
-         "adapt": [shift, mad],                 # climate: the pace follows the real jitter
+         "pace": shift,                         # climate: fakes move as much as the real
          "follow": n, "aim": [24],              # climate: the day's curve followed (a day
                                                 #   weighs 2**-n), from the history's hours
          "scale": x256,                         # steps scaled on the history (sim.rehearse)

@@ -311,16 +311,11 @@ def fit_walk(
     # is the history's own: it adds no move of its own there
     follow = kind in CLIMATE and opts.adapt_days > 0
     aim = day_curve(y, ok, hours) if follow else np.zeros(24, dtype=np.int64)
-    # how much the real steps change (the pace follows it: the jitter a draw scales, not a
-    # season's slow moves, which the day's curve follows), x 65536
-    paired = valid & np.r_[False, valid[:-1]]
-    mad = round(float(np.abs(step - prev)[paired].mean()) * 65536) if paired.any() else 0
-    adapt = [0, 0]
-    if kind in CLIMATE and opts.adapt_days > 0 and mad >= 256:
-        # the firmware follows it over windows of 256 ticks (Channel.note) and scales the
-        # fakes' steps by how the real readings differ lately (their heights it follows
-        # through the day's curve)
-        adapt = [max(1, floor_shift(opts.adapt_days * 24, period_s) - 8), mad]
+    # how fast fakes follow the real readings' mean |step| (firmware Channel.regain): over
+    # windows of 256 ticks, each moving the gain 1 / 2**pace of the way
+    pace = 0
+    if kind in CLIMATE and opts.adapt_days > 0:
+        pace = max(1, floor_shift(opts.adapt_days * 24, period_s) - 8)
     # what the quantile rows draw: the step but its momentum (firmware Channel.step)
     centre = step * FRAC - ((phi256 * prev * FRAC) >> 8)
 
@@ -378,7 +373,7 @@ def fit_walk(
         "phi": phi256,
         "bands": opts.bands,
         "snap": big,
-        "adapt": adapt,
+        "pace": pace,
         "start": [int(x) for x in start],
         "index": base64.b64encode(bytes(index_bytes)).decode(),
         "P": _b64(p_rows),
