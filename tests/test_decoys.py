@@ -220,7 +220,8 @@ def test_a_calmer_room_calms_its_fakes_and_they_still_toggle(home, tmp_path):
 
     moves, toggles = pattern(np.array(now) / 10)
     assert toggles > 0.9  # the room as built: nearly every move is undone
-    for x in tracks[:, :, 0]:  # the real readings are on one track some days: all four judged
-        m, t = pattern(x)
+    found = [pattern(x) for x in tracks[:, :, 0]]  # the real readings are on one track some
+    for m, _t in found:  # days: all four judged
         assert 0.6 < m / moves < 1.5, (m, moves)
-        assert t > 0.75, t
+    # a walk that forgot which way it last moved undoes half its moves, a creep fewer
+    assert np.mean([t for _m, t in found]) > 2 / 3, found
