@@ -155,22 +155,30 @@ def _room_days(days: int, swing: float, seed: int) -> list[int]:
     return np.round((temp + rng.normal(0, 0.05, n)) * 10).astype(int).tolist()
 
 
+def _fit_then_replay(home, folder, device: str, name: str, fitted: list[int], now: list[int]):
+    """A one-channel room in 1/10 degC every 10 minutes, fitted on `fitted`, then replayed by
+    `device`'s firmware over `now`: its profile and the (k, T, 1) tracks it published."""
+    t0 = 1_700_000_000 - 1_700_000_000 % 86400
+    ch = Channel(name, 1, 0, 400)
+    series = dataset.Series([t0 + 600 * i for i in range(len(fitted))], [ch], [[v] for v in fitted])
+    profile = fit_series(series)
+    start = series.times[-1] + 600
+    replay = dataset.Series([start + 600 * i for i in range(len(now))], [ch], [[v] for v in now])
+    run_firmware(home, folder, replay, device=device, profile=profile)
+    tracks, _ = _tracks((folder / "feed.jsonl").read_bytes().splitlines(), 4)
+    return profile, tracks
+
+
 def test_a_climate_fake_follows_the_day_the_room_has_now(home, tmp_path):
     """A room fitted in a season with a small daily swing and then warmed by the sun each
     afternoon: within weeks the fakes' average day has the real room's new swing and timing
     (before, they kept the fitted season's day, and the real track was the only one with a
     sunny afternoon). Nor do they move much more than the real room while doing so."""
-    t0 = 1_700_000_000 - 1_700_000_000 % 86400
-    ch = Channel("T_living", 1, 0, 400)
-    fitted = _room_days(14, swing=0.3, seed=1)
-    series = dataset.Series([t0 + 600 * i for i in range(len(fitted))], [ch], [[v] for v in fitted])
-    profile = fit_series(series)
-    assert profile["channels"]["T_living"]["kind"] == "temperature"
     now = _room_days(42, swing=2.0, seed=2)
-    start = series.times[-1] + 600
-    replay = dataset.Series([start + 600 * i for i in range(len(now))], [ch], [[v] for v in now])
-    run_firmware(home, tmp_path / "b", replay, device="room", profile=profile)
-    tracks, _ = _tracks((tmp_path / "b" / "feed.jsonl").read_bytes().splitlines(), 4)
+    profile, tracks = _fit_then_replay(
+        home, tmp_path / "b", "room", "T_living", _room_days(14, swing=0.3, seed=1), now
+    )
+    assert profile["channels"]["T_living"]["kind"] == "temperature"
     last = slice(-14 * 144, None)  # the last two weeks
 
     def day(x):
@@ -200,16 +208,10 @@ def test_a_calmer_room_calms_its_fakes_and_they_still_toggle(home, tmp_path):
     real sensor does now (their pace is fed back from how much they move against it), and
     they do so as the sensor does, by toggling between two values less often, not by
     creeping away (a slower pace skips ticks instead of shrinking steps)."""
-    t0 = 1_700_000_000 - 1_700_000_000 % 86400
-    ch = Channel("T_hall", 1, 0, 400)
-    fitted = _toggling_room(14, jitter=0.08, seed=1)
-    series = dataset.Series([t0 + 600 * i for i in range(len(fitted))], [ch], [[v] for v in fitted])
-    profile = fit_series(series)
     now = _toggling_room(28, jitter=0.02, seed=2)
-    start = series.times[-1] + 600
-    replay = dataset.Series([start + 600 * i for i in range(len(now))], [ch], [[v] for v in now])
-    run_firmware(home, tmp_path / "b", replay, device="hall", profile=profile)
-    tracks, _ = _tracks((tmp_path / "b" / "feed.jsonl").read_bytes().splitlines(), 4)
+    _profile, tracks = _fit_then_replay(
+        home, tmp_path / "b", "hall", "T_hall", _toggling_room(14, jitter=0.08, seed=1), now
+    )
     last = slice(-14 * 144, None)  # the last two weeks
 
     def pattern(x):
