@@ -34,6 +34,7 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +49,7 @@ SLOT_S = 300
 ANCHOR_S = 4 * 3600
 DAY_S = 86400
 NIGHT = range(0, 6)
+SLEEP_MAX_S = 12 * 3600  # the longest inactive stretch whose night hours count as sleep (nights)
 SMOOTH = 8.0  # pseudo-counts pulled from the parent cell (occupancy tables)
 MIN_HISTORY = 100  # readings needed to fit a profile
 BRIDGE_S = 1800  # fakes are drawn towards the real readings at least this long before a re-deal
@@ -169,8 +171,13 @@ def fit_occupancy(
     """The latent occupancy model from per-reading states: empty days (a two-state chain over
     days), then hour-of-day x day-type transitions at SLOT_S resolution on the other days,
     smoothed over neighbouring hours and towards the day type's overall rates. With a `rhythm`
-    model (the shipped home rhythm), every table starts from PRIOR_DAYS days of it, so a short
-    history (no night, no weekend yet) still gives households a plausible day."""
+    model (the shipped home rhythm), a day type's tables start from PRIOR_DAYS days of it,
+    fading as the home's own lived days of that type come in (PRIOR_DAYS / (1 + days)): a
+    short history (no night, no weekend yet) still gives households a plausible day, and a
+    long one is the home's own. A prior that did not fade made a flat's fake households home
+    at noon on weekdays 3-5 times as often as its people were, after 20 weekdays of history
+    (bench/bench_states.py: rare moves such as coming home at noon are the ones a few
+    pseudo-days of another home's rhythm outweigh)."""
     day = household_day(times, tz)
     days = np.unique(day)
     empty = {int(d): bool(np.all(states[day == d] == AWAY)) for d in days}
@@ -193,15 +200,18 @@ def fit_occupancy(
     t_slot = s_slot * SLOT_S - tz
     dt = daytype(t_slot, tz)
     hr = hour_of(t_slot, tz)
+    lived_days = [len(np.unique(day[lived & (daytype(times, tz) == w)])) for w in (0, 1)]
+    prior_days = PRIOR_DAYS / (1 + np.asarray(lived_days, dtype=float))
     counts = np.zeros((2, 24, 3, 3))
     consecutive = s_slot[1:] == s_slot[:-1] + 1
     for n in np.flatnonzero(consecutive):
         counts[dt[n + 1], hr[n + 1], s_state[n], s_state[n + 1]] += 1
     kernel = {-2: 0.25, -1: 0.5, 0: 1.0, 1: 0.5, 2: 0.25}  # neighbouring hours behave alike
     counts = sum(w * np.roll(counts, -d, axis=1) for d, w in kernel.items())
-    if rhythm is not None:  # PRIOR_DAYS days of the rhythm's transitions, one slot an hour each
+    if rhythm is not None:  # prior_days of the rhythm's transitions, one slot an hour each
         p = _probabilities(rhythm["trans"], 2 * 24 * 3).reshape(2, 24, 3, 3)
-        counts = counts + PRIOR_DAYS * 3600 / SLOT_S * sum(kernel.values()) * p
+        per_day = 3600 / SLOT_S * sum(kernel.values())
+        counts = counts + prior_days[:, None, None, None] * per_day * p
     seen = np.isin(np.arange(3), states).astype(float)  # a state never seen is never entered
     if rhythm is not None:
         seen[:] = 1.0
@@ -220,14 +230,14 @@ def fit_occupancy(
     for d in range(2):
         at = s_state[anchors & (dt == d)]
         n = np.bincount(at.astype(int), minlength=3) + 0.5
-        start += _cumulative((n + PRIOR_DAYS * 12 * p_start[d]) * seen)
+        start += _cumulative((n + prior_days[d] * 3600 / SLOT_S * p_start[d]) * seen)
     return {"slot_s": SLOT_S, "days": days_table, "start": start, "trans": trans}
 
 
-def infer_states(times: np.ndarray, channels: list[ChannelData]) -> np.ndarray | None:
+def infer_states(times: np.ndarray, channels: list[ChannelData], tz: int = 0) -> np.ndarray | None:
     """Latent states from the readings when no occupancy labels exist: active where motion,
-    switched light or rising CO2 show people; inactive night hours become asleep, inactive day
-    hours away. None if no channel tells occupancy."""
+    switched light or rising CO2 show people; inactive nights between activity become asleep
+    (`nights`), other inactive hours away. None if no channel tells occupancy."""
     active = None
     for ch in channels:
         v = np.array([np.nan if x is None else x for x in ch.values], dtype=float)
@@ -244,9 +254,26 @@ def infer_states(times: np.ndarray, channels: list[ChannelData]) -> np.ndarray |
         active = sig if active is None else active | sig
     if active is None:
         return None
-    active = _smooth(active.astype(float), times, 900) > 0.2
+    return nights(times, _smooth(active.astype(float), times, 900) > 0.2, tz)
+
+
+def nights(times: np.ndarray, active: np.ndarray, tz: int = 0) -> np.ndarray:
+    """AWAKE where active. An inactive stretch that takes in night hours and lasts at most
+    SLEEP_MAX_S from the activity before it to the activity after is a night's sleep: its
+    night hours are ASLEEP. Any other inactive reading is AWAY: an office dark from 19:00 to
+    11:00, or a home over a weekend away, is empty, not asleep (counting such nights as sleep
+    made every day of an office lived, and its fake households slept in it)."""
     states = np.where(active, AWAKE, AWAY)
-    states[~active & np.isin(hour_of(times), list(NIGHT))] = ASLEEP
+    night = np.isin(hour_of(times, tz), list(NIGHT))
+    change = np.flatnonzero(np.diff(active.astype(np.int8))) + 1
+    bounds = np.r_[0, change, len(active)]
+    for a, b in pairwise(bounds):
+        if active[a]:
+            continue
+        since = times[a - 1] if a > 0 else times[a]
+        until = times[b] if b < len(times) else times[b - 1]
+        if until - since <= SLEEP_MAX_S:
+            states[a:b][night[a:b]] = ASLEEP
     return states
 
 
@@ -333,7 +360,7 @@ def fit_profile(
     if len(t) < MIN_HISTORY:
         raise ProfileError(f"{len(t)} readings; a profile needs at least {MIN_HISTORY}")
     period_s = float(np.median(np.diff(t)))
-    st = np.asarray(states) if states is not None else infer_states(t, channels)
+    st = np.asarray(states) if states is not None else infer_states(t, channels, tz_offset_s)
     if st is None and occupancy is None:  # nothing here tells occupancy: a home's usual rhythm
         occupancy = _default_occupancy()
     if st is None:
@@ -411,11 +438,7 @@ def fit_home(
         src = np.where(np.asarray(labels) > 0, AWAKE, AWAY)
         src[(src == AWAKE) & np.isin(hour_of(src_t, tz_offset_s), list(NIGHT))] = ASLEEP
     else:
-        src_t = src = None
-        for kind in ("motion", "light", "co2"):
-            for t, chans in series.values():
-                if src is None and any(c.kind == kind for c in chans):
-                    src_t, src = t, infer_states(t, [c for c in chans if c.kind == kind])
+        src_t, src = home_states(series, tz_offset_s)
     if src is None:
         occupancy = _default_occupancy()
         states = {dev: np.full(len(t), AWAKE) for dev, (t, _c) in series.items()}
@@ -434,6 +457,19 @@ def fit_home(
         )
         for dev, (t, chans) in series.items()
     }
+
+
+def home_states(
+    series: dict[str, tuple[np.ndarray, list[ChannelData]]], tz: int = 0
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """A home's latent states without labels (times, states): inferred from the first device
+    with a motion sensor, else a light, else a CO2 sensor (the kinds that tell occupancy best
+    first), from that kind's channels; (None, None) when no device has one."""
+    for kind in ("motion", "light", "co2"):
+        for t, chans in series.values():
+            if any(c.kind == kind for c in chans):
+                return t, infer_states(t, [c for c in chans if c.kind == kind], tz)
+    return None, None
 
 
 DEFAULTS = Path(__file__).resolve().parent / "profiles" / "defaults.json"
