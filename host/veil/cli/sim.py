@@ -139,7 +139,7 @@ def sim(
 
 
 @click.command(
-    short_help="The whole story on recorded room data.",
+    short_help="The whole story on recorded home data.",
     epilog=examples("veil demo --dir veil-demo"),
 )
 @click.option(
@@ -156,7 +156,7 @@ def sim(
 @click.option(
     "--rows",
     type=click.IntRange(min=1),
-    help="replay only the first ROWS rows of the day the demo replays",
+    help="replay only the first ROWS rows of the two days the demo replays",
 )
 def demo(out, k, rows):
     """The main job on embedded defaults: virtual board -> platform store -> owner's decode."""

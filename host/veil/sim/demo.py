@@ -1,11 +1,12 @@
 """`veil demo`: the whole story on embedded defaults, from a board to the owner's screen.
 
-Recorded room data (shipped in veil/sim/data) replays on the virtual board running the real
+Recorded home data (shipped in veil/sim/data) replays on the virtual board running the real
 firmware; the spooled feed is ingested into SQLite as a platform would, without a key; the
 owner decodes it with the key, checks every recovered reading against the source, and gets a
-picture of both views. The decoy profile is fitted on the other days of the data (the home's
-history) and the board replays the second day: the picture shows fakes made for readings
-their model never saw, as a board's are.
+picture of both views. The decoy profile is fitted on the weeks before (the home's history)
+and the board replays the last two days: the picture shows fakes made for readings their
+model never saw, as a board's are. (The shipped office data holds one day with people in:
+too little history for fakes that live as its people do, so it is not the demo's.)
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ from ..progress import Progress, lines_in, quiet
 from .replay import simulate
 from .views import two_views
 
-DATA = Path(__file__).resolve().parent / "data" / "room_occupancy.csv"
-CHANNELS = ["S1_Temp", "S1_Light", "S5_CO2", "S6_PIR"]
-DEVICE = "room1"
+DATA = Path(__file__).resolve().parent / "data" / "appliances_home.csv"
+CHANNELS = ["T2", "RH_2", "lights"]  # the living room, and the house's light use
+UNITS = {"lights": "Wh"}  # energy used by the lights each 10 minutes, not a light level
+DEVICE = "living"
+REPLAY_DAYS = 2
 
 
 @dataclass
@@ -61,12 +64,13 @@ def compare(series: dataset.Series, readings: list[Reading]) -> tuple[int, list[
 
 
 def split_days(series: dataset.Series, rows: int | None) -> tuple[dataset.Series, ...]:
-    """The demo's history (every day of `series` but its second) and the second day (its first
-    `rows`) to replay: the board publishes readings its decoy model was not fitted on."""
+    """The demo's history (every day of `series` before its last REPLAY_DAYS) and those days
+    (their first `rows`) to replay: the board publishes readings its decoy model was not
+    fitted on."""
     days = [t // 86400 for t in series.times]
-    shown = sorted(set(days))[1]
-    replay = [i for i, d in enumerate(days) if d == shown][:rows]
-    history = [i for i, d in enumerate(days) if d != shown]
+    shown = sorted(set(days))[-REPLAY_DAYS:]
+    replay = [i for i, d in enumerate(days) if d in shown][:rows]
+    history = [i for i, d in enumerate(days) if d < shown[0]]
 
     def part(at: list[int]) -> dataset.Series:
         return dataset.Series(
@@ -91,7 +95,7 @@ def run_demo(
         stale.unlink(missing_ok=True)
 
     history, series = split_days(dataset.load(DATA, channels=CHANNELS), rows)
-    progress("fit the decoys on the other days")
+    progress("fit the decoys on the weeks before")
     profile = fit_series(history)
     simulate(
         series,
@@ -110,7 +114,13 @@ def run_demo(
         batches = tallied(batches, progress, "decode", lines_in(feed))
         readings, report = decode(home.keys(), specs, batches)
         progress("plot")
-        two_views(out / "views.png", specs[DEVICE], platform=store.records(), readings=readings)
+        two_views(
+            out / "views.png",
+            specs[DEVICE],
+            platform=store.records(),
+            readings=readings,
+            units=UNITS,
+        )
     write_csv(out / "real.csv", readings, specs)
     exact, mismatches = compare(series, readings)
     return DemoResult(out, len(series.times), ingested, readings, report, exact, mismatches)

@@ -30,10 +30,11 @@ def _time(ts: int) -> dt.datetime:
     return dt.datetime.fromtimestamp(ts, dt.UTC)
 
 
-def _label(name: str, kind: str) -> str:
+def _label(name: str, kind: str, unit: str | None) -> str:
     if kind in STATES:
         return f"{name}\n({'/'.join(STATES[kind][::-1])})"
-    return f"{name}\n({UNITS[kind]})" if kind in UNITS else name
+    unit = unit or UNITS.get(kind)
+    return f"{name}\n({unit})" if unit else name
 
 
 def _lanes(ax, series: list[tuple[str, list, list]], states: tuple[str, str], colours) -> None:
@@ -49,17 +50,29 @@ def _lanes(ax, series: list[tuple[str, list, list]], states: tuple[str, str], co
 
 
 def two_views(
-    png: Path, spec: DeviceSpec, *, platform: Iterable[Record], readings: list[Reading]
+    png: Path,
+    spec: DeviceSpec,
+    *,
+    platform: Iterable[Record],
+    readings: list[Reading],
+    units: dict[str, str] | None = None,
 ) -> None:
     """Draw `figure()` into `png`."""
-    fig = figure(spec, platform=platform, readings=readings)
+    fig = figure(spec, platform=platform, readings=readings, units=units)
     fig.savefig(png, dpi=90)
     plt.close(fig)
 
 
-def figure(spec: DeviceSpec, *, platform: Iterable[Record], readings: list[Reading]):
+def figure(
+    spec: DeviceSpec,
+    *,
+    platform: Iterable[Record],
+    readings: list[Reading],
+    units: dict[str, str] | None = None,
+):
     """Left: every track the platform stores for the device. Right: the owner's readings
-    (gaps where the sensor failed and a stand-in was published)."""
+    (gaps where the sensor failed and a stand-in was published). A channel's unit is its
+    kind's unless `units` names it (a light-use channel counts energy, not lux)."""
     tracks: dict[int, list[Record]] = defaultdict(list)
     for rec in platform:
         if rec.dev == spec.device:
@@ -90,7 +103,7 @@ def figure(spec: DeviceSpec, *, platform: Iterable[Record], readings: list[Readi
                 left.plot(times, values, lw=0.8, color=colour, label=name)
             right.plot(mine_times, real, lw=0.9, color="black")
             right.sharey(left)
-        left.set_ylabel(_label(ch.name, kind), fontsize=10)
+        left.set_ylabel(_label(ch.name, kind, (units or {}).get(ch.name)), fontsize=10)
         for ax in (left, right):
             ax.grid(alpha=0.3)
     handles = [plt.Line2D([], [], color=c, lw=2) for c in colours]
