@@ -227,3 +227,36 @@ def test_a_calmer_room_calms_its_fakes_and_they_still_toggle(home, tmp_path):
         assert 0.6 < m / moves < 1.5, (m, moves)
     # a walk that forgot which way it last moved undoes half its moves, a creep fewer
     assert np.mean([t for _m, t in found]) > 2 / 3, found
+
+
+def test_fakes_meet_the_real_room_at_the_redeal_without_a_climb(home, tmp_path):
+    """Before each 04:00 re-deal every fake must meet the real reading. A fake degrees off
+    the room is drawn back over the day at about half a usual step a tick, so that in the
+    hours before the re-deal fakes move as they do the rest of the day; the bridge alone
+    (`reach` 0, the walk drawn only in its last hours) made them climb there in a straight
+    line, as steep as several usual steps a tick, plain in a plot."""
+    fitted, now = _room_days(14, swing=2.0, seed=5), _room_days(21, swing=2.0, seed=6)
+
+    def before_redeal(folder, drop_reach):
+        t0 = 1_700_000_000 - 1_700_000_000 % 86400
+        ch = Channel("T_living", 1, 0, 400)
+        times = [t0 + 600 * i for i in range(len(fitted))]
+        profile = fit_series(dataset.Series(times, [ch], [[v] for v in fitted]))
+        if drop_reach:
+            del profile["channels"]["T_living"]["reach"]
+        start = times[-1] + 600
+        replay = dataset.Series(
+            [start + 600 * i for i in range(len(now))], [ch], [[v] for v in now]
+        )
+        run_firmware(home, folder, replay, device=folder.name, profile=profile)
+        tracks, _ = _tracks((folder / "feed.jsonl").read_bytes().splitlines(), 4)
+        hour = (np.arange(1, len(now)) * 600 + start) % 86400 / 3600
+        late = (hour >= 1) & (hour < 4)  # the three hours before a re-deal
+        steps = np.abs(np.diff(tracks[:, :, 0], axis=1))
+        real = np.abs(np.diff(np.array(now) / 10))
+        return steps[:, late].mean() / real[late].mean()
+
+    bridged = before_redeal(tmp_path / "bridged", drop_reach=True)
+    drawn = before_redeal(tmp_path / "drawn", drop_reach=False)
+    assert drawn < 1.35, (drawn, bridged)  # 1.15-1.18 over three keys; bridged 1.46-1.63
+    assert drawn < bridged, (drawn, bridged)

@@ -134,6 +134,9 @@ class Channel:
         self.hcur = -1  # the hour of day (0-23) they belong to
         self.bands = spec["bands"]
         self.snap = spec["snap"]  # gaps a walk may close in one step before a re-deal
+        # a climate sensor's usual |step| (x 256): a fake too far from the real reading to
+        # meet it by the re-deal at half such steps is drawn towards it now
+        self.reach = spec.get("reach", 0)
         self.start = array.array("i", spec["start"])
         rows = spec["rows"]
         nctx = 3 * self.bands * (len(self.edges) + 1) * RUNS
@@ -356,9 +359,10 @@ class Decoys:
             st[t] += 1
         self.idx[c][t] = i
 
-    def _advance(self, t, seq, state, values, mask, real_values):
+    def _advance(self, t, seq, state, values, mask, real_values, near=False):
         """Step track t's channels in `mask` and write their new values into `values`; with
-        `real_values`, draw the walks towards the real readings (before a re-deal)."""
+        `real_values`, draw the walks towards the real readings that must meet them by the
+        next re-deal (all of them when `near` it)."""
         ks = self._ks[t]
         hour = self._hour()
         left = DAY - self.sod  # seconds to the next re-deal
@@ -377,9 +381,10 @@ class Decoys:
                     y = i - self.base[c]
                     prev, still = self.prev[c], self.still[c]
                     d = ch.step(y, prev[t], still[t], state, hour, ks.u16(c & 7))
-                    if real_values is not None and not self._fail >> c & 1:
-                        d += self._pull(c, t, y + d, real_values[c], left, seq)
-                        fresh = -1  # the pull may have drawn a block of its own
+                    if real_values is not None and (near or ch.reach) and not self._fail >> c & 1:
+                        d += self._pull(c, t, y + d, real_values[c], left, seq, near)
+                        if near:
+                            fresh = -1  # the pull may have drawn a block of its own
                     i += d
                     i = ch.imin if i < ch.imin else ch.imax if i > ch.imax else i
                     ch.moved(i - self.idx[c][t])
@@ -389,15 +394,24 @@ class Decoys:
                         self._moved(c, t, i, ch.meant)
                 values[c] = ch.grid.value(self.idx[c][t])
 
-    def _pull(self, c, t, y, real, left, seq):
-        """The extra step towards the real reading's height in the last `bridge` seconds of a
-        day: a share of the gap that grows as the re-deal nears; a gap of at most `snap` steps
-        is closed at one keyed moment of the window (uniform in time), as a sensor would."""
+    def _pull(self, c, t, y, real, left, seq, near):
+        """The extra step towards the real reading's height before a re-deal: a share of the
+        gap that grows as the re-deal nears. In the last `bridge` seconds of a day every walk
+        is drawn, and a gap of at most `snap` steps is closed at one keyed moment of the
+        window (uniform in time), as a sensor would. Before, a climate walk is drawn only
+        while its gap needs more of its steps than are left at half its usual size: a fake
+        degrees off the real room then drifts back over the day at half a step a tick, where
+        the bridge alone made it climb in a straight line in its last hours."""
         ch = self.ch[c]
         gap = ch.grid.index(real) - self.base[c] - y
         if not gap:
             return 0
-        if -ch.snap <= gap <= ch.snap:
+        if not near:
+            g = gap if gap > 0 else -gap
+            g = g if g < 1 << 20 else (1 << 20) - 1
+            if g << 9 < left // (self._period * ch.every) * ch.reach:
+                return 0
+        elif -ch.snap <= gap <= ch.snap:
             ks = self._ks[t]
             ks.block(seq, 0x10000 + (c >> 3))
             # P(now) = period / left: a moment uniform over the window, certain by its end
@@ -432,13 +446,14 @@ class Decoys:
                 ch.note(d, i - self.base[c], self._hour())
                 self._moved(c, real, i, d)
         near = DAY - self.sod <= self._bridge
+        pull = real_values if self._bridge >= 0 else None
         for t in range(len(self.placement)):
             state = states[self.placement[t]]
             if t == real:
                 if fail_mask & walked:
                     self._advance(t, seq, state, real_values, fail_mask & walked, None)
             else:
-                self._advance(t, seq, state, values[t], walked, real_values if near else None)
+                self._advance(t, seq, state, values[t], walked, pull, near)
                 for c in range(len(self.ch)):
                     if not walked >> c & 1:
                         values[t][c] = real_values[c]

@@ -364,7 +364,11 @@ def fit_walk(
     mean_step = float(np.abs(step[valid]).mean()) if valid.any() else 1.0
     spread = float(y[night].std()) if night.sum() > 1 else 0.0
     meet = math.ceil(1.13 * spread / max(mean_step, 1e-3))
+    # a climate walk is drawn towards the real reading as soon as its gap needs it (firmware
+    # Decoys._pull), from its usual step (x 256, below 2**13: small ints on an ESP32)
+    reach = {"reach": min(max(1, round(256 * mean_step)), 8191)} if kind in CLIMATE else {}
     return {
+        **reach,
         **curve,
         "floor": [opts.floor_hours, shift],
         "y": [ylo, yhi],
