@@ -12,7 +12,8 @@ same figures for a model fitted from the labels themselves (the reference, in th
   the inference finds empty, against how many it calls empty in all;
 - hourly: the fitted model's chance that a household is in, by day type and hour, against
   the labels' share of readings with someone in (mean absolute difference over the cells
-  the labels cover). This is what fake households live by.
+  the labels cover). This is what fake households live by; the shipped home rhythm's, which
+  a home takes when nothing tells its occupancy, is printed beside it.
 """
 
 from __future__ import annotations
@@ -73,6 +74,20 @@ def hourly_in(occ: dict) -> np.ndarray:
     return out
 
 
+def hourly_error(occ: dict, t: np.ndarray, occupied: np.ndarray, tz: int) -> float:
+    """Mean |model's chance of someone in - labels' share| over the (day type, hour) cells
+    the labels at `t` cover."""
+    model, truth = hourly_in(occ), occupied > 0
+    dt, hr = daytype(t, tz), hour_of(t, tz)
+    err = [
+        abs(model[w, h] - truth[(dt == w) & (hr == h)].mean())
+        for w in (0, 1)
+        for h in range(24)
+        if ((dt == w) & (hr == h)).any()
+    ]
+    return float(np.mean(err))
+
+
 def compare(t: np.ndarray, st: np.ndarray, occupied: np.ndarray, tz: int) -> dict:
     """The three figures for states `st` at times `t` against labels `occupied` at `t`."""
     inside, truth = st != AWAY, occupied > 0
@@ -81,18 +96,11 @@ def compare(t: np.ndarray, st: np.ndarray, occupied: np.ndarray, tz: int) -> dic
     days = np.unique(day)
     lab_empty = {d for d in days if not truth[day == d].any()}
     inf_empty = {d for d in days if not inside[day == d].any()}
-    model = hourly_in(fit_occupancy(t, st, tz, _default_occupancy()))
-    dt, hr = daytype(t, tz), hour_of(t, tz)
-    err = [
-        abs(model[w, h] - truth[(dt == w) & (hr == h)].mean())
-        for w in (0, 1)
-        for h in range(24)
-        if ((dt == w) & (hr == h)).any()
-    ]
+    occ = fit_occupancy(t, st, tz, _default_occupancy())
     return {
         "in": bal,
         "empty": f"{len(lab_empty & inf_empty)}/{len(lab_empty)} of {len(inf_empty)}",
-        "hourly": float(np.mean(err)),
+        "hourly": hourly_error(occ, t, occupied, tz),
     }
 
 
@@ -108,6 +116,8 @@ def run(ds: DataSet) -> list[tuple[str, dict | None]]:
     lt, lv = ds.labels
     src_t, src = home_states(chans, ds.tz)
     rows = [("labels (reference)", compare(lt, labelled_states(lt, lv, ds.tz), lv, ds.tz))]
+    shipped = hourly_error(_default_occupancy(), lt, lv, ds.tz)
+    rows.append(("shipped rhythm (no states)", {"in": None, "empty": "", "hourly": shipped}))
     if src is None:
         rows.append(("inferred", None))
     else:
@@ -133,7 +143,8 @@ def main():
             if r is None:
                 print(f"| {name} | {what} | no channel tells occupancy | | |")
             else:
-                print(f"| {name} | {what} | {r['in']:.2f} | {r['empty']} | {r['hourly']:.3f} |")
+                acc = "" if r["in"] is None else f"{r['in']:.2f}"
+                print(f"| {name} | {what} | {acc} | {r['empty']} | {r['hourly']:.3f} |")
         sys.stdout.flush()
 
 

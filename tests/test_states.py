@@ -48,3 +48,19 @@ def test_sleep_is_told_in_the_homes_local_time():
     st = infer_states(t, ch, tz)
     assert (st[between & (local_hour == 3)] == ASLEEP).all()
     assert not (st[local_hour == 12] == ASLEEP).any()
+
+
+def test_contacts_tell_a_flat_without_other_sensors_when_someone_is_in():
+    """A cupboard used in the morning and the evening on weekdays: someone is in while it
+    moves, out in the working day, asleep between an evening and the next morning."""
+    t = np.arange(14 * 1440) * 60 + 4 * 86400 * 7  # two weeks from a Thursday, a minute apart
+    minute = t % DAY // 60
+    weekday = (t // DAY + 3) % 7
+    used = (weekday < 5) & np.isin(minute % 720, [7 * 60, 7 * 60 + 20, 7 * 60 + 40])
+    opened = [int(x) for x in np.cumsum(used) % 2]  # each use flips the contact
+    st = infer_states(t, [ChannelData("cups_cupboard", 0, opened, "door")])
+    between = (weekday >= 1) & (weekday <= 4)
+    hour = minute // 60
+    assert (st[between & (minute == 7 * 60 + 5)] == AWAKE).all()
+    assert (st[between & (hour == 12)] == AWAY).all()
+    assert (st[between & (hour == 3)] == ASLEEP).all()

@@ -236,8 +236,9 @@ def fit_occupancy(
 
 def infer_states(times: np.ndarray, channels: list[ChannelData], tz: int = 0) -> np.ndarray | None:
     """Latent states from the readings when no occupancy labels exist: active where motion,
-    switched light or rising CO2 show people; inactive nights between activity become asleep
-    (`nights`), other inactive hours away. None if no channel tells occupancy."""
+    switched light, rising CO2 or a contact that moved show people; inactive nights between
+    activity become asleep (`nights`), other inactive hours away. None if no channel tells
+    occupancy."""
     active = None
     for ch in channels:
         v = np.array([np.nan if x is None else x for x in ch.values], dtype=float)
@@ -249,6 +250,9 @@ def infer_states(times: np.ndarray, channels: list[ChannelData], tz: int = 0) ->
         elif ch.kind == "co2":
             d = np.diff(np.nan_to_num(v, nan=np.nanmedian(v)), prepend=v[0])
             sig = _smooth(d, times, 900) > 0
+        elif ch.kind == "door":  # a contact (door, cupboard, appliance) moved in 15 minutes
+            x = np.nan_to_num(v)
+            sig = _smooth((np.diff(x, prepend=x[:1]) != 0).astype(float), times, 900) > 0
         else:
             continue
         active = sig if active is None else active | sig
@@ -463,9 +467,12 @@ def home_states(
     series: dict[str, tuple[np.ndarray, list[ChannelData]]], tz: int = 0
 ) -> tuple[np.ndarray | None, np.ndarray | None]:
     """A home's latent states without labels (times, states): inferred from the first device
-    with a motion sensor, else a light, else a CO2 sensor (the kinds that tell occupancy best
-    first), from that kind's channels; (None, None) when no device has one."""
-    for kind in ("motion", "light", "co2"):
+    with a motion sensor, else a light, else a CO2 sensor, else contacts (the kinds that tell
+    occupancy best first), from that kind's channels; (None, None) when no device has one.
+    Contacts alone told a flat's people in or out 0.71 of the time (balanced); the shipped
+    rhythm it took before was 0.33 off their hourly presence, the inferred model 0.19
+    (bench/bench_states.py, kasteren)."""
+    for kind in ("motion", "light", "co2", "door"):
         for t, chans in series.values():
             if any(c.kind == kind for c in chans):
                 return t, infer_states(t, [c for c in chans if c.kind == kind], tz)
