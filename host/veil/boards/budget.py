@@ -4,11 +4,17 @@
 while it boots, when the parsed decoy profile, the code and the device being built are alive
 at once; running, it holds less (docs/boards.md, "Heap"). The figures are fitted to
 bench/bench_tick.py's 32-bit measurements (bench/mp32) over 1 to 8 channels and k = 2 to 8,
-rounded up, and overestimate the measured peak by 1 to 3 % (2026-12-02, decoys v2: tables in
-decoy.bin); CODE and PER_CURVE were raised for the climate walks' day's curves (main at
-9ffa923) until tests/test_mp32.py's six-channel probe sat within them again (82,416 bytes
-measured, 83,224 estimated). When the decoy profile's format or the firmware changes, measure
-again and update them here.
+rounded up (2026-12-02, decoys v2: tables in decoy.bin); CODE and PER_CURVE were raised for
+the climate walks' day's curves (main at 9ffa923). When the decoy profile's format or the
+firmware changes, measure again and update them here.
+
+On top of them, HEADROOM: the same device does not always take the same heap. The modules'
+paths are on the heap (a longer folder, a few hundred bytes more), and one boot in about
+fifteen of tests/test_mp32.py's six-channel probe (a fresh home key each, 2026-12-02) held
+6,048 bytes more from boot on, through every tick (82,928 bytes at the peak, then 88,976).
+The likely cause: MicroPython's collector is conservative, on an ESP32 too, and a word of
+live data that happens to equal a dead block's address keeps that block, and what it points
+to, alive.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ PER_TRACK = 2_300  # a track's keystreams, values and walks
 # a climate channel's day's curves (the fit's and the real day's, 24 ints each) and their
 # place in the snapshot's two copies
 PER_CURVE = 450
+HEADROOM = 8_192  # what one boot may hold beyond another of the same device (see above)
 
 
 class BudgetError(VeilError):
@@ -56,6 +63,7 @@ def needed(config: dict, profile: dict) -> int:
         + PER_FLOOR_HOUR * hours
         + PER_CURVE * curves
         + PER_TRACK * k
+        + HEADROOM
     )
 
 
