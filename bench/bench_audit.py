@@ -292,6 +292,10 @@ def main():
         help="fit as `veil profile fit --no-check` (no rehearsal): quicker, not the owner's fit",
     )
     args = ap.parse_args()
+    if not args.data.is_dir():
+        ap.error(
+            f"no data folder {args.data} (the recorded sets, ../shared/data on these machines)"
+        )
     t0 = time.perf_counter()
     out = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -31,14 +31,14 @@ from veil.privacy.profile import (
     AWAKE,
     AWAY,
     NIGHT,
-    _default_occupancy,
-    _probabilities,
     channel_data,
     daytype,
+    default_occupancy,
     fit_occupancy,
     home_states,
     hour_of,
     household_day,
+    probabilities,
 )
 
 
@@ -52,8 +52,8 @@ def labelled_states(t: np.ndarray, occupied: np.ndarray, tz: int) -> np.ndarray:
 def hourly_in(occ: dict) -> np.ndarray:
     """[day type, hour] chance that a household of model `occ` is in (awake or asleep)."""
     p_empty = np.asarray(occ["days"], dtype=float).reshape(2, 2) / 65536
-    trans = _probabilities(occ["trans"], 2 * 24 * 3).reshape(2, 24, 3, 3)
-    start = _probabilities(occ["start"], 2)
+    trans = probabilities(occ["trans"], 2 * 24 * 3).reshape(2, 24, 3, 3)
+    start = probabilities(occ["start"], 2)
     empty = 0.0  # chance the day is empty, iterated over weeks to its weekly cycle
     share = np.zeros(7)
     for n in range(7 * 60):
@@ -96,7 +96,7 @@ def compare(t: np.ndarray, st: np.ndarray, occupied: np.ndarray, tz: int) -> dic
     days = np.unique(day)
     lab_empty = {d for d in days if not truth[day == d].any()}
     inf_empty = {d for d in days if not inside[day == d].any()}
-    occ = fit_occupancy(t, st, tz, _default_occupancy())
+    occ = fit_occupancy(t, st, tz, default_occupancy())
     return {
         "in": bal,
         "empty": f"{len(lab_empty & inf_empty)}/{len(lab_empty)} of {len(inf_empty)}",
@@ -116,7 +116,7 @@ def run(ds: DataSet) -> list[tuple[str, dict | None]]:
     lt, lv = ds.labels
     src_t, src = home_states(chans, ds.tz)
     rows = [("labels (reference)", compare(lt, labelled_states(lt, lv, ds.tz), lv, ds.tz))]
-    shipped = hourly_error(_default_occupancy(), lt, lv, ds.tz)
+    shipped = hourly_error(default_occupancy(), lt, lv, ds.tz)
     rows.append(("shipped rhythm (no states)", {"in": None, "empty": "", "hourly": shipped}))
     if src is None:
         rows.append(("inferred", None))

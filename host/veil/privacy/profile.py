@@ -159,7 +159,7 @@ def _cumulative(p: np.ndarray) -> list[int]:
 PRIOR_DAYS = 2.0  # days of the shipped home rhythm a fitted occupancy model starts from
 
 
-def _probabilities(cumulative: list[int], cells: int) -> np.ndarray:
+def probabilities(cumulative: list[int], cells: int) -> np.ndarray:
     """Cumulative u16 thresholds of 3 outcomes (2 per cell) back to probabilities."""
     c = np.asarray(cumulative, dtype=float).reshape(cells, 2) / 65536
     return np.stack([c[:, 0], c[:, 1] - c[:, 0], 1 - c[:, 1]], axis=1)
@@ -200,7 +200,8 @@ def fit_occupancy(
     t_slot = s_slot * SLOT_S - tz
     dt = daytype(t_slot, tz)
     hr = hour_of(t_slot, tz)
-    lived_days = [len(np.unique(day[lived & (daytype(times, tz) == w)])) for w in (0, 1)]
+    kind = daytype(times, tz)
+    lived_days = [len(np.unique(day[lived & (kind == w)])) for w in (0, 1)]
     prior_days = PRIOR_DAYS / (1 + np.asarray(lived_days, dtype=float))
     counts = np.zeros((2, 24, 3, 3))
     consecutive = s_slot[1:] == s_slot[:-1] + 1
@@ -209,7 +210,7 @@ def fit_occupancy(
     kernel = {-2: 0.25, -1: 0.5, 0: 1.0, 1: 0.5, 2: 0.25}  # neighbouring hours behave alike
     counts = sum(w * np.roll(counts, -d, axis=1) for d, w in kernel.items())
     if rhythm is not None:  # prior_days of the rhythm's transitions, one slot an hour each
-        p = _probabilities(rhythm["trans"], 2 * 24 * 3).reshape(2, 24, 3, 3)
+        p = probabilities(rhythm["trans"], 2 * 24 * 3).reshape(2, 24, 3, 3)
         per_day = 3600 / SLOT_S * sum(kernel.values())
         counts = counts + prior_days[:, None, None, None] * per_day * p
     seen = np.isin(np.arange(3), states).astype(float)  # a state never seen is never entered
@@ -226,7 +227,7 @@ def fit_occupancy(
                 trans += _cumulative(counts[d, h, s] + SMOOTH * prior)
     anchors = hr == ANCHOR_S // 3600
     start = []
-    p_start = _probabilities(rhythm["start"], 2) if rhythm is not None else np.zeros((2, 3))
+    p_start = probabilities(rhythm["start"], 2) if rhythm is not None else np.zeros((2, 3))
     for d in range(2):
         at = s_state[anchors & (dt == d)]
         n = np.bincount(at.astype(int), minlength=3) + 0.5
@@ -366,7 +367,7 @@ def fit_profile(
     period_s = float(np.median(np.diff(t)))
     st = np.asarray(states) if states is not None else infer_states(t, channels, tz_offset_s)
     if st is None and occupancy is None:  # nothing here tells occupancy: a home's usual rhythm
-        occupancy = _default_occupancy()
+        occupancy = default_occupancy()
     if st is None:
         st = np.full(len(t), AWAKE)
     models = {
@@ -379,7 +380,7 @@ def fit_profile(
         "tz_offset_s": tz_offset_s,
         "period_s": period_s,
         "bridge_s": bridge_seconds(meet, period_s),
-        "occupancy": occupancy or fit_occupancy(t, st, tz_offset_s, _default_occupancy()),
+        "occupancy": occupancy or fit_occupancy(t, st, tz_offset_s, default_occupancy()),
         "channels": models,
     }
 
@@ -444,10 +445,10 @@ def fit_home(
     else:
         src_t, src = home_states(series, tz_offset_s)
     if src is None:
-        occupancy = _default_occupancy()
+        occupancy = default_occupancy()
         states = {dev: np.full(len(t), AWAKE) for dev, (t, _c) in series.items()}
     else:
-        occupancy = fit_occupancy(src_t, src, tz_offset_s, _default_occupancy())
+        occupancy = fit_occupancy(src_t, src, tz_offset_s, default_occupancy())
         states = {dev: at(t, src_t, src) for dev, (t, _c) in series.items()}
     chosen = options or {}
     return {
@@ -482,7 +483,8 @@ def home_states(
 DEFAULTS = Path(__file__).resolve().parent / "profiles" / "defaults.json"
 
 
-def _default_occupancy() -> dict:
+def default_occupancy() -> dict:
+    """The shipped home rhythm (tools/make_default_profiles.py): the prior of every fit."""
     return json.loads(DEFAULTS.read_text())["occupancy"]
 
 
