@@ -9,9 +9,10 @@ the climate walks' day's curves (main at 9ffa923). When the decoy profile's form
 firmware changes, measure again and update them here.
 
 On top of them, HEADROOM: the same device does not always take the same heap. The modules'
-paths are on the heap (a longer folder, a few hundred bytes more), and one boot in about
-fifteen of tests/test_mp32.py's six-channel probe (a fresh home key each, 2026-12-02) held
-6,048 bytes more from boot on, through every tick (82,928 bytes at the peak, then 88,976).
+paths are on the heap (a longer folder, a few hundred bytes more), and two boots in 24 of
+tests/test_mp32.py's six-channel probe (a fresh home key each, 2026-12-02) held 6,048 bytes
+more from boot on, through every tick: a peak of 88,976 bytes where the others peaked at
+82,928 (CI measured 88,816 against the 83,197 then estimated).
 The likely cause: MicroPython's collector is conservative, on an ESP32 too, and a word of
 live data that happens to equal a dead block's address keeps that block, and what it points
 to, alive.
