@@ -398,10 +398,10 @@ class Decoys:
         """The extra step towards the real reading's height before a re-deal: a share of the
         gap that grows as the re-deal nears. In the last `bridge` seconds of a day every walk
         is drawn, and a gap of at most `snap` steps is closed at one keyed moment of the
-        window (uniform in time), as a sensor would. Before, a climate walk is drawn only
-        while its gap needs more of its steps than are left at half its usual size: a fake
-        degrees off the real room then drifts back over the day at half a step a tick, where
-        the bridge alone made it climb in a straight line in its last hours."""
+        window (uniform in time), as a sensor would. Before the bridge, a climate walk is
+        drawn only while its gap needs more of its steps than are left at half its usual
+        size: a fake degrees off the real room then drifts back over the day at half a step a
+        tick, where the bridge alone made it climb in a straight line in its last hours."""
         ch = self.ch[c]
         gap = ch.grid.index(real) - self.base[c] - y
         if not gap:
