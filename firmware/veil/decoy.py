@@ -119,6 +119,7 @@ class Channel:
         self.imax = self.grid.index(min(hi, spec["range"][1]))
         self.floor = Floor(spec["floor"][0], spec["floor"][1])
         self.ylo, self.yhi = spec["y"]
+        self.clamp = spec.get("clamp", 0)  # a light: stops at its bounds (dark), not bounces
         self.edges = array.array("i", spec["edges"])
         self.big = spec["big"]
         self.phi = spec["phi"]
@@ -282,8 +283,12 @@ class Channel:
             d = (x * 32 + dm + 128) >> 8
         else:
             d = (x + FRAC // 2) // FRAC
-        if not self.ylo <= y + d <= self.yhi:  # off the heights it may take: bounce back
-            d, meant = (-d, -meant) if self.ylo <= y - d <= self.yhi else (0, 0)
+        if not self.ylo <= y + d <= self.yhi:
+            if self.clamp:  # a light switched off reads dark, however bright it was
+                d = meant = (self.ylo if y + d < self.ylo else self.yhi) - y
+            else:  # others bounce back off the heights they may take (a door drawn to
+                # open wider shuts: clamped, fake doors stayed open and told occupancy)
+                d, meant = (-d, -meant) if self.ylo <= y - d <= self.yhi else (0, 0)
         self.meant = meant
         return d
 

@@ -41,7 +41,7 @@ import numpy as np
 
 from ..dataset import Series
 from ..errors import VeilError
-from .walk import CLIMATE, KNOTS, RUNS, SWITCHING, WalkOptions, fit_walk
+from .walk import CLIMATE, KNOTS, MIN_ROWS, RUNS, SWITCHING, WalkOptions, fit_walk, rows_for
 
 FORMAT = 2
 AWAY, AWAKE, ASLEEP = 0, 1, 2
@@ -306,8 +306,10 @@ def fit_channel(
     period_s: float,
     tz: int = 0,
     opts: WalkOptions | None = None,
+    rows: int = MIN_ROWS,
 ) -> dict:
-    """Fit one channel's model: its value grid, its range, and its walk (veil.privacy.walk)."""
+    """Fit one channel's model: its value grid, its range, and its walk (veil.privacy.walk)
+    with at most `rows` quantile rows."""
     ok = np.array([x is not None for x in ch.values])
     if ch.kind in PUBLIC:
         return shared_model(ch.kind, ch.dec)
@@ -319,7 +321,15 @@ def fit_channel(
     period, offsets = fit_grid(raw[ok])
     idx = grid_index(raw, period, offsets)
     model = fit_walk(
-        idx, ok, times, states, kind=ch.kind, period_s=period_s, tz=tz, opts=opts or WalkOptions()
+        idx,
+        ok,
+        times,
+        states,
+        kind=ch.kind,
+        period_s=period_s,
+        tz=tz,
+        opts=opts or WalkOptions(),
+        rows=rows,
     )
     return {
         "kind": ch.kind,
@@ -370,8 +380,9 @@ def fit_profile(
         occupancy = default_occupancy()
     if st is None:
         st = np.full(len(t), AWAKE)
+    rows = rows_for(sum(c.kind not in PUBLIC for c in channels))
     models = {
-        c.name: fit_channel(c, t, st, period_s, tz_offset_s, (options or {}).get(c.name))
+        c.name: fit_channel(c, t, st, period_s, tz_offset_s, (options or {}).get(c.name), rows)
         for c in channels
     }
     meet = max((m.pop("meet", 0) for m in models.values()), default=0)

@@ -24,7 +24,10 @@ ANCHOR_S = 4 * 3600
 FRAC = 8
 KNOTS = 24
 RUNS = 10
-MAX_ROWS = 20  # quantile rows a channel may have (96 bytes each on the board's heap)
+# quantile rows (96 bytes each on the board's heap) a device's walked channels share: what six
+# channels of 20 rows took when the heap was measured (docs/boards.md); a channel has 20 to 40
+DEVICE_ROWS = 120
+MIN_ROWS, MAX_ROWS = 20, 40
 MIN_OWN = 20  # steps a context needs at least to get a row of its own
 SMOOTH = 10.0  # pseudo-counts from the parent context
 SWITCHING = ("light", "motion", "door")
@@ -123,6 +126,32 @@ def floor_series(
             b += (low - b) >> max(1, shift - 4)
         out[n] = b >> 8
     return out
+
+
+def rows_for(walked: int) -> int:
+    """How many quantile rows each of a device's `walked` channels may have: the device's
+    share, at least 20. Twenty left robod's lights no row for the household's state or the
+    hour (the context tree spent them on how a light last moved and its height), so fakes lit
+    the evenings the real rooms were dark; 30 to 40 rows made the forests and boosting weaker
+    on robod and the office and left the appliances house and kasteren about where they were
+    (bench_audit, one key, 2026-12-03)."""
+    return max(MIN_ROWS, min(MAX_ROWS, DEVICE_ROWS // max(walked, 1)))
+
+
+def height_edges(y: np.ndarray, levels: int) -> list[int]:
+    """Edges of `levels` height classes at the quantiles of the real heights. Where many
+    readings share one height (a dark room reads 0 most of the time) quantiles coincide, and
+    the classes lost to them go to the heights above the top edge, at their own quantiles:
+    one class spanning a room's whole lamp- and daylight range let fake lights wander in it
+    (on robod the top class ran from 118 to 2,016 lux, and fakes sat at 250-280 lux in the
+    evenings the real room was dark)."""
+    edges = sorted(set(np.percentile(y, np.linspace(0, 100, levels + 1)[1:-1]).round().astype(int)))
+    above = y[y > edges[-1]] if edges else y[:0]
+    lost = levels - 1 - len(edges)
+    if lost > 0 and len(above):
+        more = np.percentile(above, np.linspace(0, 100, lost + 2)[1:-1]).round().astype(int)
+        edges = sorted(set(edges) | {int(e) for e in more if e < above.max()})
+    return [int(e) for e in edges]
 
 
 def run_classes(step: np.ndarray, valid: np.ndarray, big: int) -> np.ndarray:
@@ -234,14 +263,16 @@ def _tree(centre, valid, variables, sizes, budget, first):
             kids.append(_Leaf({**leaf.fixed, var: v}, at, dist))
         return kids, gain, cost
 
-    def rows() -> int:
-        return len({id(leaf.dist) for leaf in leaves})
+    def rows(n: int, kids: list[_Leaf]) -> int:
+        """Distinct rows once leaf n is split into `kids` (its row may live on in leaves
+        that kept their parent's)."""
+        return len({id(x.dist) for x in [*leaves[:n], *kids, *leaves[n + 1 :]]})
 
     for var in first:  # structural splits, wherever the data has them, the best first
         found = [(leaf, *split(leaf, var)) for leaf in leaves]
         for leaf, kids, _gain, cost in sorted(found, key=lambda f: -f[2]):
-            if cost > 1 and rows() + cost - 1 <= budget:
-                n = next(i for i, x in enumerate(leaves) if x is leaf)
+            n = next(i for i, x in enumerate(leaves) if x is leaf)
+            if cost > 1 and rows(n, kids) <= budget:
                 leaves[n : n + 1] = kids
     while True:
         best = None
@@ -252,7 +283,7 @@ def _tree(centre, valid, variables, sizes, budget, first):
                 kids, gain, cost = split(leaf, var)
                 if cost > 1 and gain > 0 and (best is None or gain / cost > best[0]):
                     best = (gain / cost, n, kids, cost)
-        if best is None or rows() + best[3] - 1 > budget:
+        if best is None or rows(best[1], best[2]) > budget:
             return leaves
         leaves[best[1] : best[1] + 1] = best[2]
 
@@ -289,9 +320,11 @@ def fit_walk(
     period_s: float,
     tz: int,
     opts: WalkOptions,
+    rows: int = MIN_ROWS,
 ) -> dict:
     """The walk part of a channel model, from its readings as grid indices (`ok` where there is
-    a reading; missing ones hold the last reading before them)."""
+    a reading; missing ones hold the last reading before them), with at most `rows` quantile
+    rows (`rows_for`)."""
     shift = floor_shift(opts.floor_tau_h, period_s)
     base = floor_series(index, ok, hour_counts(times, tz), opts.floor_hours, shift)
     y = index - base
@@ -319,9 +352,7 @@ def fit_walk(
     # what the quantile rows draw: the step but its momentum (firmware Channel.step)
     centre = step * FRAC - ((phi256 * prev * FRAC) >> 8)
 
-    edges = sorted(
-        set(np.percentile(y[ok], np.linspace(0, 100, opts.levels + 1)[1:-1]).round().astype(int))
-    )
+    edges = height_edges(y[ok], opts.levels)
     nlev = len(edges) + 1
     lev = np.searchsorted(np.asarray(edges), yb, side="left")
     runs = run_classes(step, valid, big)
@@ -332,12 +363,12 @@ def fit_walk(
     # closes within minutes however long it was shut, so it is split first (for lights and
     # motion, how they last moved first fits better: bench_audit on the room and robod sets)
     first = (2, 3, 0) if kind == "door" else (3, 2, 0)
-    leaves = _tree(centre, valid, (states, band, lev, runs), sizes, MAX_ROWS, first)
+    leaves = _tree(centre, valid, (states, band, lev, runs), sizes, rows, first)
     # a household asleep where the history never saw anyone asleep (an office) stays quiet
     quiet = {ASLEEP: AWAY} if (valid & (states == ASLEEP)).sum() < MIN_OWN else {}
-    index_bytes, rows = _rows(leaves, sizes, quiet)
-    p_rows = np.array([r[0] for r in rows], dtype="<u2").ravel()
-    q_rows = np.array([r[1] for r in rows], dtype="<i2").ravel()
+    index_bytes, table = _rows(leaves, sizes, quiet)
+    p_rows = np.array([r[0] for r in table], dtype="<u2").ravel()
+    q_rows = np.array([r[1] for r in table], dtype="<i2").ravel()
 
     start = []
     for s in range(3):
@@ -372,7 +403,8 @@ def fit_walk(
         **curve,
         "floor": [opts.floor_hours, shift],
         "y": [ylo, yhi],
-        "edges": [int(e) for e in edges],
+        "clamp": int(kind == "light"),  # a light stops at dark (firmware Channel.step)
+        "edges": edges,
         "big": big,
         "phi": phi256,
         "bands": opts.bands,
