@@ -243,11 +243,11 @@ def _tree(centre, valid, variables, sizes, budget, first):
     """Grow a tree of contexts greedily: split the leaf, on the variable, that raises the
     likelihood of the real steps most per row added, until `budget` rows. A part with fewer
     than MIN_OWN steps keeps its parent's distribution (no row of its own). The variables
-    `first` are split before any other, in their order: how the walk last moved, the height
-    above the floor (it says which way a sensor can go: a walk comes back from where the
-    sensor seldom is, a motion sensor that fired stops) and the household state (it is what
-    makes a fake household's story the same on every device of the home). Returns the
-    leaves."""
+    `first` are split before any other, in their order (fit_walk): how the walk last moved,
+    the height above the floor (it says which way a sensor can go: a walk comes back from
+    where the sensor seldom is, a motion sensor that fired stops) and the household state (it
+    is what makes a fake household's story the same on every device of the home). Returns
+    the leaves."""
     root = _Leaf({}, valid, _hist(centre[valid]))
     leaves = [root]
 
@@ -290,13 +290,13 @@ def _tree(centre, valid, variables, sizes, budget, first):
 
 def _rows(leaves, sizes, alias):
     """The firmware's context -> row index (contexts ordered state, band, level, run) and the
-    distinct rows, from the leaves of the context tree; a state in `alias`
-    takes the rows of the state it names."""
+    distinct rows, from the leaves of the context tree (whose fifth variable, still or not,
+    follows from the run); a state in `alias` takes the rows of the state it names."""
     rows: list[tuple[tuple[int, ...], tuple[int, ...]]] = []
     row_of: dict[int, int] = {}
     index = []
     for ctx in product(*(range(n) for n in sizes)):
-        look = (alias.get(ctx[0], ctx[0]), *ctx[1:])
+        look = (alias.get(ctx[0], ctx[0]), *ctx[1:], int(ctx[3] >= 4))  # and still or not
         leaf = next(x for x in leaves if all(look[k] == v for k, v in x.fixed.items()))
         if id(leaf.dist) not in row_of:
             row_of[id(leaf.dist)] = len(rows)
@@ -359,11 +359,19 @@ def fit_walk(
     band = hours * opts.bands // 24
 
     sizes = (3, opts.bands, nlev, RUNS)
+    # besides the firmware's four, the tree may split on whether the walk moved last tick
+    # (run classes 0-3) or has been still (4-9): two rows where the run classes take ten
+    still = (runs >= 4).astype(np.int64)
     # a contact's level (open or shut) says most about its next step: an open cupboard
-    # closes within minutes however long it was shut, so it is split first (for lights and
-    # motion, how they last moved first fits better: bench_audit on the room and robod sets)
-    first = (2, 3, 0) if kind == "door" else (3, 2, 0)
-    leaves = _tree(centre, valid, (states, band, lev, runs), sizes, rows, first)
+    # closes within minutes however long it was shut, so it is split first; a light's too,
+    # then whether it is still: a light still at dark stays dark, one still at 400 lux is
+    # sunlit and drifts (split on the ten run classes first, a light's twenty to forty rows
+    # went to how it moved before its height reached its still rows: robod's fakes froze at
+    # 43 or 408 lux for hours and were dark 5-18 % of the time against the real rooms'
+    # 39-59 %, now 13-38 %: bench_audit, one key, 2026-12-03); for motion and climate, how
+    # they last moved first fits better (bench_audit on the room and robod sets)
+    first = {"door": (2, 3, 0), "light": (2, 4, 0)}.get(kind, (3, 2, 0))
+    leaves = _tree(centre, valid, (states, band, lev, runs, still), (*sizes, 2), rows, first)
     # a household asleep where the history never saw anyone asleep (an office) stays quiet
     quiet = {ASLEEP: AWAY} if (valid & (states == ASLEEP)).sum() < MIN_OWN else {}
     index_bytes, table = _rows(leaves, sizes, quiet)
