@@ -133,17 +133,19 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         home = Home(Path(tmp) / "home")
         home.keygen()
-        # One profile fitted on all the columns (occupancy shows in light, CO2 and motion),
-        # so that a device with one temperature channel has decoys too.
-        profile = fit_series(series(2000, len(COLUMNS)))
+        # Each device's profile fitted on its own columns, as `veil profile fit` gives it (a
+        # device's channels share its quantile rows: fewer channels, more rows each), with
+        # the home's occupancy from all of them (it shows in light, CO2 and motion).
+        occupancy = fit_series(series(2000, len(COLUMNS)))["occupancy"]
+        profiles = {ch: fit_series(series(2000, ch), occupancy=occupancy) for ch in (1, 4, 6, 8)}
         for k, ch in ((2, 4), (4, 1), (4, 4), (4, 6), (4, 8), (8, 4)):
-            rows.append(probe(Path(tmp), home, k, ch, args.ticks, profile))
+            rows.append(probe(Path(tmp), home, k, ch, args.ticks, profiles[ch]))
         down = {"type": "mqtt", "host": "127.0.0.1", "port": 9, "ca": "ca.der", "user": "bench"}
-        rows.append(probe(Path(tmp), home, 4, 6, args.ticks, profile, down))
+        rows.append(probe(Path(tmp), home, 4, 6, args.ticks, profiles[6], down))
         if args.cse:
             with AcmeCse(Path(tmp) / "acme") as cse:
                 sink = sink_settings("bench", onem2m_url=cse.url).sink
-                rows.append(probe(Path(tmp), home, 4, 4, min(args.ticks, 1000), profile, sink))
+                rows.append(probe(Path(tmp), home, 4, 4, min(args.ticks, 1000), profiles[4], sink))
     if args.json:
         print(json.dumps(rows, indent=1))
         return
