@@ -102,8 +102,8 @@ def test_profiles_are_compact_and_valid():
         check(profile)
         rows = [len(base64.b64decode(m["P"])) // 48 for m in profile["channels"].values()]
         assert max(rows) <= min(40, 120 // len(names)) and sum(rows) <= 120, rows
-        for model in profile["channels"].values():
-            assert table_bytes(model) <= len(base64.b64decode(model["P"])) * 2 + 720
+        for model in profile["channels"].values():  # the tables' share of the board's heap
+            assert table_bytes(model) <= 4608  # docs/decoys.md: under 4.6 KB a channel
 
 
 def _door_days(days: int, seed: int) -> list[int]:
