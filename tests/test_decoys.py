@@ -167,8 +167,8 @@ def test_a_fake_light_goes_dark_as_the_real_one_does(tmp_path):
     """A lamp switched off reads dark: a fake light whose step down would take it below dark
     stops there. It used to bounce back up by as much, so a fake that switched off a brighter
     lamp than its own lit up instead (robod: a twentieth of the fakes' readings dark against
-    half of the real ones). Three homes' keys: the fakes' share of dark readings was 0.35-0.44
-    of the real one's so, 0.55-0.66 now (six data seeds)."""
+    half of the real ones). Over three homes' keys the fakes were dark 0.35-0.44 times as often
+    as the real room with the bounce, 0.55-0.66 times now (six data seeds)."""
     t0 = 1_700_000_000 - 1_700_000_000 % 86400
     ch = Channel("living_light", 0, 0, 2000)
     fitted, now = _lamp_days(21, seed=1), _lamp_days(21, seed=101)

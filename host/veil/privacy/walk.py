@@ -24,6 +24,7 @@ ANCHOR_S = 4 * 3600
 FRAC = 8
 KNOTS = 24
 RUNS = 10
+STILL = 4  # run classes from 4 on are stillness (firmware Channel.step); 0-3 are steps
 # quantile rows (96 bytes each on the board's heap) a device's walked channels share: what six
 # channels of 20 rows took when the heap was measured (docs/boards.md); a channel has 20 to 40
 DEVICE_ROWS = 120
@@ -133,8 +134,8 @@ def rows_for(walked: int) -> int:
     share, at least 20. Twenty left robod's lights no row for the household's state or the
     hour (the context tree spent them on how a light last moved and its height), so fakes lit
     the evenings the real rooms were dark; 30 to 40 rows made the forests and boosting weaker
-    on robod and the office and left the appliances house and kasteren about where they were
-    (bench_audit, one key, 2026-12-03)."""
+    on robod and the office, left kasteren where it was and were mixed on the appliances
+    house (docs/audit.md, "How many rows"; bench_audit, 2026-12-03)."""
     return max(MIN_ROWS, min(MAX_ROWS, DEVICE_ROWS // max(walked, 1)))
 
 
@@ -296,7 +297,7 @@ def _rows(leaves, sizes, alias):
     row_of: dict[int, int] = {}
     index = []
     for ctx in product(*(range(n) for n in sizes)):
-        look = (alias.get(ctx[0], ctx[0]), *ctx[1:], int(ctx[3] >= 4))  # and still or not
+        look = (alias.get(ctx[0], ctx[0]), *ctx[1:], int(ctx[3] >= STILL))  # and still or not
         leaf = next(x for x in leaves if all(look[k] == v for k, v in x.fixed.items()))
         if id(leaf.dist) not in row_of:
             row_of[id(leaf.dist)] = len(rows)
@@ -361,7 +362,7 @@ def fit_walk(
     sizes = (3, opts.bands, nlev, RUNS)
     # besides the firmware's four, the tree may split on whether the walk moved last tick
     # (run classes 0-3) or has been still (4-9): two rows where the run classes take ten
-    still = (runs >= 4).astype(np.int64)
+    still = (runs >= STILL).astype(np.int64)
     # a contact's level (open or shut) says most about its next step: an open cupboard
     # closes within minutes however long it was shut, so it is split first; a light's too,
     # then whether it is still: a light still at dark stays dark, one still at 400 lux is
