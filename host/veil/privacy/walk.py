@@ -30,6 +30,7 @@ STILL = 4  # run classes from 4 on are stillness (firmware Channel.step); 0-3 ar
 DEVICE_ROWS = 120
 MIN_ROWS, MAX_ROWS = 20, 40
 MIN_OWN = 20  # steps a context needs at least to get a row of its own
+MIN_STATE = 2  # ... but a contact's open or shut, given a row from this many (_tree)
 SMOOTH = 10.0  # pseudo-counts from the parent context
 SWITCHING = ("light", "motion", "door")
 AWAY, ASLEEP = 0, 2
@@ -240,23 +241,26 @@ def _loglik(centre: np.ndarray, dist: dict[int, float]) -> float:
     return float((n * np.log(p)).sum())
 
 
-def _tree(centre, valid, variables, sizes, budget, first):
+def _tree(centre, valid, variables, sizes, budget, first, sparse=None):
     """Grow a tree of contexts greedily: split the leaf, on the variable, that raises the
     likelihood of the real steps most per row added, until `budget` rows. A part with fewer
     than MIN_OWN steps keeps its parent's distribution (no row of its own). The variables
     `first` are split before any other, in their order (fit_walk): how the walk last moved,
     the height above the floor (it says which way a sensor can go: a walk comes back from
     where the sensor seldom is, a motion sensor that fired stops) and the household state (it
-    is what makes a fake household's story the same on every device of the home). Returns
-    the leaves."""
+    is what makes a fake household's story the same on every device of the home). The
+    variable `sparse` (a contact's height: open or shut) gives a part a row of its own from
+    MIN_STATE steps in its structural split: a washing machine on for two minutes a few times a
+    week otherwise shared the off state's row, in which leaving is as rare as arriving, so
+    its fakes, once on, stayed on for days. Returns the leaves."""
     root = _Leaf({}, valid, _hist(centre[valid]))
     leaves = [root]
 
-    def split(leaf: _Leaf, var: int) -> tuple[list[_Leaf], float, int]:
+    def split(leaf: _Leaf, var: int, least: int = MIN_OWN) -> tuple[list[_Leaf], float, int]:
         kids, gain, cost = [], 0.0, 0
         for v in range(sizes[var]):
             at = leaf.at & (variables[var] == v)
-            own = at.sum() >= MIN_OWN
+            own = at.sum() >= least
             dist = _blend(_hist(centre[at]), leaf.dist) if own else leaf.dist
             if own:
                 gain += _loglik(centre[at], dist) - _loglik(centre[at], leaf.dist)
@@ -270,7 +274,8 @@ def _tree(centre, valid, variables, sizes, budget, first):
         return len({id(x.dist) for x in [*leaves[:n], *kids, *leaves[n + 1 :]]})
 
     for var in first:  # structural splits, wherever the data has them, the best first
-        found = [(leaf, *split(leaf, var)) for leaf in leaves]
+        least = MIN_STATE if var == sparse else MIN_OWN
+        found = [(leaf, *split(leaf, var, least)) for leaf in leaves]
         for leaf, kids, _gain, cost in sorted(found, key=lambda f: -f[2]):
             n = next(i for i, x in enumerate(leaves) if x is leaf)
             if cost > 1 and rows(n, kids) <= budget:
@@ -372,7 +377,13 @@ def fit_walk(
     # 39-59 %, now 13-38 %: bench_audit, one key, 2026-12-03); for motion and climate, how
     # they last moved first fits better (bench_audit on the room and robod sets)
     first = {"door": (2, 3, 0), "light": (2, 4, 0)}.get(kind, (3, 2, 0))
-    leaves = _tree(centre, valid, (states, band, lev, runs, still), (*sizes, 2), rows, first)
+    # a contact's first split, its height, is its state (open or shut), however seldom it is
+    # in one (a motion sensor's first is how it last moved: a row from two steps there fitted
+    # noise, the office's sequence model 0.19 -> 0.23: bench_audit, one key, 2026-12-03)
+    sparse = 2 if kind == "door" else None
+    leaves = _tree(
+        centre, valid, (states, band, lev, runs, still), (*sizes, 2), rows, first, sparse
+    )
     # a household asleep where the history never saw anyone asleep (an office) stays quiet
     quiet = {ASLEEP: AWAY} if (valid & (states == ASLEEP)).sum() < MIN_OWN else {}
     index_bytes, table = _rows(leaves, sizes, quiet)
