@@ -150,6 +150,26 @@ def test_a_switch_holds_its_state_as_the_real_one_does(home, tmp_path):
     assert spell / 3 <= spells.mean() <= spell * 3, (spells, spell)
 
 
+def _tracks_of_three_homes(tmp_path, ch: Channel, period: int, fitted: list, now: list):
+    """A one-channel device fitted on `fitted` and replayed over `now` (readings `period`
+    seconds apart) under three homes' keys: the channel's kind and the 12 tracks published."""
+    t0 = 1_700_000_000 - 1_700_000_000 % 86400
+    series = dataset.Series(
+        [t0 + period * i for i in range(len(fitted))], [ch], [[v] for v in fitted]
+    )
+    profile = fit_series(series)
+    start = series.times[-1] + period
+    replay = dataset.Series([start + period * i for i in range(len(now))], [ch], [[v] for v in now])
+    out = []
+    for h in ("h1", "h2", "h3"):
+        home = Home(tmp_path / h)
+        home.keygen()
+        run_firmware(home, tmp_path / h / "b", replay, device="solo", profile=profile)
+        tracks, _ = _tracks((tmp_path / h / "b" / "feed.jsonl").read_bytes().splitlines(), 4)
+        out += list(tracks[:, :, 0])
+    return profile["channels"][ch.name]["kind"], out
+
+
 def _washer_days(days: int, seed: int) -> list[int]:
     """A washing machine's contact every minute: on for one to three minutes, about twice a
     week (kasteren's was on 0.24 times a day, for two minutes)."""
@@ -167,22 +187,12 @@ def test_a_seldom_used_switch_is_seldom_on_in_the_fakes(tmp_path):
     fakes were on 11-28 % of the time, 0.1-0.3 % with its own row. Here (two data seeds,
     three keys each) the tracks were on 200-420 times as often as the fitted history before,
     1.1-4.6 times now."""
-    t0 = 1_700_000_000 - 1_700_000_000 % 86400
+    fitted = _washer_days(24, seed=3)
     ch = Channel("washingmachine", 0, 0, 1)
-    fitted, now = _washer_days(24, seed=3), _washer_days(10, seed=4)
-    series = dataset.Series([t0 + 60 * i for i in range(len(fitted))], [ch], [[v] for v in fitted])
-    profile = fit_series(series)
-    assert profile["channels"]["washingmachine"]["kind"] == "door"
-    start = series.times[-1] + 60
-    replay = dataset.Series([start + 60 * i for i in range(len(now))], [ch], [[v] for v in now])
-    shares = []
-    for h in ("h1", "h2", "h3"):
-        home = Home(tmp_path / h)
-        home.keygen()
-        run_firmware(home, tmp_path / h / "b", replay, device="washer", profile=profile)
-        tracks, _ = _tracks((tmp_path / h / "b" / "feed.jsonl").read_bytes().splitlines(), 4)
-        shares += [float(np.mean(x)) for x in tracks[:, :, 0]]
+    kind, tracks = _tracks_of_three_homes(tmp_path, ch, 60, fitted, _washer_days(10, seed=4))
+    assert kind == "door"
     on = np.mean(fitted)
+    shares = [float(np.mean(x)) for x in tracks]
     assert np.mean(shares) <= 10 * on, (on, shares)
 
 
@@ -205,22 +215,12 @@ def test_a_fake_light_goes_dark_as_the_real_one_does(tmp_path):
     lamp than its own lit up instead (robod: a twentieth of the fakes' readings dark against
     half of the real ones). Over three homes' keys the fakes were dark 0.35-0.44 times as often
     as the real room with the bounce, 0.55-0.66 times now (six data seeds)."""
-    t0 = 1_700_000_000 - 1_700_000_000 % 86400
+    now = _lamp_days(21, seed=101)
     ch = Channel("living_light", 0, 0, 2000)
-    fitted, now = _lamp_days(21, seed=1), _lamp_days(21, seed=101)
-    series = dataset.Series([t0 + 300 * i for i in range(len(fitted))], [ch], [[v] for v in fitted])
-    profile = fit_series(series)
-    assert profile["channels"]["living_light"]["kind"] == "light"
-    start = series.times[-1] + 300
-    replay = dataset.Series([start + 300 * i for i in range(len(now))], [ch], [[v] for v in now])
-    shares = []
-    for h in ("h1", "h2", "h3"):
-        home = Home(tmp_path / h)
-        home.keygen()
-        run_firmware(home, tmp_path / h / "b", replay, device="lamp", profile=profile)
-        tracks, _ = _tracks((tmp_path / h / "b" / "feed.jsonl").read_bytes().splitlines(), 4)
-        shares += [float(np.mean(x == 0)) for x in tracks[:, :, 0]]
+    kind, tracks = _tracks_of_three_homes(tmp_path, ch, 300, _lamp_days(21, seed=1), now)
+    assert kind == "light"
     dark = np.mean(np.array(now) == 0)
+    shares = [float(np.mean(x == 0)) for x in tracks]
     assert np.mean(shares) >= 0.5 * dark, (dark, shares)
 
 
