@@ -155,9 +155,11 @@ def test_the_key_is_private_in_the_home_and_on_the_board(flow):
 
 def test_errors_are_one_line_with_a_nonzero_exit(flow, tmp_path):
     d, _ = flow
+    (tmp_path / "binary.csv").write_bytes(b"\xff\xfe\x00ts,t\n")
     cases = [
         (["decode", "--home", str(tmp_path / "none"), str(d / "feed.jsonl")], "veil keygen"),
         (["sim", str(tmp_path / "missing.csv"), "--home", str(d / "h")], "cannot read"),
+        (["sim", str(tmp_path / "binary.csv"), "--home", str(d / "h")], "not UTF-8"),
         (["decode", "--home", str(d / "h"), "--store", str(tmp_path / "nope.db")], "no store"),
     ]
     for args, words in cases:

@@ -87,6 +87,8 @@ def load(
             raise DataError(f"{path} is empty") from None
         except csv.Error as e:
             raise DataError(f"{path} is not a CSV file: {e}") from None
+        except UnicodeDecodeError:
+            raise DataError(f"{path} is not a CSV file: its header is not UTF-8 text") from None
         table = []
         try:
             for row in reader:
