@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from veil import dataset
+
 from conftest import ROOM, ROOM_CHANNELS
 
 
@@ -167,6 +169,14 @@ def test_errors_are_one_line_with_a_nonzero_exit(flow, tmp_path):
         assert p.returncode == 1, p.stderr
         lines = p.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("veil: error:") and words in lines[0]
+
+
+def test_a_spreadsheets_csv_with_a_byte_order_mark_keeps_its_first_column_name(tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_bytes(b"\xef\xbb\xbfts,temp\n1700000000,20.1\n1700000060,20.25\n")
+    series = dataset.load(path, time_col="ts")
+    assert series.times == [1700000000, 1700000060]
+    assert [c.name for c in series.channels] == ["temp"] and series.rows == [[2010], [2025]]
 
 
 def test_sim_joins_the_home_with_its_k_and_epoch_and_refuses_others(tmp_path):

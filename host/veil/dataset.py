@@ -76,7 +76,7 @@ def load(
     numeric column but the time column is a channel, with the decimals found in the data."""
     path = Path(path)
     try:
-        f = path.open(newline="")
+        f = path.open(newline="", encoding="utf-8-sig")  # a spreadsheet may lead with a BOM
     except OSError as e:
         raise DataError(f"cannot read {path}: {e.strerror}") from None
     with f:
