@@ -41,9 +41,9 @@ CANDIDATES = (
     WalkOptions(ar=False),  # the run contexts alone carry the momentum (humidity: less excess)
     WalkOptions(bands=1),
     # routines by the three hours, not the quarter of a day: a flat's bedroom door opens
-    # when its man gets up (as the only options, kasteren's forests and boosting were up to
-    # 0.03 weaker, its sequence model 0.02 stronger; the office's attackers 0.02-0.14
-    # stronger: bench_audit, one key, --no-check, 2026-12-04)
+    # when its man gets up (as the only options, kasteren's attackers were up to 0.03 weaker
+    # with one key and within 0.02 with another, its linking 0.40 -> 0.20 with both; the
+    # office's attackers 0.02-0.14 stronger: docs/audit.md, "Tried after the 6916a08 run")
     WalkOptions(bands=8),
     WalkOptions(floor_hours=24),
     WalkOptions(floor_hours=168),
