@@ -46,6 +46,8 @@ def auc(real: np.ndarray, fake: np.ndarray) -> float:
 
 
 def channel_rows(name: str, dev: DeviceTracks, secs: int, top: int) -> list[str]:
+    """One line per channel of device `name`: its `top` tells in `secs`-long windows, its
+    level's rank among the tracks, its steps real against fake."""
     groups = windows(dev, secs)
     ticks = np.arange(len(dev.times))
     is_real = np.arange(dev.k)[:, None] == dev.real[None, :]
@@ -84,6 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--window", type=int, default=3600, help="window length, seconds")
     ap.add_argument("--top", type=int, default=3, help="features shown per channel")
     args = ap.parse_args(argv)
+    if args.window <= 0 or args.top <= 0:
+        print("error: --window and --top must be positive")
+        return 1
     feeds = sorted(args.folder.glob("*/feed.jsonl"))
     if not feeds or not (args.folder / "home").is_dir():
         print(f"error: {args.folder} holds no home/ and device feeds (bench_audit.py --keep)")
