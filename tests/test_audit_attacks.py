@@ -2,6 +2,8 @@
 bad disguise, and must not cry wolf on a perfect one, where every fake is another draw of the
 very model the real household is drawn from."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -48,11 +50,18 @@ def test_the_battery_fits_the_data_rate(perfect):
     devs, _lab, _w = perfect
     keys = [a.key for a in attackers(devs)]
     # 10-minute readings: no 10-minute forest (one reading), 4-hour boosting (24 readings)
-    assert keys == ["forest_3600", "forest_21600", "forest_86400", "boosting", "sequence"]
+    assert keys == [
+        "forest_3600",
+        "forest_21600",
+        "forest_86400",
+        "relative",
+        "boosting",
+        "sequence",
+    ]
     assert attackers(devs)[-1].seconds == 4 * 3600
 
 
-@pytest.mark.parametrize("kind", ["forest", "boosting", "sequence"])
+@pytest.mark.parametrize("kind", ["forest", "relative", "boosting", "sequence"])
 def test_discriminators_find_bad_fakes_and_pass_perfect_ones(perfect, kind):
     devs, _lab, _w = perfect
     node = {"node": devs["node"]}
@@ -66,6 +75,29 @@ def test_discriminators_find_bad_fakes_and_pass_perfect_ones(perfect, kind):
     if kind != "sequence":  # its kernels sum to zero: it reads shape, not level
         assert accuracy(offset(node)) >= 0.9
     assert abs(accuracy(node) - 0.5) <= 0.08
+
+
+def test_the_relative_forest_sees_a_level_gap_lost_in_the_day(perfect):
+    """Fakes drawn like the real household but 0.3 degC cooler: one track at a time, the gap
+    is mostly lost in how far each day's level wanders with the weather; beside the other
+    tracks of the same window, the real one is on top, and the relative forest must see it
+    better than every forest that reads one track at a time."""
+    devs, _lab, _w = perfect
+    dev = devs["node"]
+    values = dev.values.copy()
+    fake = np.arange(dev.k) != dev.real[0]
+    values[fake, :, 0] = np.round(values[fake, :, 0] - 0.3, 1)
+    cooler = replace(dev, values=values)
+    cut = _cut(devs)
+
+    def accuracy(att):
+        return balanced_accuracy([score(att, cooler, cut)])[0]
+
+    battery = attackers(devs)
+    beside = accuracy(next(a for a in battery if a.kind == "relative"))
+    alone = max(accuracy(a) for a in battery if a.kind == "forest")
+    assert beside >= 0.8
+    assert beside >= alone + 0.1
 
 
 def test_calibrated_log_odds_are_bounded_and_silent_on_a_perfect_disguise(perfect):

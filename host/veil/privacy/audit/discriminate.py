@@ -3,8 +3,9 @@ the cut (every track, labelled real or fake by the key) and gives every later wi
 track calibrated log-odds of being real. Those log-odds are both its discriminative score and
 the evidence the pick-real attacks add up (evidence.py).
 
-The attackers: a random forest on hand features at several window lengths, gradient boosting
-on a richer feature set, and a sequence model that reads the order of the readings.
+The attackers: a random forest on hand features at several window lengths, a random forest
+on how each track stands beside the others in the same window, gradient boosting on a richer
+feature set, and a sequence model that reads the order of the readings.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ MIN_READINGS = 6  # a window shorter than this says too little about increments
 MIN_TRAIN, MIN_TEST = 8, 2  # windows per track
 CLIP = float(np.log(99))  # no single window may be surer than 99 to 1
 FOLDS = 3
+FORESTS = ("forest", "relative")
 
 
 # many small models: on a shared machine, threads only fight over the cores
@@ -36,7 +38,7 @@ one_thread = threadpool_limits.wrap(limits=1)
 class Attacker:
     key: str
     name: str
-    kind: str  # "forest", "boosting" or "sequence"
+    kind: str  # "forest", "relative", "boosting" or "sequence"
     seconds: int
 
 
@@ -46,8 +48,8 @@ def _label(seconds: int) -> str:
 
 def attackers(devs: dict[str, DeviceTracks]) -> list[Attacker]:
     """The battery for this feed: forests at every length that holds ~6 readings of the
-    slowest device; boosting and the sequence model on 1-hour windows, or 24 readings when a
-    device reports less often than every 150 s."""
+    slowest device; the relative forest, boosting and the sequence model on 1-hour windows,
+    or 24 readings when a device reports less often than every 150 s."""
     slowest = max(period(d) for d in devs.values())
     out = [
         Attacker(f"forest_{s}", f"random forest, {_label(s)} windows", "forest", s)
@@ -55,6 +57,8 @@ def attackers(devs: dict[str, DeviceTracks]) -> list[Attacker]:
         if s >= MIN_READINGS * slowest * 0.9
     ]
     s = next((d for d in DAY_DIVISORS if d >= max(3600, 24 * slowest)), 86400)
+    name = f"random forest beside the other tracks, {_label(s)} windows"
+    out.append(Attacker("relative", name, "relative", s))
     out.append(Attacker("boosting", f"gradient boosting, {_label(s)} windows", "boosting", s))
     out.append(Attacker("sequence", f"sequence model, {_label(s)} windows", "sequence", s))
     return out
@@ -105,7 +109,7 @@ class _Model:
         self.kind, self.seed, self.length = kind, seed, length
 
     def _new(self):
-        if self.kind == "forest":
+        if self.kind in FORESTS:
             return RandomForestClassifier(
                 200, min_samples_leaf=3, oob_score=True, n_jobs=1, random_state=self.seed
             )
@@ -127,14 +131,14 @@ class _Model:
     def raw(self, x):
         if self.kind == "sequence":
             return self.m.decision(x)
-        if self.kind == "forest":
+        if self.kind in FORESTS:
             return _logit(self.m.predict_proba(x)[:, 1])
         return self.m.decision_function(x)
 
     def oof(self, x, y, w, order):
         """Training scores from models that did not see them: the forest's out-of-bag
         votes, else contiguous folds of windows (`order`: each sample's window)."""
-        if self.kind == "forest":
+        if self.kind in FORESTS:
             return _logit(self.m.oob_decision_function_[:, 1])
         out = np.zeros(len(y))
         for block in _folds(int(order.max()) + 1):
@@ -155,6 +159,8 @@ def _inputs(att: Attacker, dev: DeviceTracks, groups: list[np.ndarray]) -> np.nd
         z = (v - flat.mean(axis=0)) / (flat.std(axis=0) + 1e-9)
         both = np.concatenate([z, np.diff(z, axis=1, prepend=z[:, :1])], axis=2)  # (k, T, 2C)
         return np.stack([[both[t, g].T for g in groups] for t in range(dev.k)])
+    if att.kind == "relative":
+        return _beside(dev, groups)
     feats = hand_features if att.kind == "forest" else channel_features
     return np.stack(
         [
@@ -162,6 +168,27 @@ def _inputs(att: Attacker, dev: DeviceTracks, groups: list[np.ndarray]) -> np.nd
             for t in range(dev.k)
         ]
     )
+
+
+def _beside(dev: DeviceTracks, groups: list[np.ndarray]) -> np.ndarray:
+    """(k, W, F) how each track stands beside the others in the same window: its hand
+    features less their mean over the k tracks, and per channel the share of the window's
+    readings on which it is the highest, and the lowest, of the tracks. The level of the day
+    swamps a track's own features; a fake that sits a little below the real room all day
+    shows beside it (the other attackers read one track at a time)."""
+    decs = [c.dec for c in dev.spec.channels]
+    own = np.stack(
+        [
+            window_matrix(dev.values[t], decs, groups, dev.times, features=hand_features)
+            for t in range(dev.k)
+        ]
+    )
+    v = dev.values  # (k, T, C)
+    above = (v[:, None] > v[None, :]).sum(axis=1)  # how many tracks each reading tops
+    below = (v[:, None] < v[None, :]).sum(axis=1)
+    top = np.stack([(above[:, g] == dev.k - 1).mean(axis=1) for g in groups], axis=1)
+    low = np.stack([(below[:, g] == dev.k - 1).mean(axis=1) for g in groups], axis=1)
+    return np.concatenate([own - own.mean(axis=0), top, low], axis=2)
 
 
 @one_thread
