@@ -184,10 +184,11 @@ def _beside(dev: DeviceTracks, groups: list[np.ndarray]) -> np.ndarray:
         ]
     )
     v = dev.values  # (k, T, C)
-    above = (v[:, None] > v[None, :]).sum(axis=1)  # how many tracks each reading tops
-    below = (v[:, None] < v[None, :]).sum(axis=1)
-    top = np.stack([(above[:, g] == dev.k - 1).mean(axis=1) for g in groups], axis=1)
-    low = np.stack([(below[:, g] == dev.k - 1).mean(axis=1) for g in groups], axis=1)
+    srt = np.sort(v, axis=0)
+    highest = (v == srt[-1]) & (srt[-1] > srt[-2])  # alone at the top, not tied
+    lowest = (v == srt[0]) & (srt[0] < srt[1])
+    top = np.stack([highest[:, g].mean(axis=1) for g in groups], axis=1)
+    low = np.stack([lowest[:, g].mean(axis=1) for g in groups], axis=1)
     return np.concatenate([own - own.mean(axis=0), top, low], axis=2)
 
 
