@@ -124,12 +124,14 @@ class Channel:
         self.big = spec["big"]
         self.phi = spec["phi"]
         # a climate walk follows the real sensor's day: its mean height at each hour over the
-        # last days (a day weighs 1 / 2**follow), against the fit's day (`aim`), whose rhythm
-        # the quantile rows already draw: a fake moves as they say plus how much more (or
-        # less) the real day's curve moves now than the fit's
+        # last days (a day weighs 1 / 2**follow; at first the history's, `day`), against the
+        # day its fakes made of themselves on the history (`aim`, sim.rehearse.calibrate):
+        # a fake moves as its rows say plus how much more (or less) the real day's curve
+        # moves now than the fakes' own (a profile without `day`: the history's, both)
         self.follow = spec.get("follow", 0)
         self.aim = array.array("i", [a << 8 for a in spec["aim"]]) if self.follow else None
-        self.prof = array.array("i", self.aim) if self.follow else None
+        day = spec.get("day", spec.get("aim"))
+        self.prof = array.array("i", [a << 8 for a in day]) if self.follow else None
         self.dm = 0  # how much more the real day's curve moved over this tick (x 256)
         self.hsum = self.hn = 0  # the real heights this hour, summed, and how many
         self.hcur = -1  # the hour of day (0-23) they belong to

@@ -132,6 +132,8 @@ def profile_fit(feeds, store_path, home_dir, labels, no_check):
         click.echo(f"    {describe(o.options)}; {o.readings} real readings -> {path}")
     click.echo("\nthe chosen profiles, attacked on the held-back history:")
     click.echo(outcome.report.table())
+    for w in outcome.warnings:
+        click.echo(f"note: {w}")
     weak = sorted(d for d, o in outcome.devices.items() if not o.after.met)
     if weak:
         click.echo(

@@ -16,8 +16,9 @@ owner's own real readings (`veil profile fit`): a few KB of JSON per channel.
          "bands": n, "snap": n,                 # hour bands; gaps closed at once before a re-deal
          "start": [3 * bands * 8],              # typical heights per state and band
          "pace": shift,                         # climate: fakes move as much as the real
-         "follow": n, "aim": [24],              # climate: the day's curve followed (a day
-                                                #   weighs 2**-n), from the history's hours
+         "follow": n, "day": [24],              # climate: the real day's curve followed (a
+                                                #   day weighs 2**-n), from the history's hours
+         "aim": [24],                           # the fakes' own day on the history
          "scale": x256,                         # steps scaled on the history (sim.rehearse)
          "index": b64, "P": b64, "Q": b64,      # context -> row; rows of 24 quantile knots
          "fit": {...}}}}                        # the options the fit chose
@@ -616,6 +617,7 @@ def check(doc: dict, what: str = "profile") -> None:
                 and len(ch["floor"]) == 2
                 and ch["floor"][0] >= 1
                 and (not ch.get("follow") or len(ch["aim"]) == 24)
+                and len(ch.get("day", [0] * 24)) == 24
             )
         except (KeyError, TypeError, ValueError):
             ok = False

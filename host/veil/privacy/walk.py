@@ -48,6 +48,7 @@ class WalkOptions:
     ar: bool = True  # steps carry a share of the last step (on top of the run contexts)
     adapt_days: float = 3.0  # climate sensors: how much fakes move follows the real, over days
     curve_days: float = 16.0  # and their day's curve follows the real day's, over weeks
+    own_day: bool = False  # and is measured against the fakes' own day (sim.rehearse.calibrate)
 
     def to_json(self) -> dict:
         return {
@@ -58,6 +59,7 @@ class WalkOptions:
             "ar": self.ar,
             "adapt_days": self.adapt_days,
             "curve_days": self.curve_days,
+            "own_day": self.own_day,
         }
 
 

@@ -27,8 +27,8 @@ from ..owner.decode import Reading, decode
 from ..owner.home import Home
 from ..privacy.audit import AuditReport, Series1D, run_audit
 from ..privacy.audit.tracks import load_tracks
-from ..privacy.profile import SWITCHING, ProfileError, fit_home
-from ..privacy.walk import WalkOptions
+from ..privacy.profile import SWITCHING, ProfileError, fit_home, grid_index
+from ..privacy.walk import WalkOptions, local_hours
 from ..protocol import DeviceSpec
 from .replay import SimError, run_folder
 
@@ -36,6 +36,8 @@ HELD_BACK = 0.4  # share of the history (by time) the profiles are checked on
 MIN_HELD_DAYS = 0.5
 MIN_HELD_READINGS = 200
 CALIBRATION_READINGS = 4000  # the last readings of the fitting history the walks are scaled on
+SATURATED = 0.45  # every candidate told apart this well: the check cannot rank them
+CHANGED = 3.0  # a channel's held-back mean this many of its earlier spreads off: it changed
 CANDIDATES = (
     WalkOptions(),
     WalkOptions(ar=False),  # the run contexts alone carry the momentum (humidity: less excess)
@@ -47,6 +49,10 @@ CANDIDATES = (
     WalkOptions(bands=8),
     WalkOptions(floor_hours=24),
     WalkOptions(floor_hours=168),
+    # climate fakes that keep to the real room's day rather than sinking below it each
+    # evening (appliances house: 0.3-0.9 of a room's spread); their forced moves cost the
+    # alternation of steps, so a home's own check decides (docs/audit.md, 2026-12-07)
+    WalkOptions(own_day=True),
 )
 Progress = Callable[[str], None]
 
@@ -59,13 +65,17 @@ class Score:
     picked: float  # share of held-out days the real track was named
     days: int
     met: bool
+    mean: float = 0.0  # the attackers' mean |balanced accuracy - 0.5|
 
-    def objective(self) -> float:
-        return self.discriminative
+    def objective(self) -> tuple[float, float]:
+        """The worst attacker first; the mean ranks candidates that every forest tells
+        apart (a sensor stuck through the held-back days saturates the worst at 0.5)."""
+        return (round(self.discriminative, 3), self.mean)
 
     def to_json(self) -> dict:
         return {
             "discriminative": round(self.discriminative, 4),
+            "mean_discriminative": round(self.mean, 4),
             "picked": round(self.picked, 4),
             "days": self.days,
             "met": self.met,
@@ -85,7 +95,7 @@ class FitOutcome:
     devices: dict[str, DeviceOutcome]
     report: AuditReport  # the whole audit of the chosen profiles on the held-back history
     held_days: float
-    log: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # what the owner should look at
 
 
 def by_device(readings: Sequence[Reading]) -> dict[str, list[Reading]]:
@@ -202,7 +212,27 @@ def score(items: list, home: Home, spec: DeviceSpec, labels: Series1D | None = N
         pick.value,
         pick.trials,
         all(f.met is not False for f in [*disc, pick]),
+        float(np.mean([f.value for f in disc])),
     )
+
+
+def changed(early: Series, held: Series) -> str | None:
+    """The channel whose held-back readings sit furthest from its earlier ones, in words, if
+    it is off by more than CHANGED of its earlier spreads (a tenth of a step at least): a sensor
+    stuck, moved or replaced, which no model of the earlier history can mimic."""
+    worst, said = CHANGED, None
+    for i, ch in enumerate(early.channels):
+        a = np.array([r[i] for r in early.rows if r[i] is not None], dtype=float)
+        b = np.array([r[i] for r in held.rows if r[i] is not None], dtype=float)
+        if not len(a) or not len(b):
+            continue
+        z = abs(b.mean() - a.mean()) / max(a.std(), 0.1)
+        if z > worst:
+            unit = 10.0**ch.dec
+            worst = z
+            said = f"{ch.name} averages {b.mean() / unit:.4g} on the held-back days"
+            said += f" against {a.mean() / unit:.4g} before"
+    return said
 
 
 def fit_by_audit(
@@ -249,6 +279,7 @@ def choose_profiles(
         raise ProfileError("no real readings of the home's devices to learn from")
     cut, days = split(readings)
     early = [r for r in readings if r.ts < cut]
+    early_by = by_device(early)
     held = {d: as_series([r for r in rs if r.ts >= cut], specs[d]) for d, rs in mine.items()}
     lab = None
     if labels is not None:
@@ -290,6 +321,16 @@ def choose_profiles(
                 "give the device fewer channels"
             )
         chosen = {d: min(v, key=lambda so: so[0].objective()) for d, v in scores.items()}
+        warnings = []
+        for d, v in sorted(scores.items()):
+            if min(sc.discriminative for sc, _o in v) >= SATURATED:
+                why = changed(as_series(early_by.get(d, []), specs[d]), held[d])
+                warnings.append(
+                    f"{d}: every candidate's fakes were told apart on the held-back days"
+                    + (f"; {why} (a sensor stuck, moved or replaced?)" if why else "")
+                    + ": the check ranked them by the attackers' mean"
+                )
+                say(f"  {warnings[-1]}")
         say("auditing the chosen profiles on the held-back history")
         profiles = _fit(
             home, early, specs, label_times, labels, {d: o for d, (_s, o) in chosen.items()}
@@ -305,7 +346,7 @@ def choose_profiles(
         final[d]["check"] = {"date": stamp, "held_back_days": round(days, 2), **sc.to_json()}
         home.save_profile(d, final[d])
         out[d] = DeviceOutcome(before.get(d), sc, opts, len(mine[d]))
-    return FitOutcome(out, report, days)
+    return FitOutcome(out, report, days, warnings)
 
 
 def fit_unchecked(home: Home, items, *, label_times=None, labels=None) -> dict[str, int]:
@@ -368,6 +409,30 @@ def calibrate(profiles: dict[str, dict], tracks: dict) -> None:
             fake, real = moves[fake_at].mean(), moves[real_at].mean()
             if fake > 0 and real > 0:
                 model["scale"] = int(np.clip(round(256 * real / fake), 64, 1024))
+            if model.get("follow") and model.get("fit", {}).get("own_day"):
+                _aim_at_own_day(model, tr, c)
+
+
+def _aim_at_own_day(model: dict, tr, c: int) -> None:
+    """A climate walk's rows draw a day of their own, which is not the real room's: on the
+    appliances house the fakes sank 0.3 to 0.9 of the room's spread below it through every
+    evening of the history they were fitted on. The board moves a fake by how much more the
+    real day's curve moves than `aim` (firmware Channel.curve), so `aim` becomes the fakes'
+    own day, measured here as their mean height (grid steps) beside the real readings at
+    each local hour, and `day` the real one the board starts from."""
+    period, offsets = model["grid"]
+    n = np.round(np.nan_to_num(tr.values[:, :, c]) * 10.0 ** model["dec"]).astype(np.int64)
+    index = grid_index(n, period, offsets)
+    gap = index - index[tr.real, np.arange(len(tr.times))][None, :]
+    fake = (np.arange(tr.k)[:, None] != tr.real[None, :]) & np.isfinite(tr.values[:, :, c])
+    hours = np.broadcast_to(local_hours(tr.times, tr.tz)[None, :], gap.shape)[fake]
+    gap = gap[fake]
+    counts = np.bincount(hours, minlength=24)
+    if counts.min() == 0:  # a history shorter than a day: no day of their own to measure
+        return
+    own = np.round(np.bincount(hours, weights=gap, minlength=24) / counts).astype(int)
+    model["day"] = list(model["aim"])
+    model["aim"] = [int(a + g) for a, g in zip(model["day"], own, strict=True)]
 
 
 def _current(home: Home, device: str) -> dict | None:
@@ -382,4 +447,5 @@ def describe(o: WalkOptions) -> str:
     return (
         f"floor over {o.floor_hours} h, {o.bands} hour band{'s' if o.bands > 1 else ''}, "
         f"{o.levels} height classes{', momentum' if o.ar else ''}"
+        f"{', climate walks aimed at their own day' if o.own_day else ''}"
     )
