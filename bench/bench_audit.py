@@ -31,8 +31,9 @@ from veil.feed import read_feed
 from veil.owner.devices import household
 from veil.owner.home import Home
 from veil.privacy.audit import Series1D, run_audit
+from veil.privacy.walk import WalkOptions
 from veil.protocol import DeviceSpec, encode_line
-from veil.sim.rehearse import fit_by_audit, fit_unchecked
+from veil.sim.rehearse import describe, fit_by_audit, fit_unchecked
 from veil.sim.replay import run_folder
 
 FIT = 0.6  # share of the readings the profiles are fitted on; the rest is disguised
@@ -225,6 +226,9 @@ def run(ds: DataSet, k: int, seed: int, workdir: Path, check: bool = True):
         labels = (ds.labels[0][keep], ds.labels[1][keep])
     fit_profiles(home, history, labels, workdir / ds.name, check=check)
     t_fit = time.perf_counter()
+    chosen = {dev: chosen_options(home.profile(dev)) for dev in ds.devices}
+    for dev, opts in chosen.items():
+        note(f"{ds.name}/{dev}: {describe(WalkOptions(**opts)) if opts else 'no walks'}")
     feeds = []
     for dev, s in full.items():
         board = workdir / ds.name / dev
@@ -275,7 +279,19 @@ def run(ds: DataSet, k: int, seed: int, workdir: Path, check: bool = True):
         f"{secs['audit']:.0f} s audit)\n"
     )
     print(report.text())
-    return {"set": ds.name, "dates": dates, "seconds": secs, "report": report.to_json()}
+    return {
+        "set": ds.name,
+        "dates": dates,
+        "seconds": secs,
+        "chosen": chosen,
+        "report": report.to_json(),
+    }
+
+
+def chosen_options(profile: dict) -> dict:
+    """The walk options the fit chose for a device (every walked channel has the same)."""
+    fits = [m["fit"] for m in profile["channels"].values() if "fit" in m]
+    return fits[0] if fits else {}
 
 
 def main():
