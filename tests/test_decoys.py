@@ -5,13 +5,14 @@ import base64
 import json
 
 import numpy as np
+import pytest
 
 from veil import dataset
 from veil.feed import read_feed
 from veil.owner.decode import decode
 from veil.owner.home import Home
 from veil.privacy.profile import check, fit_series
-from veil.privacy.walk import height_edges, table_bytes
+from veil.privacy.walk import WalkOptions, height_edges, table_bytes
 from veil.protocol import Channel, placement, real_household
 
 from conftest import ROOM, run_firmware
@@ -235,13 +236,16 @@ def _room_days(days: int, swing: float, seed: int) -> list[int]:
     return np.round((temp + rng.normal(0, 0.05, n)) * 10).astype(int).tolist()
 
 
-def _fit_then_replay(home, folder, device: str, name: str, fitted: list[int], now: list[int]):
+def _fit_then_replay(
+    home, folder, device: str, name: str, fitted: list[int], now: list[int], spend=False
+):
     """A one-channel room in 1/10 degC every 10 minutes, fitted on `fitted`, then replayed by
-    `device`'s firmware over `now`: its profile and the (k, T, 1) tracks it published."""
+    `device`'s firmware over `now` (with `spend`, the day's curve spent on the walk's
+    toggles): its profile and the (k, T, 1) tracks it published."""
     t0 = 1_700_000_000 - 1_700_000_000 % 86400
     ch = Channel(name, 1, 0, 400)
     series = dataset.Series([t0 + 600 * i for i in range(len(fitted))], [ch], [[v] for v in fitted])
-    profile = fit_series(series)
+    profile = fit_series(series, options={name: WalkOptions(toggles=spend)})
     start = series.times[-1] + 600
     replay = dataset.Series([start + 600 * i for i in range(len(now))], [ch], [[v] for v in now])
     run_firmware(home, folder, replay, device=device, profile=profile)
@@ -249,16 +253,19 @@ def _fit_then_replay(home, folder, device: str, name: str, fitted: list[int], no
     return profile, tracks
 
 
-def test_a_climate_fake_follows_the_day_the_room_has_now(home, tmp_path):
+@pytest.mark.parametrize("spend", [False, True], ids=["pushed", "spent on toggles"])
+def test_a_climate_fake_follows_the_day_the_room_has_now(home, tmp_path, spend):
     """A room fitted in a season with a small daily swing and then warmed by the sun each
     afternoon: within weeks the fakes' average day has the real room's new swing and timing
     (before, they kept the fitted season's day, and the real track was the only one with a
-    sunny afternoon). Nor do they move much more than the real room while doing so."""
+    sunny afternoon). Nor do they move much more than the real room while doing so. So with
+    the curve's move pushed into every draw, and spent on the walk's toggles alike."""
     now = _room_days(42, swing=2.0, seed=2)
     profile, tracks = _fit_then_replay(
-        home, tmp_path / "b", "room", "T_living", _room_days(14, swing=0.3, seed=1), now
+        home, tmp_path / "b", "room", "T_living", _room_days(14, swing=0.3, seed=1), now, spend
     )
     assert profile["channels"]["T_living"]["kind"] == "temperature"
+    assert profile["channels"]["T_living"].get("spend", 0) == spend
     last = slice(-14 * 144, None)  # the last two weeks
 
     def day(x):

@@ -161,6 +161,10 @@ class Channel:
         self.fwin = self.fn = 0  # ... and the fakes', in the current window of 256 ticks
         self.meant = 0  # the step the last draw meant
         self.skip = False  # whether the last draw skipped its tick
+        # a climate walk may spend the curve's move on its toggles rather than push every
+        # draw with it (the fit's check chooses): what the last step left of it (x 256)
+        self.spend = spec.get("spend", 0) if self.follow else 0
+        self.left = 0
         for c in range(nctx):
             if self.tab[c] >= rows:
                 raise ValueError("decoy profile tables do not fit this firmware: refit it")
@@ -243,10 +247,11 @@ class Channel:
             span >>= 4
         return q0 + (q1 - q0) * du // span
 
-    def step(self, y, prev, still, state, hour, u):
+    def step(self, y, prev, still, state, hour, u, carry=0):
         """The next step of a walk at height y above the floor that last moved by `prev` (and
         has been still for `still` & 127 ticks since a step up or down, bit 7), for a
-        household in `state`."""
+        household in `state`; `carry` is the curve's move its last step left unspent (x 256),
+        and `self.left` what this one leaves."""
         lv = 0
         edges = self.edges
         while lv < len(edges) and y > edges[lv]:
@@ -265,9 +270,14 @@ class Channel:
             self.gain < 256
             and ((u & 255) * 40503 + ((u >> 8) * 55 << 8)) & 0xFFFF >= self.gain << 8
         )
+        # spent on toggles, the curve's move adds up from tick to tick (skipped ticks too)
+        # until a step can take it
+        r = carry + self.dm if self.spend else 0
+        r = -2048 if r < -2048 else 2048 if r > 2048 else r  # at most 8 steps owed
+        self.left = r
         if self.skip:
             self.meant = 0
-            return (self.dm + 128) >> 8 if self.follow else 0
+            return 0 if self.spend or not self.follow else (self.dm + 128) >> 8
         x = self._draw(self.tab[ctx], u)
         # the step the walk means, as on the history (no pace, no curve): it is what the walk
         # remembers as its last step, so a pace above 1 cannot feed itself through the
@@ -278,13 +288,25 @@ class Channel:
             s = (x + HALF) // FRAC  # so rounding makes s x gain on average (0 stays 0)
             x += (s * FRAC * (self.gain - 256) + 128) >> 8
         x += mom
-        if self.follow:  # the curve's extra move in 1/256 steps, added before rounding (the
-            dm = self.dm  # draw's jitter dithers it, so a small move still counts)
-            dm = -65535 if dm < -65535 else 65535 if dm > 65535 else dm
+        if self.follow and not self.spend:  # the curve's extra move in 1/256 steps, added
+            dm = self.dm  # before rounding (the draw's jitter dithers it, so a small move
+            dm = -65535 if dm < -65535 else 65535 if dm > 65535 else dm  # still counts)
             x = -65535 if x < -65535 else 65535 if x > 65535 else x
             d = (x * 32 + dm + 128) >> 8
         else:
             d = (x + FRAC // 2) // FRAC
+        if self.spend:  # the curve's move, owed in whole steps, is spent as a sensor spends
+            # a slow rise: a step back against it is not taken, and a still tick steps only
+            # when two steps are owed; the walk remembers the step it took
+            if r >= 256 and (d < 0 or (d == 0 and r >= 512)):
+                d += 1
+                r -= 256
+                meant = d
+            elif r <= -256 and (d > 0 or (d == 0 and r <= -512)):
+                d -= 1
+                r += 256
+                meant = d
+            self.left = r
         if not self.ylo <= y + d <= self.yhi:
             if self.clamp:  # a light switched off reads dark, however bright it was
                 d = meant = (self.ylo if y + d < self.ylo else self.yhi) - y
@@ -326,6 +348,7 @@ class Decoys:
         n = len(self.ch)
         self.idx = [array.array("i", [0] * k) for _ in range(n)]  # each walk's grid index
         self.prev = [array.array("h", [0] * k) for _ in range(n)]  # its last step
+        self.carry = [array.array("h", [0] * k) for _ in range(n)]  # its curve move left over
         # ticks since it last moved (to 127), and whether that move was up (bit 7)
         self.still = [bytearray(k) for _ in range(n)]
         self.base = array.array("i", [0] * n)  # each channel's floor index this tick
@@ -334,7 +357,7 @@ class Decoys:
         self.sod = 0  # seconds since that day began
         self._hours = 0
         self._fail = 0  # the real track's failed channels this tick
-        size = 14 + sum(_floor_bytes(ch) for ch in self.ch) + n * k * 7
+        size = 14 + sum(_floor_bytes(ch) for ch in self.ch) + n * k * 9
         self._slots = Slots("decoy", size)
         self._snap = bytearray(size)
 
@@ -387,7 +410,9 @@ class Decoys:
                     i = self.idx[c][t]
                     y = i - self.base[c]
                     prev, still = self.prev[c], self.still[c]
-                    d = ch.step(y, prev[t], still[t], state, hour, ks.u16(c & 7))
+                    carry = self.carry[c]
+                    d = ch.step(y, prev[t], still[t], state, hour, ks.u16(c & 7), carry[t])
+                    carry[t] = ch.left
                     if real_values is not None and (near or ch.reach) and not self._fail >> c & 1:
                         d += self._pull(c, t, y + d, real_values[c], left, seq, near)
                         if near:
@@ -506,8 +531,9 @@ class Decoys:
                         struct.pack_into(">i", b, p, ch.prof[j])
                         p += 4
             for t in range(len(self.placement)):
-                struct.pack_into(">ihB", b, p, self.idx[c][t], self.prev[c][t], self.still[c][t])
-                p += 7
+                walk = (self.idx[c][t], self.prev[c][t], self.still[c][t], self.carry[c][t])
+                struct.pack_into(">ihBh", b, p, *walk)
+                p += 9
         self._slots.store(b)
 
     def restore(self, seq, period_s, real):
@@ -538,9 +564,9 @@ class Decoys:
                         ch.prof[j] = struct.unpack_from(">i", snap, p)[0]
                         p += 4
             for t in range(len(self.placement)):
-                i, d, s = struct.unpack_from(">ihB", snap, p)
-                self.idx[c][t], self.prev[c][t], self.still[c][t] = i, d, s
-                p += 7
+                i, d, s, r = struct.unpack_from(">ihBh", snap, p)
+                self.idx[c][t], self.prev[c][t], self.still[c][t], self.carry[c][t] = i, d, s, r
+                p += 9
         scratch = [0] * len(self.ch)
         while True:
             at += 1

@@ -19,6 +19,7 @@ owner's own real readings (`veil profile fit`): a few KB of JSON per channel.
          "follow": n, "day": [24],              # climate: the real day's curve followed (a
                                                 #   day weighs 2**-n), from the history's hours
          "aim": [24],                           # the fakes' own day on the history
+         "spend": 1,                            # the curve's move spent on toggles (optional)
          "scale": x256,                         # steps scaled on the history (sim.rehearse)
          "index": b64, "P": b64, "Q": b64,      # context -> row; rows of 24 quantile knots
          "fit": {...}}}}                        # the options the fit chose

@@ -49,6 +49,7 @@ class WalkOptions:
     adapt_days: float = 3.0  # climate sensors: how much fakes move follows the real, over days
     curve_days: float = 16.0  # and their day's curve follows the real day's, over weeks
     own_day: bool = False  # and is measured against the fakes' own day (sim.rehearse.calibrate)
+    toggles: bool = False  # and its move is spent on the walk's toggles (firmware Channel.step)
 
     def to_json(self) -> dict:
         return {
@@ -60,6 +61,7 @@ class WalkOptions:
             "adapt_days": self.adapt_days,
             "curve_days": self.curve_days,
             "own_day": self.own_day,
+            "toggles": self.toggles,
         }
 
 
@@ -410,6 +412,8 @@ def fit_walk(
     # made fakes move 1.5 times as much as the real sensor on its own history)
     days = max(1, round(math.log2(max(2.0, opts.curve_days))))
     curve = {"follow": days, "aim": aim.tolist()} if follow else {}
+    if follow and opts.toggles:
+        curve["spend"] = 1
     # how many ticks fakes need to meet the real reading before a re-deal without a step
     # bigger than the sensor's usual: the spread of its heights in the hour before 04:00
     # over its mean |step| (profile.fit_profile sets the device's bridge from it)
