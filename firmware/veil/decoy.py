@@ -247,11 +247,12 @@ class Channel:
             span >>= 4
         return q0 + (q1 - q0) * du // span
 
-    def step(self, y, prev, still, state, hour, u, carry=0):
+    def step(self, y, prev, still, state, hour, u):
         """The next step of a walk at height y above the floor that last moved by `prev` (and
         has been still for `still` & 127 ticks since a step up or down, bit 7), for a
-        household in `state`; `carry` is the curve's move its last step left unspent (x 256),
-        and `self.left` what this one leaves."""
+        household in `state`; `self.left` is the curve's move the walk's last step left
+        unspent (x 256), set before and read after (no seventh argument: a call of seven
+        allocates on MicroPython)."""
         lv = 0
         edges = self.edges
         while lv < len(edges) and y > edges[lv]:
@@ -272,7 +273,7 @@ class Channel:
         )
         # spent on toggles, the curve's move adds up from tick to tick (skipped ticks too)
         # until a step can take it
-        r = carry + self.dm if self.spend else 0
+        r = self.left + self.dm if self.spend else 0
         r = -2048 if r < -2048 else 2048 if r > 2048 else r  # at most 8 steps owed
         self.left = r
         if self.skip:
@@ -410,9 +411,9 @@ class Decoys:
                     i = self.idx[c][t]
                     y = i - self.base[c]
                     prev, still = self.prev[c], self.still[c]
-                    carry = self.carry[c]
-                    d = ch.step(y, prev[t], still[t], state, hour, ks.u16(c & 7), carry[t])
-                    carry[t] = ch.left
+                    ch.left = self.carry[c][t]
+                    d = ch.step(y, prev[t], still[t], state, hour, ks.u16(c & 7))
+                    self.carry[c][t] = ch.left
                     if real_values is not None and (near or ch.reach) and not self._fail >> c & 1:
                         d += self._pull(c, t, y + d, real_values[c], left, seq, near)
                         if near:
@@ -531,8 +532,8 @@ class Decoys:
                         struct.pack_into(">i", b, p, ch.prof[j])
                         p += 4
             for t in range(len(self.placement)):
-                walk = (self.idx[c][t], self.prev[c][t], self.still[c][t], self.carry[c][t])
-                struct.pack_into(">ihBh", b, p, *walk)
+                idx, prev, still = self.idx[c], self.prev[c], self.still[c]
+                struct.pack_into(">ihBh", b, p, idx[t], prev[t], still[t], self.carry[c][t])
                 p += 9
         self._slots.store(b)
 
