@@ -251,8 +251,7 @@ class Channel:
         """The next step of a walk at height y above the floor that last moved by `prev` (and
         has been still for `still` & 127 ticks since a step up or down, bit 7), for a
         household in `state`; `self.left` is the curve's move the walk's last step left
-        unspent (x 256), set before and read after (no seventh argument: a call of seven
-        allocates on MicroPython)."""
+        unspent (x 256): the caller sets it before and keeps what it is after."""
         lv = 0
         edges = self.edges
         while lv < len(edges) and y > edges[lv]:
